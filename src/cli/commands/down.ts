@@ -1,0 +1,70 @@
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import { down } from '../../engine/actions.js';
+import { AuthecsError } from '../../errors.js';
+import { formatDuration } from '../../report/reporter.js';
+import { STEPS } from '../../steps/index.js';
+import type { CommandDefinition, CommandRun } from '../registry.js';
+import { CONCURRENCY_FLAG, concurrencyFrom, describeStatePath, openStateSession, type Io } from '../session.js';
+
+async function confirm(io: Io, question: string): Promise<boolean> {
+  const prompt = createInterface({ input: io.stdin, output: io.stderr });
+  try {
+    const answer = await prompt.question(`${question} [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    prompt.close();
+  }
+}
+
+export const downCommand: CommandDefinition = {
+  name: 'down',
+  summary: 'delete everything `up` created, and nothing else',
+  configure(command: Command) {
+    command.option(...CONCURRENCY_FLAG);
+    command.option('-y, --yes', 'do not ask for confirmation (required when not at a terminal)');
+  },
+  async run({ command, reporter, io, onInterrupt }: CommandRun) {
+    const options = command.optsWithGlobals() as { yes?: boolean };
+    const concurrency = concurrencyFrom(command);
+    const session = openStateSession(command, reporter, io, 'down');
+    if (!session) {
+      reporter.info(`No state file at ${describeStatePath(command, io)}: nothing to delete.`);
+      reporter.result({ command: 'down', ok: true, deleted: [], kept: [], mutations: [] }, []);
+      return 0;
+    }
+    onInterrupt(() => session.close());
+    try {
+      const { state, config } = session.environment;
+      const owned = state.resourceNames.filter((name) => state.get(name)?.created);
+      if (!options.yes) {
+        if (!io.stdin.isTTY) {
+          throw new AuthecsError('`authecs down` needs --yes when it is not run at a terminal', {
+            code: 'CONFIRMATION_REQUIRED',
+            exit: 'usage',
+            hint: 'Add --yes to delete without asking.',
+          });
+        }
+        const agreed = await confirm(io, `Delete ${owned.length} resources of stack ${config.cluster} in ${config.region} (${owned.join(', ')})?`);
+        if (!agreed) {
+          reporter.info('Nothing was deleted.');
+          return 0;
+        }
+      }
+      reporter.plan(STEPS.filter((step) => state.get(step.name) !== undefined));
+      const result = await down(session.environment, STEPS, concurrency ? { concurrency } : {});
+      await reporter.finish();
+      if (result.remaining.length === 0) state.deleteFile();
+      const deleted = Object.entries(result.outcomes).filter(([, outcome]) => outcome === 'deleted').map(([name]) => name);
+      const kept = Object.entries(result.outcomes).filter(([, outcome]) => outcome === 'kept').map(([name]) => name);
+      reporter.result(
+        { command: 'down', ok: true, stack: config.cluster, region: config.region, deleted, kept, elapsedMs: reporter.elapsedMs, mutations: reporter.mutations },
+        [`\nStack ${config.cluster} is down (${formatDuration(reporter.elapsedMs)}): ${deleted.length} deleted, ${kept.length} left as they were (not created by authecs).`],
+      );
+      return 0;
+    } finally {
+      await reporter.finish();
+      session.close();
+    }
+  },
+};

@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { status, type StatusRow } from '../../engine/actions.js';
+import { AuthecsError } from '../../errors.js';
+import { STEPS } from '../../steps/index.js';
+import type { CommandDefinition } from '../registry.js';
+import { describeStatePath, openStateSession } from '../session.js';
+
+function table(rows: StatusRow[]): string[] {
+  const header = ['RESOURCE', 'OWNER', 'PRESENT', 'HEALTHY', 'DETAIL'];
+  const body = rows.map((row) => [
+    row.title,
+    row.created === null ? '-' : row.created ? 'authecs' : 'existing',
+    row.present ? 'yes' : 'NO',
+    row.healthy ? 'yes' : 'NO',
+    [row.summary, ...row.drift.map((drift) => `drift: ${drift}`)].join('; '),
+  ]);
+  const widths = header.map((title, column) => Math.max(title.length, ...body.map((cells) => cells[column]!.length)));
+  const format = (cells: string[]) => cells.map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ');
+  return [format(header), ...body.map(format)];
+}
+
+export const statusCommand: CommandDefinition = {
+  name: 'status',
+  summary: 'show what is live, what is healthy and what has drifted (exit 0 only when all is well)',
+  configure(_command: Command) {},
+  async run({ command, reporter, io, onInterrupt }) {
+    const session = openStateSession(command, reporter, io, undefined);
+    if (!session) {
+      throw new AuthecsError(`No state file at ${describeStatePath(command, io)}: nothing has been deployed with these settings`, {
+        code: 'STATE_MISSING',
+        exit: 'unhealthy',
+        hint: 'Run `authecs up`, or pass --state / --cluster to point at an existing state file.',
+      });
+    }
+    onInterrupt(() => session.close());
+    try {
+      const rows = await status(session.environment, STEPS);
+      const healthy = rows.every((row) => row.healthy);
+      const { config } = session.environment;
+      reporter.result(
+        { command: 'status', ok: healthy, stack: config.cluster, region: config.region, stateFile: session.state.path, resources: rows },
+        [
+          ...table(rows),
+          '',
+          healthy
+            ? `All ${rows.length} resources are present and healthy.`
+            : `${rows.filter((row) => !row.healthy).length} of ${rows.length} resources are missing, unhealthy or drifted. Run \`authecs up\` to repair.`,
+        ],
+      );
+      return healthy ? 0 : 9;
+    } finally {
+      session.close();
+    }
+  },
+};

@@ -1,0 +1,83 @@
+import type { Command } from 'commander';
+import { SETTINGS } from '../../config/schema.js';
+import { up } from '../../engine/actions.js';
+import { formatDuration } from '../../report/reporter.js';
+import { STEPS } from '../../steps/index.js';
+import type { AppClientOutput, UserPoolDomainOutput } from '../../steps/outputs.js';
+import type { CommandDefinition } from '../registry.js';
+import { CONCURRENCY_FLAG, concurrencyFrom, openUpSession } from '../session.js';
+
+export const SECURE_DEFAULTS_HELP = SETTINGS.filter((setting) => setting.why)
+  .map((setting) => `  ${setting.flag?.split(' ')[0] ?? setting.key}: ${setting.why}`)
+  .join('\n');
+
+export function signUpUrl(domain: UserPoolDomainOutput, client: AppClientOutput, siteDomain: string, scope: string): string {
+  const query = new URLSearchParams({
+    client_id: client.clientId,
+    response_type: 'code',
+    scope,
+    redirect_uri: `https://${siteDomain}/oauth2/idpresponse`,
+  });
+  return `${domain.hostedUiBaseUrl}/signup?${query.toString()}`;
+}
+
+export const upCommand: CommandDefinition = {
+  name: 'up',
+  summary: 'provision everything the article builds, or carry on where an earlier run stopped',
+  configure(command: Command) {
+    for (const setting of SETTINGS) {
+      if (!setting.flag || !setting.upOnly) continue;
+      const defaultValue = setting.default?.({});
+      const shown = defaultValue === undefined || setting.kind === 'boolean' ? '' : ` (default: ${String(defaultValue)})`;
+      const env = setting.env.length ? ` [env: ${setting.env.join(', ')}]` : '';
+      command.option(setting.flag, `${setting.description}${shown}${env}`);
+    }
+    command.option(...CONCURRENCY_FLAG);
+    command.addHelpText(
+      'after',
+      `\nWhere authecs is more secure than the article, and why:\n${SECURE_DEFAULTS_HELP}\n  ingress: rules authecs adds are recorded and revoked by \`down\`; the hosted zone and network are never deleted.\n  secrets: the Cognito client secret is never printed or stored; the key pair's private key goes only to a 0600 file.\n`,
+    );
+  },
+  async run({ command, reporter, io, onInterrupt }) {
+    const concurrency = concurrencyFrom(command);
+    const session = openUpSession(command, reporter, io);
+    onInterrupt(() => session.close());
+    try {
+      const { config, state } = session.environment;
+      reporter.info(`authecs up: stack ${config.cluster} in ${config.region}${config.endpointUrl ? ` via ${config.endpointUrl}` : ''}`);
+      reporter.plan(STEPS.filter((step) => step.enabled?.(config) ?? true));
+      const result = await up(session.environment, STEPS, concurrency ? { concurrency } : {});
+      await reporter.finish();
+      const domain = state.get<UserPoolDomainOutput>('user-pool-domain')?.data;
+      const client = state.get<AppClientOutput>('app-client')?.data;
+      const url = `https://${config.domain}/`;
+      const signUp = domain && client ? signUpUrl(domain, client, config.domain, config.scope) : undefined;
+      const elapsed = formatDuration(reporter.elapsedMs);
+      reporter.result(
+        {
+          command: 'up',
+          ok: true,
+          stack: config.cluster,
+          region: config.region,
+          changed: result.changed,
+          url,
+          signUpUrl: signUp,
+          stateFile: state.path,
+          elapsedMs: reporter.elapsedMs,
+          steps: result.outcomes,
+          mutations: reporter.mutations,
+        },
+        [
+          result.changed ? `\nauthecs is up (${elapsed}).` : `\nEverything is up to date; no changes were made (${elapsed}).`,
+          `  Site:       ${url}`,
+          ...(signUp ? [`  Sign up:    ${signUp}`] : []),
+          `  State file: ${state.path}`,
+        ],
+      );
+      return 0;
+    } finally {
+      await reporter.finish();
+      session.close();
+    }
+  },
+};

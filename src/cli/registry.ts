@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import type { Reporter } from '../report/reporter.js';
+import type { Io } from './session.js';
+import { downCommand } from './commands/down.js';
+import { statusCommand } from './commands/status.js';
+import { upCommand } from './commands/up.js';
+
+export interface CommandRun {
+  command: Command;
+  reporter: Reporter;
+  io: Io;
+  /** Cleanup to run if the user presses Ctrl-C (release the lock). */
+  onInterrupt(cleanup: () => void): void;
+}
+
+export interface CommandDefinition {
+  name: string;
+  summary: string;
+  configure(command: Command): void;
+  /** Resolves to the exit code; throws AuthecsError for anything the user must fix. */
+  run(run: CommandRun): Promise<number>;
+  /** Sub-commands (e.g. `claims verify`), registered under this one. */
+  subcommands?: CommandDefinition[];
+}
+
+/** Every command, declared once; main.ts wires them into commander. */
+export const COMMANDS: CommandDefinition[] = [upCommand, statusCommand, downCommand];

@@ -1,0 +1,150 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseEnv } from 'node:util';
+import { configSchema, SETTINGS, type Config, type ConfigKey, type SettingDefinition } from './schema.js';
+import { AuthecsError, configError } from '../errors.js';
+
+export type SettingSource = 'flag' | 'env' | '.env' | 'default';
+
+export interface ConfigInput {
+  /** Only the flags the user actually gave, keyed by ConfigKey. */
+  flags: Partial<Record<ConfigKey, unknown>>;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+export interface ResolvedSettings {
+  values: Partial<Record<ConfigKey, unknown>>;
+  sources: Partial<Record<ConfigKey, { source: SettingSource; name: string }>>;
+}
+
+/** The settings every command needs; `up` needs the full Config. */
+export type BaseConfig = Pick<Config, 'cluster' | 'waitTimeoutMinutes'> &
+  Partial<Pick<Config, 'region' | 'profile' | 'endpointUrl' | 'stateFile'>>;
+
+export function readDotEnv(cwd: string): Record<string, string> {
+  const path = join(cwd, '.env');
+  if (!existsSync(path)) return {};
+  try {
+    return parseEnv(readFileSync(path, 'utf8')) as Record<string, string>;
+  } catch (error) {
+    throw new AuthecsError(`Cannot read ${path}: ${(error as Error).message}`, {
+      code: 'DOTENV_UNREADABLE',
+      exit: 'usage',
+      hint: 'Fix or remove the .env file; see .env.example for its format.',
+    });
+  }
+}
+
+function fromEnvironment(setting: SettingDefinition, env: Record<string, string | undefined>): { value: unknown; name: string } | undefined {
+  if (setting.kind === 'list') {
+    const [first, second] = setting.env;
+    const values = [env[first!], env[second!]].filter((value): value is string => Boolean(value && value.trim()));
+    if (values.length === 0) return undefined;
+    return { value: values.map((value) => value.trim()), name: setting.env.join(' and ') };
+  }
+  for (const name of setting.env) {
+    const raw = env[name];
+    if (raw !== undefined && raw.trim() !== '') return { value: raw.trim(), name };
+  }
+  return undefined;
+}
+
+function coerce(setting: SettingDefinition, value: unknown, origin: string): unknown {
+  if (setting.kind === 'boolean' && typeof value === 'string') {
+    const lowered = value.toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(lowered)) return true;
+    if (['0', 'false', 'no', 'off'].includes(lowered)) return false;
+    throw configError(origin, `"${value}" is not a boolean`, 'Use true or false.');
+  }
+  if (setting.kind === 'list' && typeof value === 'string') {
+    return value
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean);
+  }
+  return value;
+}
+
+/** Flags, then environment variables, then .env in the working directory, then defaults. */
+export function resolveSettings(input: ConfigInput): ResolvedSettings {
+  const dotEnv = readDotEnv(input.cwd);
+  const values: ResolvedSettings['values'] = {};
+  const sources: ResolvedSettings['sources'] = {};
+  for (const setting of SETTINGS) {
+    const flagValue = input.flags[setting.key];
+    if (flagValue !== undefined) {
+      values[setting.key] = coerce(setting, flagValue, setting.flag ?? setting.key);
+      sources[setting.key] = { source: 'flag', name: (setting.flag ?? setting.key).split(' ')[0]! };
+      continue;
+    }
+    const fromEnv = fromEnvironment(setting, input.env);
+    if (fromEnv) {
+      values[setting.key] = coerce(setting, fromEnv.value, fromEnv.name);
+      sources[setting.key] = { source: 'env', name: fromEnv.name };
+      continue;
+    }
+    const fromDotEnv = fromEnvironment(setting, dotEnv);
+    if (fromDotEnv) {
+      values[setting.key] = coerce(setting, fromDotEnv.value, `${fromDotEnv.name} in .env`);
+      sources[setting.key] = { source: '.env', name: fromDotEnv.name };
+    }
+  }
+  // Defaults last, so derived defaults (ALB name from cluster) see the final cluster.
+  for (const setting of SETTINGS) {
+    if (values[setting.key] === undefined && setting.default) {
+      values[setting.key] = setting.default(values);
+      sources[setting.key] = { source: 'default', name: 'default' };
+    }
+  }
+  return { values, sources };
+}
+
+function describeSetting(key: ConfigKey, resolved: ResolvedSettings): string {
+  const setting = SETTINGS.find((candidate) => candidate.key === key);
+  const source = resolved.sources[key];
+  if (source && source.source !== 'default') return source.source === '.env' ? `${source.name} (in .env)` : source.name;
+  const flag = setting?.flag?.split(' ')[0];
+  const env = setting?.env[0];
+  return [flag, env].filter(Boolean).join(' / ') || key;
+}
+
+function hintFor(key: ConfigKey): string {
+  const setting = SETTINGS.find((candidate) => candidate.key === key);
+  const ways = [setting?.flag ? `pass ${setting.flag}` : undefined, setting?.env.length ? `set ${setting.env.join(' / ')}` : undefined].filter(Boolean);
+  return `Fix it: ${ways.join(' or ')}. See \`authecs up --help\`.`;
+}
+
+export function loadUpConfig(input: ConfigInput): Config {
+  const resolved = resolveSettings(input);
+  const result = configSchema.safeParse(resolved.values);
+  if (result.success) return result.data;
+  throw toConfigError(result.error.issues, resolved);
+}
+
+export function loadBaseConfig(input: ConfigInput): BaseConfig {
+  const resolved = resolveSettings(input);
+  const schema = configSchema.pick({ cluster: true, waitTimeoutMinutes: true }).extend({
+    region: configSchema.shape.region.optional(),
+    profile: configSchema.shape.profile,
+    endpointUrl: configSchema.shape.endpointUrl,
+    stateFile: configSchema.shape.stateFile,
+  });
+  const result = schema.safeParse(resolved.values);
+  if (result.success) return result.data;
+  throw toConfigError(result.error.issues, resolved);
+}
+
+function toConfigError(issues: { path: PropertyKey[]; message: string }[], resolved: ResolvedSettings): AuthecsError {
+  const [first, ...rest] = issues;
+  const key = String(first?.path[0] ?? 'configuration') as ConfigKey;
+  const value = resolved.values[key];
+  const problem = value === undefined ? 'is not set' : `${JSON.stringify(value)} ${first?.message ?? 'is invalid'}`;
+  const error = configError(describeSetting(key, resolved), problem, hintFor(key));
+  const others = [...new Set(rest.map((issue) => describeSetting(String(issue.path[0]) as ConfigKey, resolved)))].filter(
+    (name) => name !== describeSetting(key, resolved),
+  );
+  if (others.length > 0) error.message += ` (also invalid: ${others.join(', ')})`;
+  return error;
+}
+

@@ -1,0 +1,181 @@
+import { z } from 'zod';
+
+/**
+ * One schema for every setting. Each entry names its flag, its environment variables
+ * (the article's own AUTH_ECS_* names first, so its readers feel at home) and its default.
+ * Defaults reproduce the article unless `why` says how and why authecs differs.
+ */
+
+// ALB and target group names: 1-32 letters, digits and hyphens, no hyphen at either end.
+const ELB_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/;
+// Cognito hosted-UI prefix (aws-behaviour.md).
+export const COGNITO_PREFIX = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+// A DNS name with at least two labels; labels 1-63 chars, no hyphen at either end.
+const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+const REGION = /^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d$/;
+const ECS_NAME = /^[A-Za-z0-9_-]{1,255}$/;
+const SUBNET = /^subnet-[0-9a-f]{8,17}$/;
+const VPC = /^vpc-[0-9a-f]{8,17}$/;
+const SECURITY_GROUP = /^sg-[0-9a-f]{8,17}$/;
+const HOSTED_ZONE = /^(?:\/hostedzone\/)?[A-Z0-9]{1,32}$/;
+
+export const LAUNCH_TYPES = ['EC2', 'FARGATE'] as const;
+export type LaunchType = (typeof LAUNCH_TYPES)[number];
+
+export const MODERN_SSL_POLICY = 'ELBSecurityPolicy-TLS13-1-2-2021-06';
+export const ARTICLE_SSL_POLICY = 'ELBSecurityPolicy-2016-08';
+
+const text = (pattern: RegExp, message: string) => z.string().regex(pattern, message);
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+export const configSchema = z.object({
+  region: text(REGION, 'must be an AWS region such as eu-west-1'),
+  profile: z.string().min(1).optional(),
+  endpointUrl: z.url({ protocol: /^https?$/, message: 'must be an http(s) URL such as http://127.0.0.1:5000' }).optional(),
+  stateFile: z.string().min(1).optional(),
+
+  domain: z
+    .string()
+    .transform((value) => value.toLowerCase().replace(/\.$/, ''))
+    .pipe(text(DOMAIN, 'must be a DNS name such as www.example.com')),
+  hostedZoneId: text(HOSTED_ZONE, 'must be a Route 53 hosted zone ID such as Z0123456789ABCDEFGHIJ')
+    .transform((value) => value.replace(/^\/hostedzone\//, ''))
+    .optional(),
+
+  networkStack: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, 'must be a CloudFormation stack name'),
+  createNetwork: z.boolean(),
+  vpcId: text(VPC, 'must be a VPC ID such as vpc-0123456789abcdef0').optional(),
+  publicSubnets: z.array(text(SUBNET, 'must be subnet IDs such as subnet-0123456789abcdef0')).length(2, 'needs exactly two subnet IDs').optional(),
+  privateSubnets: z.array(text(SUBNET, 'must be subnet IDs such as subnet-0123456789abcdef0')).length(2, 'needs exactly two subnet IDs').optional(),
+  securityGroupId: text(SECURITY_GROUP, 'must be a security group ID such as sg-0123456789abcdef0').optional(),
+
+  cluster: text(ECS_NAME, 'must be 1-255 letters, digits, hyphens or underscores'),
+  loadBalancerName: text(ELB_NAME, 'must be 1-32 letters, digits or hyphens, with no hyphen at either end').refine(
+    (value) => !value.toLowerCase().startsWith('internal-'),
+    'must not start with "internal-"',
+  ),
+  targetGroupName: text(ELB_NAME, 'must be 1-32 letters, digits or hyphens, with no hyphen at either end'),
+  userPoolName: z.string().regex(/^[\w\s+=,.@-]{1,128}$/, 'must be 1-128 letters, digits, spaces or +=,.@-_'),
+  appClientName: z.string().regex(/^[\w\s+=,.@-]{1,128}$/, 'must be 1-128 letters, digits, spaces or +=,.@-_'),
+  cognitoDomain: text(COGNITO_PREFIX, 'must be 1-63 lower-case letters, digits or hyphens, with no hyphen at either end').optional(),
+  serviceName: text(ECS_NAME, 'must be 1-255 letters, digits, hyphens or underscores'),
+  keyPairName: z.string().regex(/^[\x20-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters'),
+
+  rulePriority: integer(1, 50000),
+  sessionCookieName: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, hyphens or underscores'),
+  scope: z.string().min(1).refine((value) => value.split(/\s+/).includes('openid'), 'must include openid'),
+  sslPolicy: z.string().regex(/^ELBSecurityPolicy-[A-Za-z0-9-]+$/, 'must be an ELB security policy name such as ' + MODERN_SSL_POLICY),
+  httpRedirect: z.boolean(),
+
+  launchType: z.enum(LAUNCH_TYPES, { message: 'must be EC2 or FARGATE' }),
+  image: z.string().min(1).max(255),
+  containerPort: integer(1, 65535),
+  desiredCount: integer(1, 100),
+  instanceType: z.string().regex(/^[a-z][a-z0-9-]*\d[a-z0-9-]*\.[a-z0-9]+$/, 'must be an EC2 instance type such as t3.small'),
+  instanceCount: integer(1, 20),
+  instanceProfile: z.string().regex(/^[\w+=,.@-]{1,128}$/, 'must be an IAM instance profile name'),
+  amiId: z.string().regex(/^ami-[0-9a-f]{8,17}$/, 'must be an AMI ID such as ami-0123456789abcdef0').optional(),
+  taskCpu: integer(128, 16384),
+  taskMemory: integer(128, 122880),
+
+  certificateTimeoutMinutes: integer(1, 72 * 60),
+  waitTimeoutMinutes: integer(1, 180),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigKey = keyof Config;
+
+export interface SettingDefinition {
+  key: ConfigKey;
+  flag?: string;
+  env: string[];
+  description: string;
+  /** Where the article's value or authecs's own choice comes from; shown in the README. */
+  why?: string;
+  default?: (partial: Partial<Record<ConfigKey, unknown>>) => unknown;
+  kind?: 'boolean' | 'list';
+  /** Settings that only `up` needs; other commands read them from the state file. */
+  upOnly?: boolean;
+}
+
+const clusterOf = (partial: Partial<Record<ConfigKey, unknown>>): string => String(partial.cluster ?? 'ecsauth');
+
+export const SETTINGS: SettingDefinition[] = [
+  { key: 'region', flag: '--region <region>', env: ['AUTH_ECS_REGION', 'AWS_REGION', 'AWS_DEFAULT_REGION'], description: 'AWS region' },
+  { key: 'profile', flag: '--profile <name>', env: ['AWS_PROFILE'], description: 'AWS shared-config profile' },
+  { key: 'endpointUrl', flag: '--endpoint-url <url>', env: ['AWS_ENDPOINT_URL'], description: 'send every AWS call to this endpoint (moto, LocalStack)' },
+  { key: 'stateFile', flag: '--state <path>', env: ['AUTHECS_STATE'], description: 'state file (default .authecs/<cluster>.json)' },
+
+  { key: 'domain', flag: '--domain <name>', env: ['AUTH_ECS_DOMAIN'], description: 'the site name users open, e.g. www.example.com', upOnly: true },
+  { key: 'hostedZoneId', flag: '--hosted-zone-id <id>', env: ['AUTH_ECS_R53HZ'], description: 'Route 53 hosted zone (default: the longest public zone that is a suffix of the domain)', upOnly: true },
+
+  { key: 'networkStack', flag: '--network-stack <name>', env: ['AUTH_ECS_NETWORK_STACK'], description: 'CloudFormation stack whose outputs give the network', default: () => 'ecsplatform', upOnly: true },
+  { key: 'createNetwork', flag: '--create-network', env: ['AUTH_ECS_CREATE_NETWORK'], kind: 'boolean', description: 'create the network stack from the shipped template when it does not exist', default: () => false, upOnly: true },
+  { key: 'vpcId', flag: '--vpc <id>', env: ['AUTH_ECS_VPC'], description: 'VPC ID (instead of the stack output VPC)', upOnly: true },
+  { key: 'publicSubnets', flag: '--public-subnets <a,b>', env: ['AUTH_ECS_PUBLICSUBNET_1', 'AUTH_ECS_PUBLICSUBNET_2'], kind: 'list', description: 'two public subnet IDs for the ALB', upOnly: true },
+  { key: 'privateSubnets', flag: '--private-subnets <a,b>', env: ['AUTH_ECS_PRIVATESUBNET_1', 'AUTH_ECS_PRIVATESUBNET_2'], kind: 'list', description: 'two private subnet IDs for instances and tasks', upOnly: true },
+  { key: 'securityGroupId', flag: '--security-group <id>', env: ['AUTH_ECS_SG'], description: 'security group (instead of the stack output NoIngressSecurityGroup)', upOnly: true },
+
+  { key: 'cluster', flag: '--cluster <name>', env: ['AUTH_ECS_CLUSTER'], description: 'ECS cluster name; also names the stack and its state file', default: () => 'ecsauth' },
+  { key: 'loadBalancerName', flag: '--load-balancer-name <name>', env: ['AUTH_ECS_ALB_NAME'], description: 'ALB name', default: clusterOf, upOnly: true },
+  { key: 'targetGroupName', flag: '--target-group-name <name>', env: ['AUTH_ECS_TG_NAME'], description: 'target group name', default: (p) => `${clusterOf(p)}-tg`, upOnly: true },
+  { key: 'userPoolName', flag: '--user-pool-name <name>', env: ['AUTH_COGNITO_USER_POOL_NAME'], description: 'Cognito user pool name', default: (p) => `${clusterOf(p)}_Pool`, upOnly: true },
+  { key: 'appClientName', flag: '--app-client-name <name>', env: ['AUTH_COGNITO_APP_CLIENT_NAME'], description: 'Cognito app client name', default: (p) => `${clusterOf(p)}_AppClient`, upOnly: true },
+  {
+    key: 'cognitoDomain',
+    flag: '--cognito-domain <prefix>',
+    env: ['AUTH_COGNITO_DOMAIN'],
+    description: 'Cognito hosted-UI domain prefix',
+    why: 'The article uses authecsblog$(whoami), which collides between users; authecs derives <cluster>-<hash of the pool ID>, unique per account and region.',
+    upOnly: true,
+  },
+  { key: 'serviceName', flag: '--service-name <name>', env: ['AUTH_ECS_SERVICE_NAME'], description: 'ECS service and task definition family', default: (p) => `${clusterOf(p)}service`, upOnly: true },
+  { key: 'keyPairName', flag: '--key-pair-name <name>', env: ['AUTH_ECS_KEY_PAIR'], description: 'EC2 key pair name (EC2 launch type)', default: clusterOf, upOnly: true },
+
+  { key: 'rulePriority', flag: '--rule-priority <n>', env: ['AUTH_ECS_RULE_PRIORITY'], description: 'priority of the host-header rule', default: () => 20, upOnly: true },
+  { key: 'sessionCookieName', flag: '--session-cookie <name>', env: ['AUTH_ECS_SESSION_COOKIE'], description: 'ALB authentication session cookie', default: () => 'AWSELBAuthSessionCookie', upOnly: true },
+  { key: 'scope', flag: '--scope <scopes>', env: ['AUTH_ECS_SCOPE'], description: 'OAuth scopes requested by the ALB', default: () => 'openid', upOnly: true },
+  {
+    key: 'sslPolicy',
+    flag: '--ssl-policy <name>',
+    env: ['AUTH_ECS_SSL_POLICY'],
+    description: `HTTPS listener TLS policy (the article's is ${ARTICLE_SSL_POLICY})`,
+    why: `The article's ${ARTICLE_SSL_POLICY} allows TLS 1.0 and 1.1; authecs defaults to ${MODERN_SSL_POLICY} (TLS 1.2 and 1.3 only).`,
+    default: () => MODERN_SSL_POLICY,
+    upOnly: true,
+  },
+  {
+    key: 'httpRedirect',
+    flag: '--no-http-redirect',
+    env: ['AUTH_ECS_HTTP_REDIRECT'],
+    kind: 'boolean',
+    description: 'skip the HTTP:80 listener that redirects to HTTPS',
+    why: 'The article opens port 80 but never listens on it; authecs adds an HTTP:80 listener that only redirects to HTTPS.',
+    default: () => true,
+    upOnly: true,
+  },
+
+  { key: 'launchType', flag: '--launch-type <type>', env: ['AUTH_ECS_LAUNCH_TYPE'], description: 'EC2 (as in the article) or FARGATE', default: () => 'EC2', upOnly: true },
+  { key: 'image', flag: '--image <image>', env: ['AUTH_ECS_IMAGE'], description: 'container image', default: () => 'amazon/amazon-ecs-sample', upOnly: true },
+  { key: 'containerPort', flag: '--container-port <port>', env: ['AUTH_ECS_CONTAINER_PORT'], description: 'container and target group port', default: () => 80, upOnly: true },
+  { key: 'desiredCount', flag: '--desired-count <n>', env: ['AUTH_ECS_DESIRED_COUNT'], description: 'number of tasks', default: () => 2, upOnly: true },
+  { key: 'instanceType', flag: '--instance-type <type>', env: ['AUTH_ECS_INSTANCE_TYPE'], description: 'container instance type (EC2 launch type)', default: () => 't3.small', upOnly: true },
+  { key: 'instanceCount', flag: '--instance-count <n>', env: ['AUTH_ECS_INSTANCE_COUNT'], description: 'number of container instances (EC2 launch type)', default: () => 2, upOnly: true },
+  {
+    key: 'instanceProfile',
+    flag: '--instance-profile <name>',
+    env: ['AUTH_ECS_INSTANCE_PROFILE'],
+    description: 'IAM instance profile of the container instances',
+    why: "The article reuses the Cloud9 admin role ecsworkshop-admin; authecs defaults to ecsInstanceRole, the least-privilege role AWS's ECS guides create.",
+    default: () => 'ecsInstanceRole',
+    upOnly: true,
+  },
+  { key: 'amiId', flag: '--ami <id>', env: ['AUTH_ECS_AMI'], description: 'container instance AMI (default: the newest ECS-optimized Amazon Linux 2023 AMI)', upOnly: true },
+  { key: 'taskCpu', flag: '--task-cpu <units>', env: ['AUTH_ECS_TASK_CPU'], description: 'task CPU units', default: () => 256, upOnly: true },
+  { key: 'taskMemory', flag: '--task-memory <MiB>', env: ['AUTH_ECS_TASK_MEMORY'], description: 'task memory in MiB', default: () => 512, upOnly: true },
+
+  { key: 'certificateTimeoutMinutes', flag: '--certificate-timeout <minutes>', env: ['AUTH_ECS_CERTIFICATE_TIMEOUT'], description: 'how long to wait for ACM to issue the certificate', default: () => 75, upOnly: true },
+  { key: 'waitTimeoutMinutes', flag: '--wait-timeout <minutes>', env: ['AUTH_ECS_WAIT_TIMEOUT'], description: 'how long to wait for any other resource to settle', default: () => 20 },
+];
+
+export const SETTINGS_BY_KEY = new Map(SETTINGS.map((setting) => [setting.key, setting]));

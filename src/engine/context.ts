@@ -1,0 +1,72 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { AwsClients } from '../aws/clients.js';
+import type { Config } from '../config/schema.js';
+import { AuthecsError } from '../errors.js';
+import type { Reporter } from '../report/reporter.js';
+import type { StateFile } from '../state/state-file.js';
+import type { StepName, StepOutputs } from '../steps/outputs.js';
+import type { StepContext } from '../steps/step.js';
+
+/** Which step the current async call chain belongs to, so the mutation log can name it. */
+export const currentStep = new AsyncLocalStorage<string>();
+
+export interface EngineEnvironment {
+  config: Config;
+  clients: AwsClients;
+  state: StateFile;
+  reporter: Reporter;
+  stack: string;
+  /** Test-only scale for poll intervals (AUTHECS_POLL_SCALE); 1 in real use. */
+  pollScale: number;
+  sleep?: (seconds: number) => Promise<void>;
+}
+
+export function pollScaleFromEnvironment(env: NodeJS.ProcessEnv): number {
+  const scale = Number(env.AUTHECS_POLL_SCALE);
+  return Number.isFinite(scale) && scale > 0 && scale <= 1 ? scale : 1;
+}
+
+export function createStepContext<Name extends StepName>(step: { name: Name; dependsOn: readonly StepName[] }, environment: EngineEnvironment): StepContext<Name> {
+  const { state, reporter, config } = environment;
+  const allowed = new Set<string>(step.dependsOn);
+  const sleep = environment.sleep ?? ((seconds: number) => delay(seconds * 1000));
+  return {
+    config,
+    clients: environment.clients,
+    stack: environment.stack,
+    statePath: state.path,
+    get record() {
+      return state.get<Partial<StepOutputs[Name]>>(step.name);
+    },
+    save(patch) {
+      state.update<Partial<StepOutputs[Name]>>(step.name, { ...(patch.created === undefined ? {} : { created: patch.created }), data: patch.data });
+    },
+    output<Dependency extends StepName>(name: Dependency): StepOutputs[Dependency] {
+      if (!allowed.has(name)) {
+        throw new AuthecsError(`Step ${step.name} reads ${name} without declaring it in dependsOn`, { code: 'STEP_UNDECLARED_INPUT', exit: 'internal' });
+      }
+      const record = state.get<StepOutputs[Dependency]>(name);
+      if (!record) {
+        throw new AuthecsError(`Step ${step.name} needs ${name}, which is not in the state file`, {
+          code: 'STEP_MISSING_INPUT',
+          exit: 'state',
+          step: step.name,
+          hint: 'Run `authecs up` to create it first.',
+        });
+      }
+      return record.data;
+    },
+    hasOutput(name) {
+      return state.get(name) !== undefined;
+    },
+    progress(message) {
+      reporter.progress(step.name, message);
+    },
+    pollSeconds(seconds) {
+      return Math.max(seconds * environment.pollScale, 0.05);
+    },
+    waitTimeoutSeconds: config.waitTimeoutMinutes * 60,
+    sleep,
+  };
+}

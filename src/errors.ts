@@ -1,0 +1,87 @@
+/**
+ * Every failure a user can meet is an AuthecsError: a stable code, a message that names
+ * what is wrong, a hint that says how to fix it, and the exit code the CLI ends with.
+ * The README's exit-code table is generated from EXIT_CODES, so keep the two in step.
+ */
+export const EXIT_CODES = {
+  success: 0,
+  internal: 1,
+  usage: 2,
+  credentials: 3,
+  accessDenied: 4,
+  conflict: 5,
+  notFound: 6,
+  timeout: 7,
+  state: 8,
+  unhealthy: 9,
+  endpoint: 10,
+  aws: 11,
+  claims: 12,
+  interrupted: 130,
+} as const;
+
+export type ExitCodeName = keyof typeof EXIT_CODES;
+
+export const EXIT_CODE_MEANINGS: Record<ExitCodeName, string> = {
+  success: 'Success. For `status`: every resource is present and healthy.',
+  internal: 'Unexpected internal error (a bug: please report it with `--verbose` output).',
+  usage: 'Bad command line or configuration: an unknown flag, an invalid setting, `down` without `--yes` when not at a terminal.',
+  credentials: 'No AWS credentials were found, or they were rejected as invalid.',
+  accessDenied: 'AWS denied a call (missing IAM permission).',
+  conflict: 'A name or setting is already taken by something authecs did not create (ALB or target group name, Cognito domain prefix, rule priority, cluster).',
+  notFound: 'A prerequisite is missing: the hosted zone for the domain, the network stack, the instance profile.',
+  timeout: 'A wait ran out of time (certificate validation, load balancer, instances, service stability).',
+  state: 'The state file is locked by another run, corrupt, or written by a newer authecs.',
+  unhealthy: '`status` only: something is missing, unhealthy or has drifted.',
+  endpoint: 'The AWS endpoint could not be reached (wrong `--endpoint-url`, no network).',
+  aws: 'AWS rejected a call for another reason; the message names the step and the resource.',
+  claims: '`claims verify` only: the token failed a check (signature, signer, client, issuer, expired, unknown kid).',
+  interrupted: 'Interrupted by Ctrl-C or SIGTERM; the state file is consistent, so run the command again to carry on.',
+};
+
+export interface AuthecsErrorOptions {
+  code: string;
+  exit: ExitCodeName;
+  hint?: string;
+  step?: string;
+  resource?: string;
+  cause?: unknown;
+}
+
+export class AuthecsError extends Error {
+  readonly code: string;
+  readonly exit: ExitCodeName;
+  readonly hint: string | undefined;
+  step: string | undefined;
+  resource: string | undefined;
+
+  constructor(message: string, options: AuthecsErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AuthecsError';
+    this.code = options.code;
+    this.exit = options.exit;
+    this.hint = options.hint;
+    this.step = options.step;
+    this.resource = options.resource;
+  }
+
+  get exitCode(): number {
+    return EXIT_CODES[this.exit];
+  }
+}
+
+export function usageError(message: string, hint?: string): AuthecsError {
+  return new AuthecsError(message, { code: 'USAGE', exit: 'usage', hint });
+}
+
+export function configError(setting: string, problem: string, hint: string): AuthecsError {
+  return new AuthecsError(`Invalid setting ${setting}: ${problem}`, { code: 'CONFIG_INVALID', exit: 'usage', hint });
+}
+
+export function stateError(code: string, message: string, hint: string): AuthecsError {
+  return new AuthecsError(message, { code, exit: 'state', hint });
+}
+
+export function isAuthecsError(error: unknown): error is AuthecsError {
+  return error instanceof AuthecsError;
+}

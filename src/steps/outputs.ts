@@ -1,0 +1,161 @@
+/**
+ * What each step records in the state file, and so what later steps may read from it.
+ * These are identifiers only: never a secret. A step reads another step's output with
+ * `context.output('load-balancer')`, which keeps every cross-step input explicit.
+ */
+
+export interface NetworkOutput {
+  vpcId: string;
+  publicSubnets: string[];
+  privateSubnets: string[];
+  securityGroupId: string;
+  /** Where the IDs came from: the stack's outputs, flags/env, or a stack authecs created. */
+  source: 'stack' | 'settings' | 'created-stack';
+  stackName?: string;
+  stackId?: string;
+}
+
+export interface HostedZoneOutput {
+  hostedZoneId: string;
+  zoneName: string;
+}
+
+export interface IngressRule {
+  port: number;
+  cidr: string;
+  /** Only rules authecs added are revoked by `down`. */
+  created: boolean;
+  ruleId?: string;
+}
+
+export interface SecurityGroupIngressOutput {
+  groupId: string;
+  rules: IngressRule[];
+}
+
+export interface LoadBalancerOutput {
+  name: string;
+  loadBalancerArn: string;
+  dnsName: string;
+  canonicalHostedZoneId?: string;
+}
+
+export interface DnsRecordOutput {
+  hostedZoneId: string;
+  recordName: string;
+  type: 'CNAME';
+  ttl: number;
+  value: string;
+}
+
+export interface ValidationRecord {
+  name: string;
+  type: string;
+  value: string;
+  /** False when an identical record was already in the zone; such a record is left by `down`. */
+  created: boolean;
+}
+
+export interface CertificateOutput {
+  certificateArn: string;
+  domain: string;
+  status: string;
+  validationRecords: ValidationRecord[];
+  hostedZoneId: string;
+}
+
+export interface ListenerOutput {
+  listenerArn: string;
+  port: number;
+}
+
+export interface HttpsListenerOutput extends ListenerOutput {
+  certificateArn: string;
+  sslPolicy: string;
+}
+
+export interface UserPoolOutput {
+  userPoolId: string;
+  userPoolArn: string;
+  name: string;
+}
+
+export interface AppClientOutput {
+  clientId: string;
+  name: string;
+  userPoolId: string;
+}
+
+export interface UserPoolDomainOutput {
+  domain: string;
+  userPoolId: string;
+  /** The hosted UI's base URL, e.g. https://prefix.auth.eu-west-1.amazoncognito.com */
+  hostedUiBaseUrl: string;
+}
+
+export interface TargetGroupOutput {
+  name: string;
+  targetGroupArn: string;
+  targetType: 'instance' | 'ip';
+}
+
+export interface HostRuleOutput {
+  ruleArn: string;
+  listenerArn: string;
+  priority: number;
+}
+
+export interface ClusterOutput {
+  clusterName: string;
+  clusterArn: string;
+}
+
+export interface KeyPairOutput {
+  keyName: string;
+  keyPairId?: string;
+  /** The private key lives only in this 0600 file beside the state file. */
+  privateKeyFile: string;
+}
+
+export interface CapacityOutput {
+  launchTemplateId?: string;
+  launchTemplateName?: string;
+  amiId?: string;
+  instanceIds: string[];
+  clientToken: string;
+}
+
+export interface TaskDefinitionOutput {
+  taskDefinitionArn: string;
+  family: string;
+  revision: number;
+}
+
+export interface ServiceOutput {
+  serviceName: string;
+  serviceArn: string;
+  clusterName: string;
+}
+
+export interface StepOutputs {
+  network: NetworkOutput;
+  'hosted-zone': HostedZoneOutput;
+  'security-group-ingress': SecurityGroupIngressOutput;
+  'load-balancer': LoadBalancerOutput;
+  'dns-record': DnsRecordOutput;
+  certificate: CertificateOutput;
+  'https-listener': HttpsListenerOutput;
+  'http-redirect-listener': ListenerOutput;
+  'user-pool': UserPoolOutput;
+  'app-client': AppClientOutput;
+  'user-pool-domain': UserPoolDomainOutput;
+  'target-group': TargetGroupOutput;
+  'host-rule': HostRuleOutput;
+  cluster: ClusterOutput;
+  'key-pair': KeyPairOutput;
+  capacity: CapacityOutput;
+  'task-definition': TaskDefinitionOutput;
+  service: ServiceOutput;
+}
+
+export type StepName = keyof StepOutputs;

@@ -1,0 +1,124 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EXIT_CODES } from '../../src/errors.js';
+
+const BIN = fileURLToPath(new URL('../../bin/authecs.js', import.meta.url));
+
+/** The built CLI as a user runs it, with no AWS configuration from this machine leaking in. */
+function authecs(args: string[], options: { cwd: string; env?: Record<string, string>; input?: string }) {
+  const home = join(options.cwd, 'home');
+  mkdirSync(home, { recursive: true });
+  const result = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: options.cwd,
+    encoding: 'utf8',
+    input: options.input ?? '',
+    timeout: 60_000,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: home,
+      AWS_CONFIG_FILE: join(home, 'no-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-credentials'),
+      AWS_EC2_METADATA_DISABLED: 'true',
+      NODE_NO_WARNINGS: '1',
+      ...options.env,
+    },
+  });
+  const events = result.stderr
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr, events };
+}
+
+describe('authecs as a subprocess', () => {
+  let cwd: string;
+  beforeEach(() => {
+    cwd = mkdtempSync(join(tmpdir(), 'authecs-cli-'));
+  });
+  afterEach(() => rmSync(cwd, { recursive: true, force: true }));
+
+  it('--help lists the commands, the global options and the exit codes', () => {
+    const result = authecs(['--help'], { cwd });
+    expect(result.code).toBe(0);
+    for (const text of ['up', 'status', 'down', '--region', '--endpoint-url', '--json', '--quiet', '--verbose', '--state', 'Exit codes:']) {
+      expect(result.stdout).toContain(text);
+    }
+  });
+
+  it('up --help explains every setting and each way authecs is more secure than the article', () => {
+    const result = authecs(['up', '--help'], { cwd });
+    expect(result.code).toBe(0);
+    for (const text of ['--domain', 'AUTH_ECS_DOMAIN', '--ssl-policy', 'ELBSecurityPolicy-2016-08', '--launch-type', '--create-network', 'more secure than the article', 'TLS 1.0 and 1.1', 'HTTP:80 listener', 'never printed or stored']) {
+      expect(result.stdout).toContain(text);
+    }
+  });
+
+  it('a bad flag is a usage error with exit code 2 and no stack trace', () => {
+    const result = authecs(['up', '--no-such-flag'], { cwd });
+    expect(result.code).toBe(EXIT_CODES.usage);
+    expect(result.stderr).toContain("unknown option '--no-such-flag'");
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('an invalid setting names it, says how to fix it, and touches nothing', () => {
+    const result = authecs(['up', '--region', 'eu-west-1', '--domain', 'not a domain'], { cwd });
+    expect(result.code).toBe(EXIT_CODES.usage);
+    expect(result.stderr).toContain('error: Invalid setting --domain');
+    expect(result.stderr).toContain('hint: Fix it: pass --domain');
+    expect(existsSync(join(cwd, '.authecs'))).toBe(false);
+  });
+
+  it('without credentials, up stops with exit code 3 and a hint, before creating anything', () => {
+    const result = authecs(['up', '--json', '--region', 'eu-west-1', '--domain', 'www.example.com', '--endpoint-url', 'http://127.0.0.1:9'], { cwd });
+    expect(result.code).toBe(EXIT_CODES.credentials);
+    const error = result.events.find((event) => event.type === 'error');
+    expect(error).toMatchObject({ code: 'NO_CREDENTIALS', exitCode: 3, hint: expect.stringContaining('AWS_PROFILE') });
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(result.stdout).toBe('');
+  });
+
+  it('status --json without a state file is an error document on stderr and exit 9', () => {
+    const result = authecs(['status', '--json', '--region', 'eu-west-1'], { cwd });
+    expect(result.code).toBe(EXIT_CODES.unhealthy);
+    expect(result.events.at(-1)).toMatchObject({ type: 'error', code: 'STATE_MISSING', exitCode: 9 });
+  });
+
+  it('down --json without a state file has nothing to do and says so in one JSON document', () => {
+    const result = authecs(['down', '--yes', '--json'], { cwd });
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ command: 'down', ok: true, deleted: [], kept: [], mutations: [] });
+  });
+
+  it('down without --yes and without a terminal refuses, with exit code 2', () => {
+    mkdirSync(join(cwd, '.authecs'));
+    writeFileSync(
+      join(cwd, '.authecs', 'ecsauth.json'),
+      JSON.stringify({ schemaVersion: 1, tool: 'authecs', stack: 'ecsauth', region: 'eu-west-1', createdAt: '', updatedAt: '', settings: {}, resources: { cluster: { created: true, complete: true, data: { clusterName: 'ecsauth' }, updatedAt: '' } } }),
+    );
+    const result = authecs(['down'], { cwd });
+    expect(result.code).toBe(EXIT_CODES.usage);
+    expect(result.stderr).toContain('needs --yes when it is not run at a terminal');
+    expect(existsSync(join(cwd, '.authecs', 'ecsauth.json'))).toBe(true);
+  });
+
+  it('a corrupt state file is exit code 8 with a hint', () => {
+    mkdirSync(join(cwd, '.authecs'));
+    writeFileSync(join(cwd, '.authecs', 'ecsauth.json'), '{ corrupt');
+    const result = authecs(['status'], { cwd });
+    expect(result.code).toBe(EXIT_CODES.state);
+    expect(result.stderr).toContain('is not valid JSON');
+    expect(result.stderr).toContain('hint:');
+  });
+
+  it('a state file locked by a live run is exit code 8 naming the holder', () => {
+    mkdirSync(join(cwd, '.authecs'));
+    writeFileSync(join(cwd, '.authecs', 'ecsauth.json.lock'), JSON.stringify({ pid: process.pid, host: hostname(), command: 'up', startedAt: 'now' }));
+    const result = authecs(['up', '--region', 'eu-west-1', '--domain', 'www.example.com'], { cwd });
+    expect(result.code).toBe(EXIT_CODES.state);
+    expect(result.stderr).toContain(`locked by \`authecs up\` (pid ${process.pid}`);
+  });
+});

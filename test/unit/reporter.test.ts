@@ -1,0 +1,85 @@
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { describeResource, isMutatingOperation } from '../../src/aws/mutations.js';
+import { AuthecsError } from '../../src/errors.js';
+import { formatDuration, Reporter, type Verbosity } from '../../src/report/reporter.js';
+
+function capture(json: boolean, verbosity: Verbosity = 'normal') {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: string[] = [];
+  const err: string[] = [];
+  stdout.on('data', (chunk: Buffer) => out.push(chunk.toString()));
+  stderr.on('data', (chunk: Buffer) => err.push(chunk.toString()));
+  const reporter = new Reporter({ json, verbosity, stdout, stderr });
+  return { reporter, out: () => out.join(''), err: () => err.join('') };
+}
+
+describe('reporter', () => {
+  it('prints one progress line per step with its outcome and elapsed time', () => {
+    const { reporter, err } = capture(false);
+    reporter.stepFinished('load-balancer', 'Application Load Balancer', 'created', 102_000, 'ecsauth-1.elb.amazonaws.com');
+    expect(err()).toMatch(/^✔ Application Load Balancer\s+created\s+1m42s {2}ecsauth-1\.elb\.amazonaws\.com\n$/);
+  });
+
+  it('prints errors with their hint, and the result on stdout', () => {
+    const { reporter, out, err } = capture(false);
+    reporter.error(new AuthecsError('Hosted zone not found for www.example.com', { code: 'HOSTED_ZONE_NOT_FOUND', exit: 'notFound', hint: 'Create it.' }));
+    reporter.result({ ok: false }, ['Site: https://www.example.com/']);
+    expect(err()).toBe('error: Hosted zone not found for www.example.com\n  hint: Create it.\n');
+    expect(out()).toBe('Site: https://www.example.com/\n');
+  });
+
+  it('--json keeps stdout for one document and sends events as JSON lines to stderr', () => {
+    const { reporter, out, err } = capture(true);
+    reporter.stepFinished('cluster', 'ECS cluster', 'unchanged', 10);
+    reporter.emit({ type: 'mutation', service: 'ecs', operation: 'CreateCluster', resource: 'ecsauth', step: 'cluster' });
+    reporter.result({ command: 'up', mutations: reporter.mutations }, ['ignored in json mode']);
+    const lines = err().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((line) => line.type)).toEqual(['step-end', 'mutation']);
+    expect(lines[0]).toMatchObject({ step: 'cluster', outcome: 'unchanged', elapsedMs: 10, time: expect.any(String) });
+    expect(JSON.parse(out())).toEqual({ command: 'up', mutations: [{ service: 'ecs', operation: 'CreateCluster', resource: 'ecsauth', step: 'cluster' }] });
+  });
+
+  it('--quiet shows only failures and errors', () => {
+    const { reporter, err } = capture(false, 'quiet');
+    reporter.stepFinished('cluster', 'ECS cluster', 'created', 10);
+    reporter.info('hello');
+    reporter.stepFinished('service', 'ECS service', 'failed', 10);
+    expect(err()).toMatch(/^✖ ECS service\s+failed/);
+    expect(err()).not.toContain('hello');
+  });
+
+  it('--verbose shows every AWS call', () => {
+    const { reporter, err } = capture(false, 'verbose');
+    reporter.emit({ type: 'aws-call', service: 'elbv2', operation: 'DescribeLoadBalancers', elapsedMs: 12 });
+    expect(err()).toContain('elbv2.DescribeLoadBalancers');
+  });
+
+  it('formats durations the way people read them', () => {
+    expect([formatDuration(1234), formatDuration(42_000), formatDuration(125_000)]).toEqual(['1.2s', '42s', '2m05s']);
+  });
+});
+
+describe('mutation log', () => {
+  it('counts creates, deletes and changes as mutations, and reads as not', () => {
+    for (const operation of ['CreateLoadBalancer', 'DeleteRule', 'ChangeResourceRecordSets', 'RunInstances', 'AuthorizeSecurityGroupIngress', 'RequestCertificate', 'RegisterTaskDefinition', 'UpdateService', 'ModifyListener']) {
+      expect(isMutatingOperation(operation), operation).toBe(true);
+    }
+    for (const operation of ['DescribeLoadBalancers', 'ListCertificates', 'GetChange', 'DescribeUserPool', 'ListResourceRecordSets']) {
+      expect(isMutatingOperation(operation), operation).toBe(false);
+    }
+  });
+
+  it('names the resource each call acted on', () => {
+    expect(describeResource('CreateLoadBalancer', { Name: 'ecsauth' }, undefined)).toBe('ecsauth');
+    expect(
+      describeResource('ChangeResourceRecordSets', { ChangeBatch: { Changes: [{ Action: 'CREATE', ResourceRecordSet: { Name: 'www.example.com', Type: 'CNAME' } }] } }, undefined),
+    ).toBe('CREATE CNAME www.example.com');
+    expect(describeResource('RequestCertificate', { DomainName: 'www.example.com' }, { CertificateArn: 'arn:aws:acm:cert' })).toBe('arn:aws:acm:cert');
+    expect(describeResource('RunInstances', {}, { Instances: [{ InstanceId: 'i-1' }, { InstanceId: 'i-2' }] })).toBe('i-1,i-2');
+    expect(
+      describeResource('AuthorizeSecurityGroupIngress', { GroupId: 'sg-1', IpPermissions: [{ FromPort: 443, IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }, undefined),
+    ).toBe('sg-1 tcp/443 from 0.0.0.0/0');
+  });
+});
