@@ -65,6 +65,15 @@ export function classifyAwsError(error: unknown, place: ErrorPlace = {}): Authec
       hint: 'Grant the IAM permission named above to the identity authecs runs as, then run the command again; it resumes where it stopped.',
     });
   }
+  // SDK waiters raise TimeoutError too, with a JSON message; that is a wait running out, not the network.
+  if (code === 'TimeoutError' && message.includes('Waiter has timed out')) {
+    return new AuthecsError(`${prefix}timed out waiting for the resource to settle`, {
+      ...options,
+      code: 'WAIT_TIMEOUT',
+      exit: 'timeout',
+      hint: 'Run the command again to keep waiting (it resumes), or raise --wait-timeout.',
+    });
+  }
   if (ENDPOINT_CODES.has(code)) {
     return new AuthecsError(`${prefix}cannot reach the AWS endpoint${place.endpointUrl ? ` ${place.endpointUrl}` : ''} (${code})`, {
       ...options,

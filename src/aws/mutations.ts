@@ -28,6 +28,7 @@ const IDENTIFYING_FIELDS = [
   'serviceName',
   'family',
   'taskDefinition',
+  'taskDefinitions',
   'containerInstance',
   'clusterName',
   'cluster',

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Reporter } from '../report/reporter.js';
 import type { Io } from './session.js';
+import { claimsCommand } from './commands/claims.js';
 import { downCommand } from './commands/down.js';
 import { statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
@@ -24,4 +25,4 @@ export interface CommandDefinition {
 }
 
 /** Every command, declared once; main.ts wires them into commander. */
-export const COMMANDS: CommandDefinition[] = [upCommand, statusCommand, downCommand];
+export const COMMANDS: CommandDefinition[] = [upCommand, statusCommand, downCommand, claimsCommand];

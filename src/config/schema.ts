@@ -57,7 +57,10 @@ export const configSchema = z.object({
   targetGroupName: text(ELB_NAME, 'must be 1-32 letters, digits or hyphens, with no hyphen at either end'),
   userPoolName: z.string().regex(/^[\w\s+=,.@-]{1,128}$/, 'must be 1-128 letters, digits, spaces or +=,.@-_'),
   appClientName: z.string().regex(/^[\w\s+=,.@-]{1,128}$/, 'must be 1-128 letters, digits, spaces or +=,.@-_'),
-  cognitoDomain: text(COGNITO_PREFIX, 'must be 1-63 lower-case letters, digits or hyphens, with no hyphen at either end').optional(),
+  cognitoDomain: text(COGNITO_PREFIX, 'must be 1-63 lower-case letters, digits or hyphens, with no hyphen at either end')
+    // Cognito reserves these words in hosted-UI prefixes.
+    .refine((value) => !/aws|amazon|cognito/.test(value), 'must not contain the reserved words aws, amazon or cognito')
+    .optional(),
   serviceName: text(ECS_NAME, 'must be 1-255 letters, digits, hyphens or underscores'),
   keyPairName: z.string().regex(/^[\x20-\x7e]{1,255}$/, 'must be 1-255 printable ASCII characters'),
 

@@ -97,6 +97,7 @@ describe('configuration', () => {
     ['a cluster so long the target group name passes 32 characters', { cluster: 'a'.repeat(30) }, {}, /target-group-name|load-balancer-name/],
     ['a Cognito prefix with capitals', { cognitoDomain: 'MyPrefix' }, {}, /--cognito-domain.*lower-case/],
     ['a Cognito prefix ending in a hyphen', { cognitoDomain: 'prefix-' }, {}, /--cognito-domain/],
+    ['a Cognito prefix with a reserved word', { cognitoDomain: 'my-aws-login' }, {}, /--cognito-domain.*reserved words/],
     ['a rule priority out of range', { rulePriority: '0' }, {}, /--rule-priority/],
     ['a port out of range', { containerPort: '70000' }, {}, /--container-port/],
     ['a non-numeric desired count', { desiredCount: 'two' }, {}, /--desired-count/],

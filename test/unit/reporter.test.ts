@@ -83,3 +83,17 @@ describe('mutation log', () => {
     ).toBe('sg-1 tcp/443 from 0.0.0.0/0');
   });
 });
+
+describe('AWS error classification', () => {
+  it('tells an SDK waiter running out of time from an unreachable endpoint', async () => {
+    const { classifyAwsError } = await import('../../src/aws/errors.js');
+    const waiter = Object.assign(new Error('{"state":"TIMEOUT","reason":"Waiter has timed out"}'), { name: 'TimeoutError' });
+    expect(classifyAwsError(waiter, { step: 'service' })).toMatchObject({ exit: 'timeout', code: 'WAIT_TIMEOUT', message: 'step service: timed out waiting for the resource to settle' });
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' });
+    expect(classifyAwsError(refused, { step: 'cluster', endpointUrl: 'http://127.0.0.1:9' })).toMatchObject({ exit: 'endpoint', code: 'ENDPOINT_UNREACHABLE' });
+    const denied = Object.assign(new Error('not allowed'), { name: 'AccessDeniedException' });
+    expect(classifyAwsError(denied, { step: 'user-pool' })).toMatchObject({ exit: 'accessDenied', message: expect.stringContaining('step user-pool') });
+    const missing = Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' });
+    expect(classifyAwsError(missing)).toMatchObject({ exit: 'credentials', code: 'NO_CREDENTIALS' });
+  });
+});

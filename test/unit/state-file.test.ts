@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -77,6 +77,7 @@ describe('state file', () => {
   });
 
   it('takes over a stale lock left by a dead process on this host', () => {
+    mkdirSync(join(folder, '.authecs'));
     writeFileSync(`${path}.lock`, JSON.stringify({ pid: 999_999_999, host: hostname(), command: 'up', startedAt: 'then' }), { flag: 'w' });
     const state = StateFile.open(path, { lockFor: 'up' });
     expect(JSON.parse(readFileSync(`${path}.lock`, 'utf8')).pid).toBe(process.pid);

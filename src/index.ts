@@ -1,0 +1,31 @@
+/**
+ * authecs as a library: verify the user claims the ALB passes to an app behind it.
+ * (The CLI lives in src/cli; nothing here pulls it in.)
+ */
+export {
+  ALB_DATA_HEADER,
+  CLAIMS_CHECKS,
+  ClaimsError,
+  DEFAULT_GRACE_SECONDS,
+  DEFAULT_KEY_FETCH_TIMEOUT_MS,
+  cognitoIssuer,
+  createAlbClaimsVerifier,
+  decodeAlbToken,
+  defaultKeyEndpoint,
+  extractAlbToken,
+  isClaimsError,
+  regionOfAlbArn,
+  verifyAlbClaims,
+} from './claims/verify.js';
+export type {
+  AlbClaims,
+  AlbClaimsVerifier,
+  AlbClaimsVerifierOptions,
+  AlbTokenHeader,
+  ClaimsCheck,
+  ClaimsInput,
+  DecodedAlbToken,
+  HeaderLookup,
+  HeaderValue,
+  VerifiedAlbToken,
+} from './claims/verify.js';

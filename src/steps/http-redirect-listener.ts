@@ -1,0 +1,95 @@
+import { CreateListenerCommand, DeleteListenerCommand, ModifyListenerCommand, type Action, type Listener } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { hasErrorCode } from '../aws/errors.js';
+import { describeListener, HTTPS_PORT, listenerOnPort, redirectDrift } from './https-listener.js';
+import type { ListenerOutput } from './outputs.js';
+import { defineStep, stackTags, type StepContext } from './step.js';
+
+type Context = StepContext<'http-redirect-listener'>;
+
+export const HTTP_PORT = 80;
+
+// Same host, path and query, but over HTTPS: the article opens port 80 and never listens on it.
+const REDIRECT_TO_HTTPS = { Protocol: 'HTTPS', Port: String(HTTPS_PORT), Host: '#{host}', Path: '/#{path}', Query: '#{query}', StatusCode: 'HTTP_301' } as const;
+const DEFAULT_ACTIONS: Action[] = [{ Type: 'redirect', RedirectConfig: { ...REDIRECT_TO_HTTPS } }];
+
+function listenerDrift(listener: Listener): string[] {
+  const drift: string[] = [];
+  if (listener.Protocol !== 'HTTP') drift.push(`protocol is ${listener.Protocol ?? 'unset'}, not HTTP`);
+  drift.push(...redirectDrift(listener.DefaultActions, REDIRECT_TO_HTTPS));
+  return drift;
+}
+
+/** The recorded listener, else the one on port 80 of our ALB (the ALB is ours, so it is too). */
+async function locate(context: Context, loadBalancerArn: string | undefined): Promise<Listener | undefined> {
+  const recordedArn = context.record?.data.listenerArn;
+  if (recordedArn) {
+    const recorded = await describeListener(context.clients.elbv2, recordedArn);
+    if (recorded) return recorded;
+  }
+  return loadBalancerArn ? listenerOnPort(context.clients.elbv2, loadBalancerArn, HTTP_PORT) : undefined;
+}
+
+export const httpRedirectListenerStep = defineStep({
+  name: 'http-redirect-listener',
+  title: 'HTTP to HTTPS redirect listener',
+  articleSection: 'Configure the security group rules needed for web traffic access',
+  dependsOn: ['load-balancer'],
+  enabled: (config) => config.httpRedirect,
+
+  async find(context) {
+    const listener = await locate(context, context.output('load-balancer').loadBalancerArn);
+    if (!listener || listenerDrift(listener).length > 0) return undefined;
+    return { output: { listenerArn: listener.ListenerArn!, port: HTTP_PORT }, created: true };
+  },
+
+  async create(context) {
+    const loadBalancerArn = context.output('load-balancer').loadBalancerArn;
+    const existing = await locate(context, loadBalancerArn);
+    const settings = { Protocol: 'HTTP' as const, Port: HTTP_PORT, DefaultActions: DEFAULT_ACTIONS };
+
+    if (existing) {
+      const listenerArn = existing.ListenerArn!;
+      context.save({ created: true, data: { listenerArn, port: HTTP_PORT } });
+      if (listenerDrift(existing).length > 0) {
+        context.progress('updating the HTTP listener to redirect to HTTPS');
+        await context.clients.elbv2.send(new ModifyListenerCommand({ ListenerArn: listenerArn, ...settings }));
+      }
+      return { listenerArn, port: HTTP_PORT };
+    }
+
+    // Record the intent first: a listener cannot be looked up by tag.
+    context.save({ created: true, data: { port: HTTP_PORT } });
+    const response = await context.clients.elbv2.send(new CreateListenerCommand({ LoadBalancerArn: loadBalancerArn, ...settings, Tags: stackTags(context.stack) }));
+    const output: ListenerOutput = { listenerArn: response.Listeners![0]!.ListenerArn!, port: HTTP_PORT };
+    context.save({ data: output });
+    return output;
+  },
+
+  async delete(context) {
+    let listenerArn = context.record?.data.listenerArn;
+    if (!listenerArn && context.hasOutput('load-balancer')) {
+      const listener = await listenerOnPort(context.clients.elbv2, context.output('load-balancer').loadBalancerArn, HTTP_PORT);
+      listenerArn = listener?.ListenerArn;
+    }
+    if (!listenerArn) return;
+    try {
+      await context.clients.elbv2.send(new DeleteListenerCommand({ ListenerArn: listenerArn }));
+    } catch (error) {
+      if (!hasErrorCode(error, 'ListenerNotFoundException', 'ListenerNotFound')) throw error;
+    }
+  },
+
+  async inspect(context) {
+    const recordedArn = context.record?.data.listenerArn;
+    const loadBalancerArn = !recordedArn && context.hasOutput('load-balancer') ? context.output('load-balancer').loadBalancerArn : undefined;
+    const listener = recordedArn ? await describeListener(context.clients.elbv2, recordedArn) : await locate(context, loadBalancerArn);
+    if (!listener) return { present: false, healthy: false, summary: 'missing' };
+    return {
+      present: true,
+      healthy: true,
+      summary: `${listener.Protocol ?? '?'}:${listener.Port ?? '?'} redirects to HTTPS`,
+      drift: listenerDrift(listener),
+      details: { listenerArn: listener.ListenerArn },
+    };
+  },
+});

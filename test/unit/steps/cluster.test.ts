@@ -1,0 +1,146 @@
+import { CreateClusterCommand, DeleteClusterCommand, DescribeClustersCommand, ECSClient } from '@aws-sdk/client-ecs';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { clusterStep } from '../../../src/steps/cluster.js';
+import { SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
+
+const ecs = mockClient(ECSClient);
+const ARN = SAMPLE_OUTPUTS.cluster.clusterArn;
+const ourTags = [
+  { key: 'authecs:stack', value: 'ecsauth' },
+  { key: 'managed-by', value: 'authecs' },
+];
+const activeCluster = (tags = ourTags) => ({
+  clusterName: 'ecsauth',
+  clusterArn: ARN,
+  status: 'ACTIVE',
+  tags,
+  registeredContainerInstancesCount: 2,
+  runningTasksCount: 2,
+  activeServicesCount: 1,
+});
+const missing = { clusters: [], failures: [{ arn: ARN, reason: 'MISSING' }] };
+const codeError = (name: string, message = name) => Object.assign(new Error(message), { name });
+
+describe('cluster step', () => {
+  let harness: StepHarness<'cluster'>;
+  beforeEach(() => {
+    ecs.reset();
+  });
+  afterEach(() => harness?.cleanup());
+
+  it('creates the article\'s cluster (named after AUTH_ECS_CLUSTER), tagged in the create call, and records it', async () => {
+    harness = stepHarness(clusterStep);
+    ecs.on(DescribeClustersCommand).resolves(missing);
+    ecs.on(CreateClusterCommand).resolves({ cluster: activeCluster() });
+
+    const output = await clusterStep.create(harness.context);
+
+    expect(ecs.commandCalls(DescribeClustersCommand)[0]!.args[0].input).toEqual({ clusters: ['ecsauth'], include: ['TAGS'] });
+    const create = ecs.commandCalls(CreateClusterCommand)[0]!.args[0].input;
+    expect(create.clusterName).toBe('ecsauth');
+    expect(create.tags).toEqual(ourTags);
+    expect(output).toEqual({ clusterName: 'ecsauth', clusterArn: ARN });
+    expect(harness.state.get('cluster')).toMatchObject({ created: true, data: { clusterName: 'ecsauth', clusterArn: ARN } });
+  });
+
+  it('uses --cluster for the name', async () => {
+    harness = stepHarness(clusterStep, { config: { cluster: 'other' } });
+    ecs.on(DescribeClustersCommand).resolves(missing);
+    ecs.on(CreateClusterCommand).resolves({ cluster: { ...activeCluster(), clusterName: 'other', clusterArn: 'arn:aws:ecs:eu-west-1:123456789012:cluster/other' } });
+
+    await clusterStep.create(harness.context);
+
+    expect(ecs.commandCalls(CreateClusterCommand)[0]!.args[0].input).toMatchObject({ clusterName: 'other', tags: [{ key: 'authecs:stack', value: 'other' }, expect.anything()] });
+  });
+
+  it('revives an INACTIVE cluster of the same name with CreateCluster', async () => {
+    harness = stepHarness(clusterStep);
+    ecs.on(DescribeClustersCommand).resolves({ clusters: [{ ...activeCluster([]), status: 'INACTIVE' }] });
+    ecs.on(CreateClusterCommand).resolves({ cluster: activeCluster() });
+
+    expect(await clusterStep.find(harness.context)).toBeUndefined();
+    await clusterStep.create(harness.context);
+
+    expect(ecs.commandCalls(CreateClusterCommand)).toHaveLength(1);
+  });
+
+  it('adopts a tagged ACTIVE cluster left by a killed run, with no create call', async () => {
+    harness = stepHarness(clusterStep);
+    ecs.on(DescribeClustersCommand).resolves({ clusters: [activeCluster()] });
+
+    const found = await clusterStep.find(harness.context);
+    expect(found).toEqual({ created: true, output: { clusterName: 'ecsauth', clusterArn: ARN } });
+
+    const output = await clusterStep.create(harness.context);
+    expect(output.clusterArn).toBe(ARN);
+    expect(ecs.commandCalls(CreateClusterCommand)).toHaveLength(0);
+    expect(harness.state.get('cluster')).toMatchObject({ created: true });
+  });
+
+  it('refuses an ACTIVE cluster without our tag (CreateCluster would silently retag it)', async () => {
+    harness = stepHarness(clusterStep);
+    ecs.on(DescribeClustersCommand).resolves({ clusters: [activeCluster([{ key: 'team', value: 'payments' }])] });
+
+    await expect(clusterStep.find(harness.context)).rejects.toMatchObject({ code: 'CLUSTER_NAME_TAKEN', exit: 'conflict', hint: expect.stringContaining('--cluster') });
+    await expect(clusterStep.create(harness.context)).rejects.toMatchObject({ code: 'CLUSTER_NAME_TAKEN', exit: 'conflict' });
+    expect(ecs.commandCalls(CreateClusterCommand)).toHaveLength(0);
+  });
+
+  it('treats the recorded cluster as ours even when its tags were stripped', async () => {
+    harness = stepHarness(clusterStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS.cluster } });
+    ecs.on(DescribeClustersCommand).resolves({ clusters: [activeCluster([])] });
+
+    expect(await clusterStep.find(harness.context)).toMatchObject({ created: true });
+  });
+
+  it('delete treats an unknown cluster as already deleted', async () => {
+    harness = stepHarness(clusterStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS.cluster } });
+    ecs.on(DeleteClusterCommand).rejects(codeError('ClusterNotFoundException', 'Cluster not found.'));
+
+    await expect(clusterStep.delete(harness.context)).resolves.toBeUndefined();
+    expect(ecs.commandCalls(DeleteClusterCommand)[0]!.args[0].input).toEqual({ cluster: 'ecsauth' });
+  });
+
+  it('delete waits out services and container instances that are still going', async () => {
+    harness = stepHarness(clusterStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS.cluster } });
+    ecs
+      .on(DeleteClusterCommand)
+      .rejectsOnce(codeError('ClusterContainsServicesException', 'The Cluster cannot be deleted while Services are active.'))
+      .rejectsOnce(codeError('ClusterContainsContainerInstancesException', 'The Cluster cannot be deleted while Container Instances are active or draining.'))
+      .rejectsOnce(codeError('ClusterContainsTasksException', 'The Cluster cannot be deleted while Tasks are active.'))
+      .resolves({ cluster: { ...activeCluster(), status: 'INACTIVE' } });
+
+    await clusterStep.delete(harness.context);
+
+    expect(ecs.commandCalls(DeleteClusterCommand)).toHaveLength(4);
+  });
+
+  it('delete does not swallow other errors', async () => {
+    harness = stepHarness(clusterStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS.cluster } });
+    ecs.on(DeleteClusterCommand).rejects(codeError('AccessDeniedException'));
+
+    await expect(clusterStep.delete(harness.context)).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    expect(ecs.commandCalls(DeleteClusterCommand)).toHaveLength(1);
+  });
+
+  it('inspect reports an ACTIVE cluster with its counters', async () => {
+    harness = stepHarness(clusterStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS.cluster } });
+    ecs.on(DescribeClustersCommand).resolves({ clusters: [activeCluster()] });
+
+    expect(await clusterStep.inspect(harness.context)).toEqual({
+      present: true,
+      healthy: true,
+      summary: 'ACTIVE',
+      details: { registeredContainerInstancesCount: 2, runningTasksCount: 2, activeServicesCount: 1 },
+    });
+  });
+
+  it('inspect reports a missing or INACTIVE cluster', async () => {
+    harness = stepHarness(clusterStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS.cluster } });
+    ecs.on(DescribeClustersCommand).resolvesOnce(missing).resolves({ clusters: [{ ...activeCluster(), status: 'INACTIVE' }] });
+
+    expect(await clusterStep.inspect(harness.context)).toMatchObject({ present: false, healthy: false, summary: 'missing' });
+    expect(await clusterStep.inspect(harness.context)).toMatchObject({ present: false, healthy: false });
+  });
+});

@@ -1,0 +1,170 @@
+import { GetHostedZoneCommand, ListHostedZonesByNameCommand, Route53Client, type HostedZone } from '@aws-sdk/client-route-53';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hostedZoneStep, isWithinZone } from '../../../src/steps/hosted-zone.js';
+import { stepHarness, type StepHarness } from '../../support/step-harness.js';
+
+const route53 = mockClient(Route53Client);
+
+function zone(id: string, name: string, privateZone = false): HostedZone {
+  return { Id: `/hostedzone/${id}`, Name: name, CallerReference: id, Config: { PrivateZone: privateZone }, ResourceRecordSetCount: 2 };
+}
+
+const noSuchZone = () => Object.assign(new Error('No hosted zone found with ID: ZNOPE'), { name: 'NoSuchHostedZone' });
+
+describe('hosted-zone step', () => {
+  let harness: StepHarness<'hosted-zone'>;
+  beforeEach(() => {
+    route53.reset();
+    route53.on(ListHostedZonesByNameCommand).resolves({ HostedZones: [], IsTruncated: false, MaxItems: 100 });
+  });
+  afterEach(() => harness?.cleanup());
+
+  describe('lookup by name', () => {
+    it('finds the public zone for the apex, as the article\'s list-hosted-zones-by-name does, and never creates one', async () => {
+      harness = stepHarness(hostedZoneStep);
+      route53.on(ListHostedZonesByNameCommand, { DNSName: 'example.com' }).resolves({ HostedZones: [zone('Z0APEX', 'example.com.')], IsTruncated: false, MaxItems: 100 });
+
+      const found = await hostedZoneStep.find(harness.context);
+
+      expect(found).toEqual({ created: false, output: { hostedZoneId: 'Z0APEX', zoneName: 'example.com' } });
+      const asked = route53.commandCalls(ListHostedZonesByNameCommand).map((call) => call.args[0].input.DNSName);
+      expect(asked).toEqual(['www.example.com', 'example.com']);
+    });
+
+    it('prefers the longest matching zone (a delegated subdomain) over the apex', async () => {
+      harness = stepHarness(hostedZoneStep, { config: { domain: 'www.app.example.com' } });
+      route53.on(ListHostedZonesByNameCommand, { DNSName: 'app.example.com' }).resolves({ HostedZones: [zone('Z0SUB', 'app.example.com.')], IsTruncated: false, MaxItems: 100 });
+      route53.on(ListHostedZonesByNameCommand, { DNSName: 'example.com' }).resolves({ HostedZones: [zone('Z0APEX', 'example.com.')], IsTruncated: false, MaxItems: 100 });
+
+      const found = await hostedZoneStep.find(harness.context);
+
+      expect(found?.output).toEqual({ hostedZoneId: 'Z0SUB', zoneName: 'app.example.com' });
+      expect(route53.commandCalls(ListHostedZonesByNameCommand).map((call) => call.args[0].input.DNSName)).not.toContain('example.com');
+    });
+
+    it('skips private zones and zones whose name only shares a suffix, not a label boundary', async () => {
+      harness = stepHarness(hostedZoneStep, { config: { domain: 'www.app.example.com' } });
+      // AWS lists from DNSName onwards, so other names follow the exact ones.
+      route53.on(ListHostedZonesByNameCommand, { DNSName: 'www.app.example.com' }).resolves({ HostedZones: [zone('Z0NEAR', 'xwww.app.example.com.')], IsTruncated: false, MaxItems: 100 });
+      route53.on(ListHostedZonesByNameCommand, { DNSName: 'app.example.com' }).resolves({ HostedZones: [zone('Z0PRIV', 'app.example.com.', true), zone('Z0OTHER', 'b.example.com.')], IsTruncated: false, MaxItems: 100 });
+      route53.on(ListHostedZonesByNameCommand, { DNSName: 'example.com' }).resolves({ HostedZones: [zone('Z0APEX', 'EXAMPLE.com.')], IsTruncated: false, MaxItems: 100 });
+
+      const found = await hostedZoneStep.find(harness.context);
+
+      expect(found?.output).toEqual({ hostedZoneId: 'Z0APEX', zoneName: 'example.com' });
+    });
+
+    it('accepts a zone that equals the domain', async () => {
+      harness = stepHarness(hostedZoneStep, { config: { domain: 'example.com' } });
+      route53.on(ListHostedZonesByNameCommand, { DNSName: 'example.com' }).resolves({ HostedZones: [zone('Z0APEX', 'example.com.')], IsTruncated: false, MaxItems: 100 });
+
+      expect((await hostedZoneStep.find(harness.context))?.output.hostedZoneId).toBe('Z0APEX');
+      // A bare TLD is never asked for.
+      expect(route53.commandCalls(ListHostedZonesByNameCommand).map((call) => call.args[0].input.DNSName)).toEqual(['example.com']);
+    });
+
+    it('pages while the listing is still on the same name', async () => {
+      harness = stepHarness(hostedZoneStep);
+      route53
+        .on(ListHostedZonesByNameCommand, { DNSName: 'example.com' })
+        .resolves({ HostedZones: [zone('Z0PRIV', 'example.com.', true)], IsTruncated: true, NextDNSName: 'example.com.', NextHostedZoneId: 'Z0PUB', MaxItems: 1 });
+      route53
+        .on(ListHostedZonesByNameCommand, { DNSName: 'example.com.', HostedZoneId: 'Z0PUB' })
+        .resolves({ HostedZones: [zone('Z0PUB', 'example.com.')], IsTruncated: false, MaxItems: 1 });
+
+      expect((await hostedZoneStep.find(harness.context))?.output.hostedZoneId).toBe('Z0PUB');
+    });
+
+    it('refuses to guess between two public zones with the same name', async () => {
+      harness = stepHarness(hostedZoneStep);
+      route53.on(ListHostedZonesByNameCommand, { DNSName: 'example.com' }).resolves({ HostedZones: [zone('Z0ONE', 'example.com.'), zone('Z0TWO', 'example.com.')], IsTruncated: false, MaxItems: 100 });
+
+      await expect(hostedZoneStep.find(harness.context)).rejects.toMatchObject({ code: 'HOSTED_ZONE_AMBIGUOUS', hint: expect.stringContaining('--hosted-zone-id') });
+    });
+
+    it('finds nothing, and create() then fails with a hint to create the zone or pass --hosted-zone-id', async () => {
+      harness = stepHarness(hostedZoneStep);
+
+      expect(await hostedZoneStep.find(harness.context)).toBeUndefined();
+      const error = await hostedZoneStep.create(harness.context).catch((caught: unknown) => caught);
+
+      expect(error).toMatchObject({ code: 'HOSTED_ZONE_NOT_FOUND', exit: 'notFound' });
+      expect((error as { hint: string }).hint).toMatch(/public hosted zone/);
+      expect((error as { hint: string }).hint).toContain('--hosted-zone-id');
+      expect((error as { hint: string }).hint).toContain('AUTH_ECS_R53HZ');
+      expect(harness.state.get('hosted-zone')).toBeUndefined();
+    });
+
+    it('create() records a zone that appeared as not created', async () => {
+      harness = stepHarness(hostedZoneStep);
+      route53.on(ListHostedZonesByNameCommand, { DNSName: 'example.com' }).resolves({ HostedZones: [zone('Z0APEX', 'example.com.')], IsTruncated: false, MaxItems: 100 });
+
+      await hostedZoneStep.create(harness.context);
+
+      expect(harness.state.get('hosted-zone')).toMatchObject({ created: false, data: { hostedZoneId: 'Z0APEX', zoneName: 'example.com' } });
+    });
+  });
+
+  describe('--hosted-zone-id', () => {
+    it('uses the given zone after checking it, without listing zones', async () => {
+      harness = stepHarness(hostedZoneStep, { config: { hostedZoneId: '/hostedzone/Z0GIVEN' } });
+      route53.on(GetHostedZoneCommand, { Id: 'Z0GIVEN' }).resolves({ HostedZone: zone('Z0GIVEN', 'example.com.'), DelegationSet: { NameServers: [] } });
+
+      expect(await hostedZoneStep.find(harness.context)).toEqual({ created: false, output: { hostedZoneId: 'Z0GIVEN', zoneName: 'example.com' } });
+      expect(route53.commandCalls(ListHostedZonesByNameCommand)).toHaveLength(0);
+    });
+
+    it('rejects a private zone', async () => {
+      harness = stepHarness(hostedZoneStep, { config: { hostedZoneId: 'Z0GIVEN' } });
+      route53.on(GetHostedZoneCommand).resolves({ HostedZone: zone('Z0GIVEN', 'example.com.', true) });
+
+      await expect(hostedZoneStep.find(harness.context)).rejects.toMatchObject({ code: 'HOSTED_ZONE_PRIVATE', exit: 'usage' });
+    });
+
+    it('rejects a zone that does not hold the domain', async () => {
+      harness = stepHarness(hostedZoneStep, { config: { hostedZoneId: 'Z0GIVEN' } });
+      route53.on(GetHostedZoneCommand).resolves({ HostedZone: zone('Z0GIVEN', 'ample.com.') });
+
+      await expect(hostedZoneStep.find(harness.context)).rejects.toMatchObject({ code: 'HOSTED_ZONE_MISMATCH', exit: 'usage' });
+    });
+
+    it('reports a zone ID that does not exist', async () => {
+      harness = stepHarness(hostedZoneStep, { config: { hostedZoneId: 'Z0NOPE' } });
+      route53.on(GetHostedZoneCommand).rejects(noSuchZone());
+
+      await expect(hostedZoneStep.find(harness.context)).rejects.toMatchObject({ code: 'HOSTED_ZONE_NOT_FOUND', exit: 'notFound', hint: expect.stringContaining('--hosted-zone-id') });
+    });
+  });
+
+  it('delete never touches the zone', async () => {
+    harness = stepHarness(hostedZoneStep, { record: { created: false, complete: true, data: { hostedZoneId: 'Z0APEX', zoneName: 'example.com' } } });
+
+    await hostedZoneStep.delete(harness.context);
+
+    expect(route53.calls()).toHaveLength(0);
+  });
+
+  describe('inspect', () => {
+    it('reports the zone', async () => {
+      harness = stepHarness(hostedZoneStep, { record: { created: false, complete: true, data: { hostedZoneId: 'Z0APEX', zoneName: 'example.com' } } });
+      route53.on(GetHostedZoneCommand).resolves({ HostedZone: zone('Z0APEX', 'example.com.') });
+
+      expect(await hostedZoneStep.inspect(harness.context)).toMatchObject({ present: true, healthy: true, summary: 'example.com (Z0APEX)' });
+    });
+
+    it('reports a zone that is gone', async () => {
+      harness = stepHarness(hostedZoneStep, { record: { created: false, complete: true, data: { hostedZoneId: 'Z0APEX', zoneName: 'example.com' } } });
+      route53.on(GetHostedZoneCommand).rejects(noSuchZone());
+
+      expect(await hostedZoneStep.inspect(harness.context)).toMatchObject({ present: false, healthy: false, drift: ['hosted zone Z0APEX no longer exists'] });
+    });
+  });
+
+  it('matches names on label boundaries only', () => {
+    expect(isWithinZone('www.example.com', 'example.com.')).toBe(true);
+    expect(isWithinZone('example.com', 'Example.COM.')).toBe(true);
+    expect(isWithinZone('www.myexample.com', 'example.com')).toBe(false);
+    expect(isWithinZone('example.com', 'www.example.com')).toBe(false);
+  });
+});
