@@ -102,7 +102,7 @@ export async function up(environment: EngineEnvironment, steps: readonly AnyStep
 /** A short identifier for the progress line: the name, ID or ARN tail the user will recognise. */
 function describe(output: object): string {
   const values = output as Record<string, unknown>;
-  for (const key of ['dnsName', 'recordName', 'domain', 'name', 'clusterName', 'serviceName', 'keyName', 'userPoolId', 'clientId', 'vpcId', 'zoneName', 'groupId', 'family']) {
+  for (const key of ['dnsName', 'recordName', 'domain', 'name', 'serviceName', 'clusterName', 'keyName', 'userPoolId', 'clientId', 'vpcId', 'zoneName', 'groupId', 'family']) {
     const value = values[key];
     if (typeof value === 'string') return value;
   }

@@ -33,7 +33,8 @@ export async function pollUntil<Name extends StepName, Result>(context: StepCont
         hint: options.timeoutHint ?? 'Run the command again to keep waiting, or raise --wait-timeout.',
       });
     }
-    const message = options.onWaiting?.(attempt, Math.round(elapsedSeconds));
+    // Progress shows wall-clock time, which is what a person watching the run experiences.
+    const message = options.onWaiting?.(attempt, Math.round((Date.now() - started) / 1000));
     if (message) context.progress(message);
     await context.sleep(interval);
     waitedSeconds += options.intervalSeconds;

@@ -166,7 +166,7 @@ export class Reporter {
       case 'step-end': {
         if (verbosity === 'quiet' && event.outcome !== 'failed') return;
         const detail = event.detail ? `  ${event.detail}` : '';
-        write(`${OUTCOME_SYMBOL[event.outcome]} ${event.title.padEnd(34)} ${event.outcome.padEnd(9)} ${formatDuration(event.elapsedMs).padStart(6)}${detail}`);
+        write(`${OUTCOME_SYMBOL[event.outcome]} ${event.title.padEnd(40)} ${event.outcome.padEnd(9)} ${formatDuration(event.elapsedMs).padStart(6)}${detail}`);
         return;
       }
       case 'mutation':
