@@ -4,7 +4,7 @@ import { SETTINGS } from '../config/schema.js';
 import { AuthecsError, EXIT_CODES } from '../errors.js';
 import { Reporter } from '../report/reporter.js';
 import { COMMANDS, type CommandDefinition } from './registry.js';
-import { createReporter, type GlobalOptions, type Io } from './session.js';
+import { createReporter, type GlobalOptions, type Io } from './io.js';
 
 const GLOBAL_SETTINGS = ['region', 'profile', 'endpointUrl', 'stateFile', 'cluster', 'waitTimeoutMinutes'] as const;
 

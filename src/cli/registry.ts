@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Reporter } from '../report/reporter.js';
-import type { Io } from './session.js';
+import type { Io } from './io.js';
 import { claimsCommand } from './commands/claims.js';
 import { downCommand } from './commands/down.js';
 import { statusCommand } from './commands/status.js';

@@ -1,67 +1,15 @@
 import type { Command } from 'commander';
 import { createClients, destroyClients, type AwsClients } from '../aws/clients.js';
+import { ensureEndpointReachable } from '../aws/endpoint.js';
 import { loadBaseConfig, loadUpConfig, type BaseConfig } from '../config/load.js';
-import { SETTINGS, type Config, type ConfigKey } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
 import { currentStep, pollScaleFromEnvironment, type EngineEnvironment } from '../engine/context.js';
-import { AuthecsError, configError } from '../errors.js';
-import { Reporter } from '../report/reporter.js';
-import { defaultStatePath, StateFile } from '../state/state-file.js';
+import { configError } from '../errors.js';
+import type { Reporter } from '../report/reporter.js';
+import { StateFile } from '../state/state-file.js';
+import { flagsFrom, statePathOf, type Io } from './io.js';
 
-/** What a command runs with: where it is, what it prints to, and the process environment. */
-export interface Io {
-  cwd: string;
-  env: NodeJS.ProcessEnv;
-  stdout: NodeJS.WritableStream & { isTTY?: boolean };
-  stderr: NodeJS.WritableStream & { isTTY?: boolean };
-  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
-}
-
-export interface GlobalOptions {
-  json?: boolean;
-  quiet?: boolean;
-  verbose?: boolean;
-  yes?: boolean;
-}
-
-export function createReporter(options: GlobalOptions, io: Io): Reporter {
-  return new Reporter({
-    json: Boolean(options.json),
-    live: !options.json && !options.quiet && !options.verbose && Boolean(io.stderr.isTTY) && !io.env.CI,
-    verbosity: options.quiet ? 'quiet' : options.verbose ? 'verbose' : 'normal',
-    stdout: io.stdout as never,
-    stderr: io.stderr as never,
-  });
-}
-
-/** Only the settings the user gave on the command line, keyed by setting. */
-export function flagsFrom(command: Command): Partial<Record<ConfigKey, unknown>> {
-  const values = command.optsWithGlobals() as Record<string, unknown>;
-  const flags: Partial<Record<ConfigKey, unknown>> = {};
-  for (const setting of SETTINGS) {
-    if (!setting.flag) continue;
-    const attribute = attributeName(setting.flag);
-    const source = sourceOf(command, attribute);
-    if (source === 'cli' && values[attribute] !== undefined) flags[setting.key] = values[attribute];
-  }
-  return flags;
-}
-
-function sourceOf(command: Command, attribute: string): string | undefined {
-  for (let current: Command | null = command; current; current = current.parent) {
-    const source = current.getOptionValueSource(attribute);
-    if (source) return source;
-  }
-  return undefined;
-}
-
-export function attributeName(flag: string): string {
-  const long = flag.split(/[ ,]/)[0]!.replace(/^--(no-)?/, '');
-  return long.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
-}
-
-function statePathOf(config: { stateFile?: string | undefined; cluster: string }, io: Io): string {
-  return config.stateFile ?? defaultStatePath(io.cwd, config.cluster);
-}
+// The heavy half: AWS clients and the state file. Commands import it only when they run.
 
 /** Settings worth keeping in the state file: not the endpoint or profile, which belong to the machine. */
 function settingsToRecord(config: Config): Record<string, unknown> {
@@ -95,8 +43,9 @@ function openSession(config: Config, state: StateFile, reporter: Reporter, io: I
   };
 }
 
-export function openUpSession(command: Command, reporter: Reporter, io: Io): Session {
+export async function openUpSession(command: Command, reporter: Reporter, io: Io): Promise<Session> {
   const config = loadUpConfig({ flags: flagsFrom(command), env: io.env, cwd: io.cwd });
+  await ensureEndpointReachable(config.endpointUrl);
   const state = StateFile.open(statePathOf(config, io), { lockFor: 'up' });
   try {
     state.initialise(config.cluster, config.region, settingsToRecord(config));
@@ -111,8 +60,9 @@ export function openUpSession(command: Command, reporter: Reporter, io: Io): Ses
  * `status` and `down` need only the state file: the settings `up` ran with are read
  * back from it, and region, endpoint and profile may be overridden.
  */
-export function openStateSession(command: Command, reporter: Reporter, io: Io, lockFor: string | undefined): Session | undefined {
+export async function openStateSession(command: Command, reporter: Reporter, io: Io, lockFor: string | undefined): Promise<Session | undefined> {
   const base: BaseConfig = loadBaseConfig({ flags: flagsFrom(command), env: io.env, cwd: io.cwd });
+  await ensureEndpointReachable(base.endpointUrl);
   const path = statePathOf(base, io);
   const state = StateFile.open(path, lockFor ? { lockFor } : {});
   if (!state.exists) {
@@ -135,24 +85,3 @@ export function openStateSession(command: Command, reporter: Reporter, io: Io, l
   return openSession(config, state, reporter, io);
 }
 
-export function describeStatePath(command: Command, io: Io): string {
-  const base = loadBaseConfig({ flags: flagsFrom(command), env: io.env, cwd: io.cwd });
-  return statePathOf(base, io);
-}
-
-export function requireAnswer(condition: boolean, message: string, hint: string): void {
-  if (!condition) throw new AuthecsError(message, { code: 'USAGE', exit: 'usage', hint });
-}
-
-/** --concurrency: a positive whole number, or unset for as much overlap as the graph allows. */
-export function concurrencyFrom(command: Command): number | undefined {
-  const raw = (command.opts() as { concurrency?: string }).concurrency;
-  if (raw === undefined) return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) {
-    throw configError('--concurrency', `"${raw}" is not a whole number of 1 or more`, 'Pass --concurrency 1 to run steps one after another, or leave it out.');
-  }
-  return value;
-}
-
-export const CONCURRENCY_FLAG = ['--concurrency <n>', 'run at most n steps at once (default: all the dependency graph allows; 1 = one after another, like the article)'] as const;

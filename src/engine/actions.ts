@@ -29,6 +29,7 @@ function contextFor(step: AnyStep, environment: EngineEnvironment): StepContext<
 }
 
 type LooseStep = {
+  preflight?(context: StepContext<StepName>): Promise<void>;
   find(context: StepContext<StepName>): Promise<{ output: object; created: boolean } | undefined>;
   create(context: StepContext<StepName>): Promise<object>;
   delete(context: StepContext<StepName>): Promise<void>;
@@ -58,6 +59,8 @@ export async function up(environment: EngineEnvironment, steps: readonly AnyStep
   for (const step of steps) {
     if (!activeNames.has(step.name)) outcomes[step.name] = 'skipped';
   }
+
+  await preflight(environment, active);
 
   await runGraph(
     active.map((step) => ({
@@ -97,6 +100,25 @@ export async function up(environment: EngineEnvironment, steps: readonly AnyStep
     options,
   );
   return { outcomes, changed: reporter.mutations.length > 0 };
+}
+
+/**
+ * Every step's read-only checks, all at once, before the first changing call: a missing hosted
+ * zone or a name held by someone else must stop `up` with nothing created, not half-way.
+ */
+async function preflight(environment: EngineEnvironment, active: readonly AnyStep[]): Promise<void> {
+  const results = await Promise.allSettled(
+    active.map((step) => currentStep.run(step.name, async () => loose(step).preflight?.(contextFor(step, environment)))),
+  );
+  const failures = results.flatMap((result, index) => (result.status === 'rejected' ? [{ step: active[index]!, error: result.reason as unknown }] : []));
+  if (failures.length === 0) return;
+  const classified = failures.map(({ step, error }) => classifyAwsError(error, { step: step.name, endpointUrl: environment.config.endpointUrl }));
+  // The most telling failure first: a user's mistake (conflict, missing zone) before a generic AWS error.
+  const rank = (error: (typeof classified)[number]) => ['credentials', 'endpoint', 'accessDenied', 'notFound', 'conflict', 'usage'].indexOf(error.exit);
+  const first = [...classified].sort((left, right) => (rank(left) === -1 ? 99 : rank(left)) - (rank(right) === -1 ? 99 : rank(right)))[0]!;
+  const others = classified.filter((error) => error !== first);
+  if (others.length > 0) environment.reporter.debug(`also failed preflight: ${others.map((error) => error.message).join('; ')}`);
+  throw first;
 }
 
 /** A short identifier for the progress line: the name, ID or ARN tail the user will recognise. */

@@ -20,6 +20,7 @@ export interface EngineEnvironment {
   /** Test-only scale for poll intervals (AUTHECS_POLL_SCALE); 1 in real use. */
   pollScale: number;
   sleep?: (seconds: number) => Promise<void>;
+  now?: () => number;
 }
 
 export function pollScaleFromEnvironment(env: NodeJS.ProcessEnv): number {
@@ -64,9 +65,10 @@ export function createStepContext<Name extends StepName>(step: { name: Name; dep
       reporter.progress(step.name, message);
     },
     pollSeconds(seconds) {
-      return Math.max(seconds * environment.pollScale, 0.05);
+      return Math.max(seconds * environment.pollScale, 0.001);
     },
     waitTimeoutSeconds: config.waitTimeoutMinutes * 60,
     sleep,
+    now: environment.now ?? Date.now,
   };
 }

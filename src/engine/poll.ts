@@ -19,13 +19,11 @@ export interface PollOptions<Result> {
 export async function pollUntil<Name extends StepName, Result>(context: StepContext<Name>, options: PollOptions<Result>): Promise<Result> {
   const timeoutSeconds = options.timeoutSeconds ?? context.waitTimeoutSeconds;
   const interval = context.pollSeconds(options.intervalSeconds);
-  const started = Date.now();
-  let waitedSeconds = 0;
+  const started = context.now();
   for (let attempt = 1; ; attempt += 1) {
     const result = await options.check(attempt);
     if (result !== undefined) return result;
-    // Count both simulated and real time so a scaled-down test clock still times out.
-    const elapsedSeconds = Math.max((Date.now() - started) / 1000, waitedSeconds);
+    const elapsedSeconds = (context.now() - started) / 1000;
     if (elapsedSeconds + interval > timeoutSeconds) {
       throw new AuthecsError(`Timed out after ${Math.round(elapsedSeconds)}s waiting for ${options.description}`, {
         code: options.timeoutCode ?? 'WAIT_TIMEOUT',
@@ -33,11 +31,9 @@ export async function pollUntil<Name extends StepName, Result>(context: StepCont
         hint: options.timeoutHint ?? 'Run the command again to keep waiting, or raise --wait-timeout.',
       });
     }
-    // Progress shows wall-clock time, which is what a person watching the run experiences.
-    const message = options.onWaiting?.(attempt, Math.round((Date.now() - started) / 1000));
+    const message = options.onWaiting?.(attempt, Math.round(elapsedSeconds));
     if (message) context.progress(message);
     await context.sleep(interval);
-    waitedSeconds += options.intervalSeconds;
   }
 }
 

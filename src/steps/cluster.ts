@@ -56,6 +56,10 @@ export const clusterStep = defineStep({
   articleSection: 'Configure the Amazon EC2 key pair and bring up the ECS cluster',
   dependsOn: [],
 
+  async preflight(context) {
+    await locate(context);
+  },
+
   async find(context) {
     const cluster = await locate(context);
     return cluster ? { output: toOutput(cluster), created: true } : undefined;

@@ -7,7 +7,7 @@ import {
 } from '@aws-sdk/client-route-53';
 import { awsErrorCode, hasErrorCode } from '../aws/errors.js';
 import { AuthecsError } from '../errors.js';
-import { normalizeDnsName } from './hosted-zone.js';
+import { locate as locateZone, normalizeDnsName } from './hosted-zone.js';
 import type { DnsRecordOutput, StepName } from './outputs.js';
 import { defineStep, type StepContext } from './step.js';
 
@@ -81,12 +81,12 @@ export async function deleteRecordSet<Name extends StepName>(context: StepContex
   }
 }
 
-function recordExists(context: Context, name: string, current: ResourceRecordSet): AuthecsError {
+function recordExists(context: Context, name: string, current: ResourceRecordSet, zoneName = context.output('hosted-zone').zoneName): AuthecsError {
   return new AuthecsError(`${name} already has a ${current.Type} record pointing at ${recordValues(current).join(', ') || '(alias)'}, which authecs did not create`, {
     code: 'DNS_RECORD_EXISTS',
     exit: 'conflict',
     resource: name,
-    hint: `Delete or repoint that record in Route 53 zone ${context.output('hosted-zone').zoneName} yourself if it is no longer needed, or pass --domain with another name.`,
+    hint: `Delete or repoint that record in Route 53 zone ${zoneName} yourself if it is no longer needed, or pass --domain with another name.`,
   });
 }
 
@@ -105,6 +105,16 @@ export const dnsRecordStep = defineStep({
   title: 'DNS record (CNAME to the ALB)',
   articleSection: 'Configure both the Route 53 hosted zone and record',
   dependsOn: ['hosted-zone', 'load-balancer'],
+
+  async preflight(context) {
+    if (context.record?.created) return;
+    const zone = await locateZone(context as unknown as StepContext<'hosted-zone'>);
+    if (!zone) return; // the hosted-zone step reports it
+    const live = await recordSetsNamed(context, zone.Id!.replace(/^\/hostedzone\//, ''), context.config.domain);
+    const loadBalancerDns = context.hasOutput('load-balancer') ? context.output('load-balancer').dnsName : undefined;
+    const other = live.find((recordSet) => !loadBalancerDns || !holdsValue(recordSet, loadBalancerDns));
+    if (other) throw recordExists(context, context.config.domain, other, zone.Name!.replace(/\.$/, ''));
+  },
 
   async find(context) {
     const target = desired(context);
@@ -147,6 +157,18 @@ export const dnsRecordStep = defineStep({
       if (now.some((recordSet) => holdsValue(recordSet, target.value))) return target;
       const conflicting = now[0];
       if (conflicting) throw recordExists(context, target.recordName, conflicting);
+      if (action === 'CREATE' && /already exists/i.test((error as Error).message)) {
+        // Route 53 said "exists" but a fresh listing shows nothing by that name (a record deleted
+        // a moment ago; moto's prefix match does this too): UPSERT makes the record we checked for.
+        await changeRecordsAndWait(
+          context,
+          target.hostedZoneId,
+          [{ Action: 'UPSERT', ResourceRecordSet: { Name: target.recordName, Type: 'CNAME', TTL: ARTICLE_TTL, ResourceRecords: [{ Value: target.value }] } }],
+          'CREATE a DNS record that points to the ALB',
+        );
+        context.save({ data: target });
+        return target;
+      }
       if (/conflicting RRSet/i.test((error as Error).message)) {
         throw new AuthecsError(`${target.recordName} already has another record type, so a CNAME cannot be added: ${(error as Error).message}`, {
           code: 'DNS_RECORD_EXISTS',

@@ -109,7 +109,7 @@ async function zoneByName(context: Context): Promise<HostedZone | undefined> {
   return undefined;
 }
 
-async function locate(context: Context): Promise<HostedZone | undefined> {
+export async function locate(context: Context): Promise<HostedZone | undefined> {
   const { hostedZoneId } = context.config;
   return hostedZoneId ? zoneFromSetting(context, hostedZoneId) : zoneByName(context);
 }
@@ -119,6 +119,10 @@ export const hostedZoneStep = defineStep({
   title: 'Route 53 hosted zone',
   articleSection: 'Configure both the Route 53 hosted zone and record',
   dependsOn: [],
+
+  async preflight(context) {
+    if (!(await locate(context))) throw notFound(context.config.domain);
+  },
 
   // authecs never creates or deletes a zone: it is the user's, as in the article.
   async find(context) {

@@ -1,6 +1,5 @@
-import { CreateListenerCommand, DeleteListenerCommand, ModifyListenerCommand, type Action, type Listener } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { hasErrorCode } from '../aws/errors.js';
-import { describeListener, HTTPS_PORT, listenerOnPort, redirectDrift } from './https-listener.js';
+import { CreateListenerCommand, ModifyListenerCommand, type Action, type Listener } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { deleteListener, describeListener, HTTPS_PORT, listenerOnPort, redirectDrift } from './https-listener.js';
 import type { ListenerOutput } from './outputs.js';
 import { defineStep, stackTags, type StepContext } from './step.js';
 
@@ -66,17 +65,7 @@ export const httpRedirectListenerStep = defineStep({
   },
 
   async delete(context) {
-    let listenerArn = context.record?.data.listenerArn;
-    if (!listenerArn && context.hasOutput('load-balancer')) {
-      const listener = await listenerOnPort(context.clients.elbv2, context.output('load-balancer').loadBalancerArn, HTTP_PORT);
-      listenerArn = listener?.ListenerArn;
-    }
-    if (!listenerArn) return;
-    try {
-      await context.clients.elbv2.send(new DeleteListenerCommand({ ListenerArn: listenerArn }));
-    } catch (error) {
-      if (!hasErrorCode(error, 'ListenerNotFoundException', 'ListenerNotFound')) throw error;
-    }
+    await deleteListener(context, HTTP_PORT);
   },
 
   async inspect(context) {

@@ -135,6 +135,23 @@ async function locate(context: Context, loadBalancerArn: string | undefined): Pr
   return loadBalancerArn ? listenerOnPort(context.clients.elbv2, loadBalancerArn, HTTPS_PORT) : undefined;
 }
 
+/**
+ * Deletes the recorded listener; a record without an ARN (a run killed between the intent and
+ * the answer) means the listener on that port of our ALB is the one we made. Gone is deleted.
+ */
+export async function deleteListener(context: StepContext<'https-listener'> | StepContext<'http-redirect-listener'>, port: number): Promise<void> {
+  let listenerArn = context.record?.data.listenerArn;
+  if (!listenerArn && context.hasOutput('load-balancer')) {
+    listenerArn = (await listenerOnPort(context.clients.elbv2, context.output('load-balancer').loadBalancerArn, port))?.ListenerArn;
+  }
+  if (!listenerArn) return;
+  try {
+    await context.clients.elbv2.send(new DeleteListenerCommand({ ListenerArn: listenerArn }));
+  } catch (error) {
+    if (!hasErrorCode(error, 'ListenerNotFoundException', 'ListenerNotFound')) throw error;
+  }
+}
+
 export const httpsListenerStep = defineStep({
   name: 'https-listener',
   title: 'HTTPS listener',
@@ -193,18 +210,7 @@ export const httpsListenerStep = defineStep({
   },
 
   async delete(context) {
-    let listenerArn = context.record?.data.listenerArn;
-    if (!listenerArn && context.hasOutput('load-balancer')) {
-      // Killed between the intent and the ARN: the 443 listener on our ALB is the one we made.
-      const listener = await listenerOnPort(context.clients.elbv2, context.output('load-balancer').loadBalancerArn, HTTPS_PORT);
-      listenerArn = listener?.ListenerArn;
-    }
-    if (!listenerArn) return;
-    try {
-      await context.clients.elbv2.send(new DeleteListenerCommand({ ListenerArn: listenerArn }));
-    } catch (error) {
-      if (!hasErrorCode(error, 'ListenerNotFoundException', 'ListenerNotFound')) throw error;
-    }
+    await deleteListener(context, HTTPS_PORT);
   },
 
   async inspect(context) {

@@ -57,6 +57,10 @@ export const keyPairStep = defineStep({
   dependsOn: [],
   enabled: (config) => config.launchType === 'EC2',
 
+  async preflight(context) {
+    await locate(context);
+  },
+
   async find(context) {
     const pair = await locate(context);
     // Without its private key file the pair is useless; create() replaces it.

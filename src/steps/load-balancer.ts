@@ -93,6 +93,10 @@ export const loadBalancerStep = defineStep({
   articleSection: 'Create a public Application Load Balancer',
   dependsOn: ['network'],
 
+  async preflight(context) {
+    await locate(context);
+  },
+
   async find(context) {
     const loadBalancer = await locate(context);
     if (!loadBalancer || loadBalancer.State?.Code !== 'active') return undefined;

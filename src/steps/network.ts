@@ -237,6 +237,15 @@ async function createStack(context: Context): Promise<Stack> {
   return waitForCreate(context, stackId ?? config.networkStack);
 }
 
+function stackMissing(context: Context): AuthecsError {
+  const { config } = context;
+  return new AuthecsError(`CloudFormation stack ${config.networkStack} does not exist in ${config.region}`, {
+    code: 'NETWORK_STACK_MISSING',
+    exit: 'notFound',
+    hint: `Create it as the article does (codebuild-vpc-cfn.yaml), pass --create-network to have authecs create it from templates/network.yaml, pass --network-stack with another stack's name, or give an existing network with --vpc, --public-subnets, --private-subnets and --security-group.`,
+  });
+}
+
 /** The network from settings or a ready stack; undefined when create() has work to do. */
 async function readyNetwork(context: Context): Promise<{ output: NetworkOutput; created: boolean } | undefined> {
   if (settingsComplete(context.config)) return { output: fromSettings(context.config), created: false };
@@ -252,6 +261,11 @@ export const networkStep = defineStep({
   articleSection: 'Launch the base infrastructure platform that the resources reside in',
   dependsOn: [],
 
+  async preflight(context) {
+    if (settingsComplete(context.config) || context.config.createNetwork) return;
+    if (!(await describeStack(context, context.config.networkStack))) throw stackMissing(context);
+  },
+
   async find(context) {
     return readyNetwork(context);
   },
@@ -266,13 +280,7 @@ export const networkStep = defineStep({
     let stack = await describeStack(context, config.networkStack);
     if (stack?.StackStatus?.endsWith('_IN_PROGRESS') && stack.StackStatus !== 'CREATE_IN_PROGRESS') stack = await waitWhileBusy(context, stack);
     if (!stack) {
-      if (!config.createNetwork) {
-        throw new AuthecsError(`CloudFormation stack ${config.networkStack} does not exist in ${config.region}`, {
-          code: 'NETWORK_STACK_MISSING',
-          exit: 'notFound',
-          hint: `Create it as the article does (codebuild-vpc-cfn.yaml), pass --create-network to have authecs create it from templates/network.yaml, pass --network-stack with another stack's name, or give an existing network with --vpc, --public-subnets, --private-subnets and --security-group.`,
-        });
-      }
+      if (!config.createNetwork) throw stackMissing(context);
       stack = await createStack(context);
     } else if (stack.StackStatus === 'CREATE_IN_PROGRESS') {
       // Ours from a killed run, or someone else's still being built: either way, wait for it.

@@ -32,6 +32,8 @@ export interface StepContext<Name extends StepName> {
   /** Overall bound for a wait, in seconds. */
   readonly waitTimeoutSeconds: number;
   sleep(seconds: number): Promise<void>;
+  /** Milliseconds on the clock that sleep() advances: wall time in real runs, simulated in tests. */
+  now(): number;
 }
 
 export interface Found<Output> {
@@ -58,6 +60,12 @@ export interface Step<Name extends StepName> {
   readonly dependsOn: readonly StepName[];
   /** Steps that do not apply (capacity and key pair under Fargate) are skipped. */
   enabled?(config: Config): boolean;
+  /**
+   * Read-only checks that run for every step, in parallel, before `up` makes its first
+   * changing call: a missing prerequisite or a name held by someone else stops the run
+   * with nothing created. Outputs of other steps are not available here.
+   */
+  preflight?(context: StepContext<Name>): Promise<void>;
   /** The live resource if it is in place and needs nothing more; undefined means create() must run. */
   find(context: StepContext<Name>): Promise<Found<StepOutputs[Name]> | undefined>;
   /** Creates the resource, or finishes a creation that an earlier run began (context.record). */

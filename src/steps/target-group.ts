@@ -93,6 +93,10 @@ export const targetGroupStep = defineStep({
   articleSection: 'Create and configure a target group for the ALB',
   dependsOn: ['network'],
 
+  async preflight(context) {
+    await locate(context);
+  },
+
   async find(context) {
     const group = await locate(context);
     if (!group) return undefined;

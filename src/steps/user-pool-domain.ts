@@ -126,6 +126,14 @@ export const userPoolDomainStep = defineStep({
   articleSection: 'Create an Amazon Cognito user pool domain',
   dependsOn: ['user-pool'],
 
+  async preflight(context) {
+    const requested = context.config.cognitoDomain;
+    if (!requested) return;
+    const holder = await describeDomain(context, requested);
+    const ourPool = context.record?.data.userPoolId ?? (context.hasOutput('user-pool') ? context.output('user-pool').userPoolId : undefined);
+    if (holder && holder.UserPoolId !== ourPool) throw domainTaken(requested);
+  },
+
   async find(context) {
     const { userPoolId, prefix, holder } = await plan(context);
     if (!holder || !LIVE_STATUSES.has(holder.Status ?? 'ACTIVE')) return undefined;

@@ -97,6 +97,8 @@ export function stepHarness<Name extends StepName>(step: AnyStep & { name: Name 
   if (options.record) state.update(step.name, options.record as never);
   const reporter = new Reporter({ json: true, verbosity: 'quiet', stdout: new PassThrough(), stderr: new PassThrough() });
   const progress: string[] = [];
+  // Simulated AWS time: each sleep advances the clock by the unscaled interval, instantly.
+  let clock = Date.now();
   const environment: EngineEnvironment = {
     config,
     clients: createClients({ region: config.region, reporter }),
@@ -105,7 +107,10 @@ export function stepHarness<Name extends StepName>(step: AnyStep & { name: Name 
     stack: config.cluster,
     // SDK waiters sleep for real; a tiny scale keeps their delays to milliseconds.
     pollScale: 0.001,
-    sleep: async () => {},
+    sleep: async (seconds: number) => {
+      clock += (seconds / 0.001) * 1000;
+    },
+    now: () => clock,
   };
   const context = createStepContext<Name>({ name: step.name as Name, dependsOn: step.dependsOn }, environment);
   const originalProgress = context.progress.bind(context);

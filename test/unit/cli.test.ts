@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,26 @@ function authecs(args: string[], options: { cwd: string; env?: Record<string, st
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as Record<string, unknown>);
   return { code: result.status, stdout: result.stdout, stderr: result.stderr, events };
+}
+
+/** The same, without blocking the event loop (for tests that serve something themselves). */
+function authecsAsync(args: string[], options: { cwd: string; env?: Record<string, string> }) {
+  const home = join(options.cwd, 'home');
+  mkdirSync(home, { recursive: true });
+  return new Promise<{ code: number | null; stdout: string; stderr: string; events: Record<string, unknown>[] }>((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: options.cwd,
+      env: { PATH: process.env.PATH ?? '', HOME: home, AWS_CONFIG_FILE: join(home, 'no-config'), AWS_SHARED_CREDENTIALS_FILE: join(home, 'no-credentials'), AWS_EC2_METADATA_DISABLED: 'true', ...options.env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('close', (code) => {
+      const events = stderr.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+      resolve({ code, stdout, stderr, events });
+    });
+  });
 }
 
 describe('authecs as a subprocess', () => {
@@ -72,13 +93,29 @@ describe('authecs as a subprocess', () => {
     expect(existsSync(join(cwd, '.authecs'))).toBe(false);
   });
 
-  it('without credentials, up stops with exit code 3 and a hint, before creating anything', () => {
-    const result = authecs(['up', '--json', '--region', 'eu-west-1', '--domain', 'www.example.com', '--endpoint-url', 'http://127.0.0.1:9'], { cwd });
+  it('without credentials, up stops with exit code 3 and a hint, before creating anything', async () => {
+    // Something listens at the endpoint; the SDK finds no credentials before it sends a byte.
+    const server = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const result = await authecsAsync(['up', '--json', '--region', 'eu-west-1', '--domain', 'www.example.com', '--endpoint-url', `http://127.0.0.1:${port}`], { cwd });
+    server.close();
     expect(result.code).toBe(EXIT_CODES.credentials);
     const error = result.events.find((event) => event.type === 'error');
     expect(error).toMatchObject({ code: 'NO_CREDENTIALS', exitCode: 3, hint: expect.stringContaining('AWS_PROFILE') });
     expect(result.stderr).not.toMatch(/\n\s+at /);
     expect(result.stdout).toBe('');
+  });
+
+  it('an endpoint where nothing listens is exit code 10, named, with a hint', () => {
+    const result = authecs(['up', '--region', 'eu-west-1', '--domain', 'www.example.com', '--endpoint-url', 'http://127.0.0.1:9'], {
+      cwd,
+      env: { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing' },
+    });
+    expect(result.code).toBe(EXIT_CODES.endpoint);
+    expect(result.stderr).toContain('error: cannot reach the AWS endpoint http://127.0.0.1:9 (ECONNREFUSED)');
+    expect(result.stderr).toContain('hint: Check --endpoint-url');
+    expect(existsSync(join(cwd, '.authecs', 'ecsauth.json'))).toBe(false);
   });
 
   it('status --json without a state file is an error document on stderr and exit 9', () => {

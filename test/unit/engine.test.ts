@@ -12,6 +12,7 @@ import { StateFile } from '../../src/state/state-file.js';
 import type { StepName } from '../../src/steps/outputs.js';
 import type { AnyStep, StepContext } from '../../src/steps/step.js';
 import { articleConfig } from '../support/step-harness.js';
+import { AuthecsError } from '../../src/errors.js';
 import type { Config } from '../../src/config/schema.js';
 
 /**
@@ -25,6 +26,7 @@ interface FakeCloud {
   running: number;
   maxRunning: number;
   preExisting: Set<string>;
+  preflightFails?: Set<string>;
 }
 
 const GRAPH: [StepName, StepName[]][] = [
@@ -54,6 +56,12 @@ function fakeSteps(cloud: FakeCloud): AnyStep[] {
       title: `Fake ${name}`,
       articleSection: 'test',
       dependsOn,
+      async preflight() {
+        cloud.calls.push(`preflight ${name}`);
+        if (cloud.preflightFails?.has(name)) {
+          throw new AuthecsError(`name of ${name} is taken`, { code: 'NAME_TAKEN', exit: 'conflict', hint: 'rename it' });
+        }
+      },
       enabled: (config: Config) => !(config.launchType === 'FARGATE' && (name === 'capacity' || name === 'key-pair')),
       async find(context: StepContext<StepName>) {
         cloud.calls.push(`find ${name}`);
@@ -122,11 +130,19 @@ describe('engine', () => {
     for (const [name] of GRAPH) expect(env.state.get(name)).toMatchObject({ created: true, complete: true });
   });
 
+  it('a failed preflight check stops up before anything is created, and names the step', async () => {
+    cloud.preflightFails = new Set(['hosted-zone', 'service']);
+    await expect(up(environment(), fakeSteps(cloud))).rejects.toMatchObject({ code: 'NAME_TAKEN', exit: 'conflict', step: 'hosted-zone' });
+    expect(cloud.calls.filter((call) => !call.startsWith('preflight'))).toEqual([]);
+    expect(cloud.calls.filter((call) => call.startsWith('preflight'))).toHaveLength(GRAPH.length);
+    expect(StateFile.open(statePath).resourceNames).toEqual([]);
+  });
+
   it('a second up over a complete state creates nothing', async () => {
     await up(environment(), fakeSteps(cloud));
     cloud.calls = [];
     const result = await up(environment(), fakeSteps(cloud));
-    expect(cloud.calls.filter((call) => !call.startsWith('find'))).toEqual([]);
+    expect(cloud.calls.filter((call) => !call.startsWith('find') && !call.startsWith('preflight'))).toEqual([]);
     expect(new Set(Object.values(result.outcomes))).toEqual(new Set(['unchanged']));
   });
 

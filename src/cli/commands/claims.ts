@@ -15,7 +15,7 @@ import { AuthecsError, configError, usageError } from '../../errors.js';
 import { StateFile } from '../../state/state-file.js';
 import type { AppClientOutput, LoadBalancerOutput, UserPoolOutput } from '../../steps/outputs.js';
 import type { CommandDefinition, CommandRun } from '../registry.js';
-import { describeStatePath, flagsFrom, type Io } from '../session.js';
+import { describeStatePath, flagsFrom, type Io } from '../io.js';
 
 interface TokenOptions {
   token?: string;

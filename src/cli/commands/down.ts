@@ -1,11 +1,9 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { down } from '../../engine/actions.js';
 import { AuthecsError } from '../../errors.js';
 import { formatDuration } from '../../report/reporter.js';
-import { STEPS } from '../../steps/index.js';
+import { CONCURRENCY_FLAG, concurrencyFrom, describeStatePath, type Io } from '../io.js';
 import type { CommandDefinition, CommandRun } from '../registry.js';
-import { CONCURRENCY_FLAG, concurrencyFrom, describeStatePath, openStateSession, type Io } from '../session.js';
 
 async function confirm(io: Io, question: string): Promise<boolean> {
   const prompt = createInterface({ input: io.stdin, output: io.stderr });
@@ -27,7 +25,8 @@ export const downCommand: CommandDefinition = {
   async run({ command, reporter, io, onInterrupt }: CommandRun) {
     const options = command.optsWithGlobals() as { yes?: boolean };
     const concurrency = concurrencyFrom(command);
-    const session = openStateSession(command, reporter, io, 'down');
+    const [{ down }, { STEPS }, { openStateSession }] = await Promise.all([import('../../engine/actions.js'), import('../../steps/index.js'), import('../session.js')]);
+    const session = await openStateSession(command, reporter, io, 'down');
     if (!session) {
       reporter.info(`No state file at ${describeStatePath(command, io)}: nothing to delete.`);
       reporter.result({ command: 'down', ok: true, deleted: [], kept: [], mutations: [] }, []);

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { status, type StatusRow } from '../../engine/actions.js';
+import type { StatusRow } from '../../engine/actions.js';
 import { AuthecsError } from '../../errors.js';
-import { STEPS } from '../../steps/index.js';
+import { describeStatePath } from '../io.js';
 import type { CommandDefinition } from '../registry.js';
-import { describeStatePath, openStateSession } from '../session.js';
 
 function table(rows: StatusRow[]): string[] {
   const header = ['RESOURCE', 'OWNER', 'PRESENT', 'HEALTHY', 'DETAIL'];
@@ -24,7 +23,8 @@ export const statusCommand: CommandDefinition = {
   summary: 'show what is live, what is healthy and what has drifted (exit 0 only when all is well)',
   configure(_command: Command) {},
   async run({ command, reporter, io, onInterrupt }) {
-    const session = openStateSession(command, reporter, io, undefined);
+    const [{ status }, { STEPS }, { openStateSession }] = await Promise.all([import('../../engine/actions.js'), import('../../steps/index.js'), import('../session.js')]);
+    const session = await openStateSession(command, reporter, io, undefined);
     if (!session) {
       throw new AuthecsError(`No state file at ${describeStatePath(command, io)}: nothing has been deployed with these settings`, {
         code: 'STATE_MISSING',

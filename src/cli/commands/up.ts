@@ -1,11 +1,9 @@
 import type { Command } from 'commander';
 import { SETTINGS } from '../../config/schema.js';
-import { up } from '../../engine/actions.js';
 import { formatDuration } from '../../report/reporter.js';
-import { STEPS } from '../../steps/index.js';
 import type { AppClientOutput, UserPoolDomainOutput } from '../../steps/outputs.js';
+import { CONCURRENCY_FLAG, concurrencyFrom } from '../io.js';
 import type { CommandDefinition } from '../registry.js';
-import { CONCURRENCY_FLAG, concurrencyFrom, openUpSession } from '../session.js';
 
 export const SECURE_DEFAULTS_HELP = SETTINGS.filter((setting) => setting.why)
   .map((setting) => `  ${setting.flag?.split(' ')[0] ?? setting.key}: ${setting.why}`)
@@ -40,7 +38,9 @@ export const upCommand: CommandDefinition = {
   },
   async run({ command, reporter, io, onInterrupt }) {
     const concurrency = concurrencyFrom(command);
-    const session = openUpSession(command, reporter, io);
+    // The AWS SDK loads only when a command runs, so --help answers at once.
+    const [{ up }, { STEPS }, { openUpSession }] = await Promise.all([import('../../engine/actions.js'), import('../../steps/index.js'), import('../session.js')]);
+    const session = await openUpSession(command, reporter, io);
     onInterrupt(() => session.close());
     try {
       const { config, state } = session.environment;

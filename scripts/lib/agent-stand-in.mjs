@@ -1,0 +1,232 @@
+// ============================================================================================
+// STAND-IN FOR WHAT AWS DOES ON ITS OWN, AND MOTO DOES NOT.
+//
+// Every piece of emulator-side behaviour the harness fakes lives in this one module, so a reader
+// can see at once what the e2e suite and the demo take on trust. Each stand-in only does what AWS
+// would do by itself after authecs's calls; it never creates, repairs or deletes anything that
+// authecs is responsible for, so it cannot hide an authecs bug.
+//
+// 1. The ECS container agent. On real AWS, an EC2 instance started from the ECS-optimized AMI
+//    reads ECS_CLUSTER from /etc/ecs/ecs.config (written by authecs's user data) and its agent
+//    registers the instance with that cluster, once. moto runs no agent, so the stand-in reads
+//    each running instance's user data and calls RegisterContainerInstance for it, exactly once
+//    (moto would create a duplicate container instance on a second call).
+//
+// 2. The ECS service scheduler's load-balancer integration. On real AWS, when a service with a
+//    target group places tasks, ECS registers each task in the target group (the instance ID
+//    for target type "instance", the task ENI's private IP for "ip"), and deregisters it when the
+//    task stops. moto starts no tasks (MOTO_ECS_SERVICE_RUNNING only fakes the counts), so the
+//    stand-in registers as many targets as the service's desired count in its target group, and
+//    deregisters them when the service goes INACTIVE.
+//
+// It polls moto every ~200 ms in the process that runs the tests (or the demo) while authecs runs
+// as a subprocess. Its own errors (e.g. a resource authecs just deleted) are kept in `errors`
+// and never thrown: the stand-in must not change the outcome of an authecs run.
+// ============================================================================================
+import { DescribeInstanceAttributeCommand, DescribeInstancesCommand, DescribeSubnetsCommand } from '@aws-sdk/client-ec2';
+import {
+  DescribeClustersCommand,
+  DescribeContainerInstancesCommand,
+  DescribeServicesCommand,
+  ListClustersCommand,
+  ListContainerInstancesCommand,
+  ListServicesCommand,
+  RegisterContainerInstanceCommand,
+} from '@aws-sdk/client-ecs';
+import { DeregisterTargetsCommand, DescribeTargetGroupsCommand, DescribeTargetHealthCommand, RegisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/** The cluster an instance's user data points the ECS agent at (`echo ECS_CLUSTER=name >> /etc/ecs/ecs.config`). */
+export function clusterFromUserData(userData) {
+  const match = /ECS_CLUSTER=(\S+)/.exec(userData);
+  return match ? match[1].replace(/["']/g, '') : undefined;
+}
+
+/** Private IPs for "ip" targets: host addresses .10, .11, ... of the subnets, round-robin. */
+export function privateIpsFor(cidrs, count) {
+  const ips = [];
+  for (let index = 0; index < count; index += 1) {
+    const cidr = cidrs[index % cidrs.length];
+    const [base] = cidr.split('/');
+    const octets = base.split('.').map(Number);
+    const offset = 10 + Math.floor(index / cidrs.length);
+    ips.push(`${octets[0]}.${octets[1]}.${octets[2]}.${octets[3] + offset}`);
+  }
+  return ips;
+}
+
+export function startAgentStandIn(clients, options = {}) {
+  const intervalMs = options.intervalMs ?? 200;
+  const region = options.region ?? 'eu-west-1';
+  // Instance IDs whose user data has been read: cluster name, or null when it names none.
+  const userDataCluster = new Map();
+  // Instance ID -> container instance ARN, for every registration the stand-in made.
+  const registeredInstances = new Map();
+  // Service ARN + target group ARN -> targets the stand-in registered for it.
+  const registeredTargets = new Map();
+  const errors = [];
+  let stopped = false;
+  let generation = 0;
+  let ticks = 0;
+
+  const record = (what, error) => {
+    errors.push(`${new Date().toISOString()} ${what}: ${error?.name ?? 'Error'}: ${error?.message ?? String(error)}`);
+    if (errors.length > 500) errors.splice(0, errors.length - 500);
+  };
+
+  async function activeClusterNames() {
+    const arns = (await clients.ecs.send(new ListClustersCommand({}))).clusterArns ?? [];
+    if (arns.length === 0) return new Map();
+    const described = await clients.ecs.send(new DescribeClustersCommand({ clusters: arns }));
+    return new Map((described.clusters ?? []).filter((cluster) => cluster.status === 'ACTIVE').map((cluster) => [cluster.clusterName, cluster.clusterArn]));
+  }
+
+  async function containerInstancesOf(cluster) {
+    const arns = (await clients.ecs.send(new ListContainerInstancesCommand({ cluster }))).containerInstanceArns ?? [];
+    if (arns.length === 0) return [];
+    const described = await clients.ecs.send(new DescribeContainerInstancesCommand({ cluster, containerInstances: arns }));
+    return described.containerInstances ?? [];
+  }
+
+  // Stand-in 1: the ECS agent on each instance.
+  async function registerInstances(clusters, mine) {
+    const response = await clients.ec2.send(
+      new DescribeInstancesCommand({ Filters: [{ Name: 'instance-state-name', Values: ['pending', 'running'] }] }),
+    );
+    const instances = (response.Reservations ?? []).flatMap((reservation) => reservation.Instances ?? []);
+    for (const instance of instances) {
+      if (mine !== generation) return;
+      const instanceId = instance.InstanceId;
+      if (!instanceId || registeredInstances.has(instanceId)) continue;
+      if (!userDataCluster.has(instanceId)) {
+        const attribute = await clients.ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'userData' }));
+        const encoded = attribute.UserData?.Value;
+        const cluster = encoded ? clusterFromUserData(Buffer.from(encoded, 'base64').toString('utf8')) : undefined;
+        userDataCluster.set(instanceId, cluster ?? null);
+      }
+      const cluster = userDataCluster.get(instanceId);
+      // The agent keeps retrying until its cluster exists; so do we.
+      if (!cluster || !clusters.has(cluster)) continue;
+      const existing = await containerInstancesOf(cluster);
+      const already = existing.find((containerInstance) => containerInstance.ec2InstanceId === instanceId);
+      if (already) {
+        registeredInstances.set(instanceId, already.containerInstanceArn);
+        continue;
+      }
+      const identity = {
+        instanceId,
+        region,
+        availabilityZone: instance.Placement?.AvailabilityZone,
+        instanceType: instance.InstanceType,
+        imageId: instance.ImageId,
+        privateIp: instance.PrivateIpAddress,
+        accountId: '123456789012',
+      };
+      const registered = await clients.ecs.send(
+        new RegisterContainerInstanceCommand({
+          cluster,
+          instanceIdentityDocument: JSON.stringify(identity),
+          instanceIdentityDocumentSignature: 'agent-stand-in',
+        }),
+      );
+      registeredInstances.set(instanceId, registered.containerInstance?.containerInstanceArn);
+    }
+  }
+
+  // Stand-in 2: ECS registering (and deregistering) the service's tasks in its target group.
+  async function registerTargets(clusters, mine) {
+    for (const [clusterName] of clusters) {
+      const serviceArns = (await clients.ecs.send(new ListServicesCommand({ cluster: clusterName }))).serviceArns ?? [];
+      if (serviceArns.length === 0) continue;
+      const services = (await clients.ecs.send(new DescribeServicesCommand({ cluster: clusterName, services: serviceArns }))).services ?? [];
+      for (const service of services) {
+        if (mine !== generation) return;
+        for (const loadBalancer of service.loadBalancers ?? []) {
+          const targetGroupArn = loadBalancer.targetGroupArn;
+          if (!targetGroupArn) continue;
+          const key = `${service.serviceArn} ${targetGroupArn}`;
+          if (service.status !== 'ACTIVE') {
+            const targets = registeredTargets.get(key);
+            if (targets && targets.length > 0) {
+              registeredTargets.set(key, []);
+              await clients.elbv2.send(new DeregisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: targets })).catch((error) => record('DeregisterTargets', error));
+            }
+            continue;
+          }
+          if (registeredTargets.get(key)?.length) continue;
+          const health = await clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
+          if ((health.TargetHealthDescriptions ?? []).length > 0) continue;
+          const group = (await clients.elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [targetGroupArn] }))).TargetGroups?.[0];
+          const desired = service.desiredCount ?? 0;
+          if (!group || desired === 0) continue;
+          const port = loadBalancer.containerPort ?? group.Port;
+          let ids = [];
+          if (group.TargetType === 'ip') {
+            const subnets = service.networkConfiguration?.awsvpcConfiguration?.subnets ?? [];
+            if (subnets.length === 0) continue;
+            const described = await clients.ec2.send(new DescribeSubnetsCommand({ SubnetIds: subnets }));
+            const cidrs = (described.Subnets ?? []).map((subnet) => subnet.CidrBlock).filter(Boolean);
+            ids = privateIpsFor(cidrs, desired);
+          } else {
+            // Tasks can only be placed on registered, active container instances (spread: one per instance).
+            const instances = (await containerInstancesOf(clusterName)).filter((containerInstance) => containerInstance.status === 'ACTIVE');
+            const instanceIds = instances.map((containerInstance) => containerInstance.ec2InstanceId).filter(Boolean);
+            if (instanceIds.length === 0) continue;
+            ids = Array.from({ length: Math.min(desired, instanceIds.length) }, (_, index) => instanceIds[index]);
+          }
+          const targets = ids.map((id) => ({ Id: id, Port: port }));
+          await clients.elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: targets }));
+          registeredTargets.set(key, targets);
+        }
+      }
+    }
+  }
+
+  async function tick() {
+    const mine = generation;
+    let clusters;
+    try {
+      clusters = await activeClusterNames();
+    } catch (error) {
+      record('ListClusters', error);
+      return;
+    }
+    await registerInstances(clusters, mine).catch((error) => record('container-instance registration', error));
+    await registerTargets(clusters, mine).catch((error) => record('target registration', error));
+  }
+
+  const loop = (async () => {
+    while (!stopped) {
+      await tick();
+      ticks += 1;
+      await delay(intervalMs);
+    }
+  })();
+
+  return {
+    errors,
+    get ticks() {
+      return ticks;
+    },
+    /** Instance ID -> container instance ARN of every registration the stand-in made. */
+    registeredInstances,
+    registeredTargets,
+    /** Forget what was registered (after POST /moto-api/reset). */
+    reset() {
+      generation += 1;
+      userDataCluster.clear();
+      registeredInstances.clear();
+      registeredTargets.clear();
+      errors.length = 0;
+    },
+    /** Resolves after the next complete poll, so a test can wait for the stand-in to catch up. */
+    async settle() {
+      const target = ticks + 2;
+      while (ticks < target && !stopped) await delay(intervalMs / 4);
+    },
+    async stop() {
+      stopped = true;
+      await loop;
+    },
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * Out-of-band damage: something authecs made is deleted behind its back. `status` must see it
+ * (exit 9) and `up` must put it back (then `status` exits 0).
+ */
+import { DeleteRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { ChangeResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
+import { describe, expect, it } from 'vitest';
+import { describeRun, type RunResult } from '../support/cli.js';
+import { setupE2e } from '../support/e2e.js';
+import { readInventory, resourceCounts } from '../support/inventory.js';
+import { skipE2e } from '../support/moto.js';
+
+const DOMAIN = 'www.example.com';
+const UNHEALTHY = 9;
+
+interface Row {
+  step: string;
+  present: boolean;
+  healthy: boolean;
+}
+
+function rowOf(run: RunResult, step: string): Row | undefined {
+  return (run.json?.resources as Row[] | undefined)?.find((row) => row.step === step);
+}
+
+describe.skipIf(skipE2e)('out-of-band damage', () => {
+  const e2e = setupE2e();
+
+  async function upAndCheck(): Promise<void> {
+    const run = await e2e.authecs(['up', '--json']);
+    expect(run.code, describeRun(run)).toBe(0);
+    const status = await e2e.authecs(['status', '--json']);
+    expect(status.code, describeRun(status)).toBe(0);
+  }
+
+  it('a deleted host rule: status reports it missing (exit 9), up recreates it', { timeout: 120_000 }, async () => {
+    await upAndCheck();
+    const before = await readInventory(e2e.clients);
+    expect(before.rules).toHaveLength(1);
+    await e2e.clients.elbv2.send(new DeleteRuleCommand({ RuleArn: before.rules[0]!.RuleArn }));
+
+    const damaged = await e2e.authecs(['status', '--json']);
+    expect(damaged.code, describeRun(damaged)).toBe(UNHEALTHY);
+    expect(damaged.json?.ok).toBe(false);
+    expect(rowOf(damaged, 'host-rule')).toMatchObject({ present: false, healthy: false });
+    const others = (damaged.json?.resources as Row[]).filter((row) => row.step !== 'host-rule');
+    for (const row of others) expect(row, row.step).toMatchObject({ present: true, healthy: true });
+
+    const repair = await e2e.authecs(['up', '--json']);
+    expect(repair.code, describeRun(repair)).toBe(0);
+    expect((repair.json?.steps as Record<string, string>)['host-rule']).toBe('repaired');
+    const after = await readInventory(e2e.clients);
+    expect(resourceCounts(after, DOMAIN)['rules at priority 20']).toBe(1);
+    expect(after.rules[0]!.ListenerArn).toBe(before.rules[0]!.ListenerArn);
+    expect(after.rules[0]!.Actions).toEqual(before.rules[0]!.Actions);
+
+    const healed = await e2e.authecs(['status', '--json']);
+    expect(healed.code, describeRun(healed)).toBe(0);
+  });
+
+  it('a deleted site CNAME: status reports it missing (exit 9), up recreates it', { timeout: 120_000 }, async () => {
+    await upAndCheck();
+    const before = await readInventory(e2e.clients);
+    const record = before.records.find((candidate) => candidate.Name === `${DOMAIN}.` && candidate.Type === 'CNAME');
+    expect(record).toBeDefined();
+    await e2e.clients.route53.send(
+      new ChangeResourceRecordSetsCommand({
+        HostedZoneId: e2e.fixtures.hostedZoneId,
+        ChangeBatch: { Changes: [{ Action: 'DELETE', ResourceRecordSet: record }] },
+      }),
+    );
+
+    const damaged = await e2e.authecs(['status', '--json']);
+    expect(damaged.code, describeRun(damaged)).toBe(UNHEALTHY);
+    expect(rowOf(damaged, 'dns-record')).toMatchObject({ present: false, healthy: false });
+
+    const repair = await e2e.authecs(['up', '--json']);
+    expect(repair.code, describeRun(repair)).toBe(0);
+    expect((repair.json?.steps as Record<string, string>)['dns-record']).toBe('repaired');
+    const after = await readInventory(e2e.clients);
+    const records = after.records.filter((candidate) => candidate.Name === `${DOMAIN}.` && candidate.Type === 'CNAME');
+    expect(records).toEqual([record]);
+
+    const healed = await e2e.authecs(['status', '--json']);
+    expect(healed.code, describeRun(healed)).toBe(0);
+  });
+});
