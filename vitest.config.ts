@@ -9,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     // The AWS SDK's Node 22 notice would otherwise print once per test file.
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    // The JSON report lets .ci/run print one plain "N passed, N failed" closing line.
+    reporters: ['default', ['json', { outputFile: '.test-results/vitest.json' }]],
   },
 });

@@ -39,8 +39,9 @@ export class TaskList {
         concurrent: true,
         exitOnError: false,
         registerSignalListeners: false,
-        // listr2 draws on stderr so stdout carries only the command's result.
+        // listr2 draws on stderr so stdout carries only the command's result; its plain fallback too.
         rendererOptions: { logger: new ListrLogger({ processOutput: new ProcessOutput(stream, stream) }), collapseErrors: false, showErrorMessage: false },
+        fallbackRendererOptions: { logger: new ListrLogger({ processOutput: new ProcessOutput(stream, stream) }) },
       },
     );
     this.running = listr.run().then(

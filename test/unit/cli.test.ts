@@ -78,6 +78,12 @@ describe('authecs as a subprocess', () => {
     }
   });
 
+  it('a command group without its subcommand shows help and exits 2', () => {
+    const result = authecs(['claims'], { cwd });
+    expect(result.code).toBe(EXIT_CODES.usage);
+    expect(result.stdout + result.stderr).toContain('verify');
+  });
+
   it('a bad flag is a usage error with exit code 2 and no stack trace', () => {
     const result = authecs(['up', '--no-such-flag'], { cwd });
     expect(result.code).toBe(EXIT_CODES.usage);

@@ -97,3 +97,28 @@ describe('AWS error classification', () => {
     expect(classifyAwsError(missing)).toMatchObject({ exit: 'credentials', code: 'NO_CREDENTIALS' });
   });
 });
+
+describe('live task list (listr2)', () => {
+  it('lists every planned step, shows progress and outcomes, and prints held-back messages after it stops', async () => {
+    const stderr = new PassThrough();
+    let text = '';
+    stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    const reporter = new Reporter({ json: false, verbosity: 'normal', stdout: new PassThrough(), stderr, live: true });
+    reporter.plan([
+      { name: 'load-balancer', title: 'Application Load Balancer' },
+      { name: 'certificate', title: 'ACM certificate' },
+      { name: 'service', title: 'ECS service' },
+    ]);
+    reporter.warn('held back until the list stops');
+    reporter.progress('load-balancer', 'waiting for the load balancer to become active');
+    reporter.stepFinished('load-balancer', 'Application Load Balancer', 'created', 1500, 'ecsauth-1.elb.amazonaws.com');
+    reporter.stepFinished('certificate', 'ACM certificate', 'failed', 200);
+    await reporter.finish();
+
+    expect(text).toContain('waiting for the load balancer to become active');
+    expect(text).toContain('✔ Application Load Balancer  created 1.5s  ecsauth-1.elb.amazonaws.com');
+    expect(text).toMatch(/✖ ACM certificate {2}failed 0\.2s/);
+    expect(text).toMatch(/ECS service {2}not run/);
+    expect(text.trimEnd().endsWith('warning: held back until the list stops')).toBe(true);
+  });
+});
