@@ -165,6 +165,11 @@ async function main() {
   const speedup = median(results.sequential.up) / median(results.parallel.up);
   const downSpeedup = median(results.sequential.down) / median(results.parallel.down);
   const { criticalPath, sequential } = await model();
+  // Start-up: the AWS SDK loads only when a command runs, so --help and bad flags answer fast.
+  const startups = [];
+  for (let index = 0; index < 5; index += 1) startups.push(await run(['--help'], process.env, root));
+  const startupMs = median(startups.map((result) => result.wallMs));
+  const startupMb = Math.max(...startups.map((result) => result.peakMb));
   process.stdout.write(
     [
       '',
@@ -173,6 +178,7 @@ async function main() {
       row('parallel'),
       row('sequential'),
       `measured: parallel up is ${speedup.toFixed(2)}x and parallel down ${downSpeedup.toFixed(2)}x faster than one step at a time (--concurrency 1)`,
+      `start-up: \`authecs --help\` ${(startupMs / 1000).toFixed(2)} s, peak RSS ${startupMb.toFixed(0)} MB (median of 5)`,
       '',
       `model (typical real-AWS durations from aws-behaviour.md, not measured): one step at a time ${Math.round(sequential / 60)} min, along the dependency graph ${Math.round(criticalPath / 60)} min, ${(sequential / criticalPath).toFixed(2)}x`,
       '',
