@@ -56,6 +56,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const cleanups: (() => void)[] = [];
   const interrupt = (signal: NodeJS.Signals) => {
     for (const cleanup of cleanups.splice(0)) cleanup();
+    // The live task list hides the cursor while it draws; give it back.
+    if (io.stderr.isTTY) io.stderr.write('\u001b[?25h\n');
+    reporter.abandonLiveView();
     reporter.error(
       new AuthecsError(`Interrupted by ${signal}. The state file is consistent`, {
         code: 'INTERRUPTED',

@@ -95,6 +95,12 @@ export class Reporter {
     for (const line of this.deferredLines.splice(0)) this.options.stderr.write(`${line}\n`);
   }
 
+  /** On an interrupt there is no time to let the live view finish: print what it held back now. */
+  abandonLiveView(): void {
+    this.taskList = undefined;
+    for (const line of this.deferredLines.splice(0)) this.options.stderr.write(`${line}\n`);
+  }
+
   stepStarted(step: string, title: string): void {
     this.emit({ type: 'step-start', step, title });
   }

@@ -124,6 +124,32 @@ describe('authecs as a subprocess', () => {
     expect(existsSync(join(cwd, '.authecs', 'ecsauth.json'))).toBe(false);
   });
 
+  it('SIGTERM during a run exits 130, says how to carry on, and releases the lock', async () => {
+    // An endpoint that accepts connections and never answers keeps `up` waiting on its first call.
+    const server = createServer(() => {});
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const home = join(cwd, 'home');
+    mkdirSync(home, { recursive: true });
+    const child = spawn(process.execPath, [BIN, 'up', '--region', 'eu-west-1', '--domain', 'www.example.com', '--endpoint-url', `http://127.0.0.1:${port}`], {
+      cwd,
+      env: { PATH: process.env.PATH ?? '', HOME: home, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_EC2_METADATA_DISABLED: 'true' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    // Wait until the run holds its lock, then interrupt it.
+    const lock = join(cwd, '.authecs', 'ecsauth.json.lock');
+    for (let waited = 0; !existsSync(lock) && waited < 20_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(existsSync(lock)).toBe(true);
+    child.kill('SIGTERM');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    server.close();
+    expect(code).toBe(EXIT_CODES.interrupted);
+    expect(stderr).toContain('error: Interrupted by SIGTERM. The state file is consistent');
+    expect(stderr).toContain('hint: Run the same command again');
+    expect(existsSync(lock)).toBe(false);
+  });
+
   it('status --json without a state file is an error document on stderr and exit 9', () => {
     const result = authecs(['status', '--json', '--region', 'eu-west-1'], { cwd });
     expect(result.code).toBe(EXIT_CODES.unhealthy);
