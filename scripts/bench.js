@@ -85,6 +85,7 @@ const median = (values) => [...values].sort((left, right) => left - right)[Math.
 // Typical durations in seconds on real AWS (aws-behaviour.md "Timings seen on real AWS").
 const TYPICAL_SECONDS = {
   network: 2,
+  'load-balancer-security-group': 2,
   'security-group-ingress': 2,
   'load-balancer': 120,
   'hosted-zone': 1,

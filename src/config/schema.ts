@@ -22,6 +22,9 @@ const HOSTED_ZONE = /^(?:\/hostedzone\/)?[A-Z0-9]{1,32}$/;
 export const LAUNCH_TYPES = ['EC2', 'FARGATE'] as const;
 export type LaunchType = (typeof LAUNCH_TYPES)[number];
 
+export const INGRESS_MODES = ['isolated', 'article'] as const;
+export type IngressMode = (typeof INGRESS_MODES)[number];
+
 export const MODERN_SSL_POLICY = 'ELBSecurityPolicy-TLS13-1-2-2021-06';
 export const ARTICLE_SSL_POLICY = 'ELBSecurityPolicy-2016-08';
 
@@ -69,6 +72,7 @@ export const configSchema = z.object({
   scope: z.string().min(1).refine((value) => value.split(/\s+/).includes('openid'), 'must include openid'),
   sslPolicy: z.string().regex(/^ELBSecurityPolicy-[A-Za-z0-9-]+$/, 'must be an ELB security policy name such as ' + MODERN_SSL_POLICY),
   httpRedirect: z.boolean(),
+  ingressMode: z.enum(INGRESS_MODES, { message: 'must be isolated or article' }),
 
   launchType: z.enum(LAUNCH_TYPES, { message: 'must be EC2 or FARGATE' }),
   image: z.string().min(1).max(255),
@@ -155,6 +159,16 @@ export const SETTINGS: SettingDefinition[] = [
     description: 'skip the HTTP:80 listener that redirects to HTTPS',
     why: 'The article opens port 80 but never listens on it; authecs adds an HTTP:80 listener that only redirects to HTTPS.',
     default: () => true,
+    upOnly: true,
+  },
+  {
+    key: 'ingressMode',
+    flag: '--ingress <mode>',
+    env: ['AUTH_ECS_INGRESS'],
+    description:
+      'isolated: a separate ALB security group open on 443/80, and the app port on the instance/task group open only to it; article: 443 and 80 from anywhere on the one group, as the article does',
+    why: 'The article opens 443 and 80 to the world on the group its instances and tasks use, so they answer anyone who reaches them, past the ALB and its Cognito sign-in; authecs gives the ALB its own group and opens only the app port on the instance/task group, to the ALB group alone (`--ingress article` restores the article\'s rules).',
+    default: () => 'isolated',
     upOnly: true,
   },
 

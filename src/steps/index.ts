@@ -8,6 +8,7 @@ import { hostedZoneStep } from './hosted-zone.js';
 import { httpRedirectListenerStep } from './http-redirect-listener.js';
 import { httpsListenerStep } from './https-listener.js';
 import { keyPairStep } from './key-pair.js';
+import { loadBalancerSecurityGroupStep } from './load-balancer-security-group.js';
 import { loadBalancerStep } from './load-balancer.js';
 import { networkStep } from './network.js';
 import { securityGroupIngressStep } from './security-group-ingress.js';
@@ -24,6 +25,7 @@ import { userPoolStep } from './user-pool.js';
  */
 export const STEPS: readonly AnyStep[] = [
   networkStep,
+  loadBalancerSecurityGroupStep,
   securityGroupIngressStep,
   loadBalancerStep,
   hostedZoneStep,

@@ -3,6 +3,7 @@ import {
   DeleteLoadBalancerCommand,
   DescribeLoadBalancersCommand,
   DescribeTagsCommand,
+  SetSecurityGroupsCommand,
   waitUntilLoadBalancerAvailable,
   waitUntilLoadBalancersDeleted,
   type LoadBalancer,
@@ -72,6 +73,17 @@ async function locate(context: Context): Promise<LoadBalancer | undefined> {
   return named;
 }
 
+/** The ALB's own group (isolated ingress), or the network's group that the article shares with the instances. */
+function wantedSecurityGroups(context: Context): string[] {
+  if (context.config.ingressMode === 'isolated') return [context.output('load-balancer-security-group').groupId];
+  return [context.output('network').securityGroupId];
+}
+
+function sameGroups(loadBalancer: LoadBalancer, wanted: readonly string[]): boolean {
+  const actual = [...(loadBalancer.SecurityGroups ?? [])].sort();
+  return actual.length === wanted.length && [...wanted].sort().every((groupId, index) => groupId === actual[index]);
+}
+
 async function waitUntilActive(context: Context, arn: string): Promise<void> {
   context.progress('waiting for the load balancer to become active');
   await waitUntilLoadBalancerAvailable(
@@ -91,7 +103,7 @@ export const loadBalancerStep = defineStep({
   name: 'load-balancer',
   title: 'Application Load Balancer',
   articleSection: 'Create a public Application Load Balancer',
-  dependsOn: ['network'],
+  dependsOn: ['network', 'load-balancer-security-group'],
 
   async preflight(context) {
     await locate(context);
@@ -100,11 +112,14 @@ export const loadBalancerStep = defineStep({
   async find(context) {
     const loadBalancer = await locate(context);
     if (!loadBalancer || loadBalancer.State?.Code !== 'active') return undefined;
+    // Other groups than the --ingress mode wants (the mode changed, or someone edited them): create() repairs.
+    if (!sameGroups(loadBalancer, wantedSecurityGroups(context))) return undefined;
     return { output: toOutput(loadBalancer), created: true };
   },
 
   async create(context) {
     const network = context.output('network');
+    const securityGroups = wantedSecurityGroups(context);
     let loadBalancer = await locate(context);
     if (!loadBalancer) {
       // Tags ride on the create call itself, so a run killed mid-request can adopt the ALB.
@@ -112,7 +127,7 @@ export const loadBalancerStep = defineStep({
         new CreateLoadBalancerCommand({
           Name: context.config.loadBalancerName,
           Subnets: network.publicSubnets,
-          SecurityGroups: [network.securityGroupId],
+          SecurityGroups: securityGroups,
           Scheme: 'internet-facing',
           Type: 'application',
           IpAddressType: 'ipv4',
@@ -120,6 +135,11 @@ export const loadBalancerStep = defineStep({
         }),
       );
       loadBalancer = response.LoadBalancers![0]!;
+      context.save({ created: true, data: toOutput(loadBalancer) });
+    } else if (!sameGroups(loadBalancer, securityGroups)) {
+      await context.clients.elbv2.send(new SetSecurityGroupsCommand({ LoadBalancerArn: loadBalancer.LoadBalancerArn!, SecurityGroups: securityGroups }));
+      loadBalancer = { ...loadBalancer, SecurityGroups: securityGroups };
+      // locate() returns only an ALB that is ours (recorded or tagged).
       context.save({ created: true, data: toOutput(loadBalancer) });
     }
     if (loadBalancer.State?.Code !== 'active') await waitUntilActive(context, loadBalancer.LoadBalancerArn!);
@@ -143,11 +163,19 @@ export const loadBalancerStep = defineStep({
     const loadBalancer = arn ? await describeByArn(context, arn) : undefined;
     if (!loadBalancer) return { present: false, healthy: false, summary: 'missing' };
     const state = loadBalancer.State?.Code ?? 'unknown';
+    const drift: string[] = [];
+    // Without the ALB group's record (an unfinished run), there is nothing to compare with.
+    const comparable = context.config.ingressMode !== 'isolated' || context.hasOutput('load-balancer-security-group');
+    if (comparable) {
+      const wanted = wantedSecurityGroups(context);
+      if (!sameGroups(loadBalancer, wanted)) drift.push(`security groups are ${(loadBalancer.SecurityGroups ?? []).join(', ') || 'none'}, not ${wanted.join(', ')}`);
+    }
     return {
       present: true,
       healthy: state === 'active',
       summary: state,
-      details: { dnsName: loadBalancer.DNSName, scheme: loadBalancer.Scheme },
+      ...(drift.length > 0 ? { drift } : {}),
+      details: { dnsName: loadBalancer.DNSName, scheme: loadBalancer.Scheme, securityGroups: loadBalancer.SecurityGroups ?? [] },
     };
   },
 });

@@ -20,15 +20,28 @@ export interface HostedZoneOutput {
   zoneName: string;
 }
 
+export interface LoadBalancerSecurityGroupOutput {
+  groupId: string;
+  groupName: string;
+  vpcId: string;
+}
+
+/** One TCP ingress rule: from a CIDR, or (isolated ingress) from another security group. */
 export interface IngressRule {
+  /** The group the rule is on. Records written before isolated ingress lack it: read SecurityGroupIngressOutput.groupId. */
+  groupId: string;
   port: number;
-  cidr: string;
+  /** Set for a rule from an address range; absent when sourceGroupId is set. */
+  cidr?: string;
+  /** Set for a rule that admits traffic from another security group (the ALB's). */
+  sourceGroupId?: string;
   /** Only rules authecs added are revoked by `down`. */
   created: boolean;
   ruleId?: string;
 }
 
 export interface SecurityGroupIngressOutput {
+  /** The network's group (instances and tasks); each rule names its own group. */
   groupId: string;
   rules: IngressRule[];
 }
@@ -140,6 +153,7 @@ export interface ServiceOutput {
 export interface StepOutputs {
   network: NetworkOutput;
   'hosted-zone': HostedZoneOutput;
+  'load-balancer-security-group': LoadBalancerSecurityGroupOutput;
   'security-group-ingress': SecurityGroupIngressOutput;
   'load-balancer': LoadBalancerOutput;
   'dns-record': DnsRecordOutput;

@@ -36,9 +36,14 @@ async function expectExactlyOneOfEverything(e2e: E2eContext): Promise<void> {
   expect(inventory.containerInstances).toHaveLength(2);
   expect(inventory.keyPairs).toEqual(['ecsauth']);
   expect(inventory.launchTemplates.length).toBeLessThanOrEqual(1);
+  // The ALB on its own group (open on 443 and 80); the instances' group admits port 80 from it alone.
   const albGroups = inventory.loadBalancers[0]?.SecurityGroups ?? [];
+  const albGroupId = inventory.securityGroupDetails.find((group) => group.name === 'ecsauth-alb')?.id;
+  expect(albGroups).toEqual([albGroupId]);
   const ingress = inventory.ingressRules.filter((rule) => albGroups.includes(rule.groupId));
   expect(ingress.map((rule) => `${rule.fromPort} ${rule.cidr}`).sort()).toEqual(['443 0.0.0.0/0', '80 0.0.0.0/0']);
+  const appIngress = inventory.ingressRules.filter((rule) => rule.groupId === e2e.fixtures.securityGroupId);
+  expect(appIngress.map((rule) => `${rule.fromPort} ${rule.cidr}`)).toEqual([`80 ${albGroupId}`]);
   const status = await e2e.authecs(['status', '--json']);
   expect(status.code, describeRun(status)).toBe(0);
 }

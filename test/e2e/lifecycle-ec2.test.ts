@@ -5,7 +5,7 @@
 import { readFileSync, statSync, existsSync } from 'node:fs';
 import { DescribeCertificateCommand } from '@aws-sdk/client-acm';
 import { DescribeUserPoolClientCommand, DescribeUserPoolCommand, DescribeUserPoolDomainCommand } from '@aws-sdk/client-cognito-identity-provider';
-import { DescribeInstanceAttributeCommand, DescribeLaunchTemplateVersionsCommand } from '@aws-sdk/client-ec2';
+import { DescribeInstanceAttributeCommand, DescribeLaunchTemplateVersionsCommand, DescribeSecurityGroupsCommand } from '@aws-sdk/client-ec2';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ListContainerInstancesCommand } from '@aws-sdk/client-ecs';
 import { describe, expect, it } from 'vitest';
 import { describeRun } from '../support/cli.js';
@@ -21,6 +21,7 @@ describe.skipIf(skipE2e)('EC2 launch type: up, status, up again, down', () => {
   let baseline: Record<string, string[]> = {};
   let domainPrefix = '';
   let afterFirstUp: Record<string, string[]> = {};
+  let albGroupId = '';
 
   it('up on a clean emulator creates every resource of the article with its parameters', { timeout: 120_000 }, async () => {
     const { clients, fixtures } = e2e;
@@ -34,14 +35,24 @@ describe.skipIf(skipE2e)('EC2 launch type: up, status, up again, down', () => {
 
     const inventory = await readInventory(clients);
 
-    // Security group ingress: 443 and 80 from anywhere, on the group the ALB uses.
+    // Security groups (--ingress isolated, the default): the ALB has its own group, open on 443 and 80
+    // to the world; the network's group (the instances') admits only port 80, and only from the ALB group.
     expect(inventory.loadBalancers).toHaveLength(1);
     const alb = inventory.loadBalancers[0]!;
-    const albGroups = alb.SecurityGroups ?? [];
-    const ingress = inventory.ingressRules.filter((rule) => albGroups.includes(rule.groupId));
-    for (const port of [443, 80]) {
-      expect(ingress, `ingress ${port} on ${albGroups.join(',')}`).toContainEqual(expect.objectContaining({ protocol: 'tcp', fromPort: port, toPort: port, cidr: '0.0.0.0/0' }));
-    }
+    const albGroup = inventory.securityGroupDetails.find((group) => group.name === 'ecsauth-alb');
+    expect(albGroup, 'the ALB security group ecsauth-alb').toMatchObject({ vpcId: fixtures.vpcId, stack: 'ecsauth' });
+    albGroupId = albGroup!.id;
+    expect(albGroupId).not.toBe(fixtures.securityGroupId);
+    expect(alb.SecurityGroups).toEqual([albGroupId]);
+    const described = (await clients.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [albGroupId] }))).SecurityGroups?.[0];
+    expect(described?.Description).toBe('authecs: load balancer of ecsauth (443 and 80 from anywhere)');
+    const rulesOn = (groupId: string) =>
+      inventory.ingressRules
+        .filter((rule) => rule.groupId === groupId)
+        .map((rule) => `${rule.protocol} ${rule.fromPort}-${rule.toPort} from ${rule.cidr}`)
+        .sort();
+    expect(rulesOn(albGroupId)).toEqual(['tcp 443-443 from 0.0.0.0/0', 'tcp 80-80 from 0.0.0.0/0']);
+    expect(rulesOn(fixtures.securityGroupId), 'the instances admit only the app port, only from the ALB group').toEqual([`tcp 80-80 from ${albGroupId}`]);
 
     // The ALB: internet-facing, application, in the two public subnets.
     expect(alb).toMatchObject({ LoadBalancerName: 'ecsauth', Scheme: 'internet-facing', Type: 'application', VpcId: fixtures.vpcId });
@@ -198,7 +209,7 @@ describe.skipIf(skipE2e)('EC2 launch type: up, status, up again, down', () => {
     const rows = run.json?.resources as { step: string; present: boolean; healthy: boolean; drift: string[] }[];
     expect(rows.map((row) => row.step).sort()).toEqual(
       [
-        'network', 'hosted-zone', 'security-group-ingress', 'load-balancer', 'dns-record', 'certificate', 'https-listener', 'http-redirect-listener',
+        'network', 'hosted-zone', 'load-balancer-security-group', 'security-group-ingress', 'load-balancer', 'dns-record', 'certificate', 'https-listener', 'http-redirect-listener',
         'user-pool', 'app-client', 'user-pool-domain', 'target-group', 'host-rule', 'cluster', 'key-pair', 'capacity', 'task-definition', 'service',
       ].sort(),
     );
@@ -219,11 +230,17 @@ describe.skipIf(skipE2e)('EC2 launch type: up, status, up again, down', () => {
     expect(run.code, describeRun(run)).toBe(0);
     expect(run.json?.ok).toBe(true);
     await e2e.standIn.settle();
-    // Everything authecs made is gone (ALB, TG, certificate, both DNS records, ingress rules, pool,
+    // Everything authecs made is gone (ALB, its security group, TG, certificate, both DNS records, ingress rules, pool,
     // client, domain, ACTIVE cluster, running instances, ACTIVE task definition, key pair, launch
     // template); the hosted zone, the network stack and the instance profile are untouched.
     expect(await snapshot(e2e.clients, { domainPrefixes: [domainPrefix] })).toEqual(baseline);
     expect(existsSync(e2e.statePath())).toBe(false);
+    // The ALB group is gone, and the network's group holds no rule authecs added.
+    const after = await readInventory(e2e.clients);
+    expect(albGroupId).not.toBe('');
+    expect(after.securityGroups).not.toContain(albGroupId);
+    expect(after.securityGroupDetails.filter((group) => group.stack !== undefined)).toEqual([]);
+    expect(after.ingressRules.filter((rule) => rule.groupId === e2e.fixtures.securityGroupId)).toEqual([]);
 
     const again = await e2e.authecs(['down', '--yes', '--json']);
     expect(again.code, describeRun(again)).toBe(0);

@@ -1,6 +1,7 @@
 /**
  * The same cycle with --launch-type FARGATE: target type ip, an awsvpc task definition,
- * and no instances, key pair or launch template.
+ * and no instances, key pair or launch template. It also runs --ingress article, so the
+ * article's single security group is covered end to end (the EC2 cycle runs the default, isolated).
  */
 import { existsSync } from 'node:fs';
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
@@ -16,18 +17,28 @@ describe.skipIf(skipE2e)('FARGATE launch type: up, status, up again, down', () =
   let domainPrefixes: string[] = [];
   let afterFirstUp: Record<string, string[]> = {};
 
-  it('up --launch-type FARGATE creates an ip target group, an awsvpc task definition and no instances', { timeout: 120_000 }, async () => {
+  it('up --launch-type FARGATE --ingress article creates an ip target group, an awsvpc task definition, no instances, and the article\'s ingress', { timeout: 120_000 }, async () => {
     const { clients, fixtures } = e2e;
     baseline = await snapshot(clients);
-    const run = await e2e.authecs(['up', '--launch-type', 'FARGATE', '--json']);
+    const run = await e2e.authecs(['up', '--launch-type', 'FARGATE', '--ingress', 'article', '--json']);
     expect(run.code, describeRun(run)).toBe(0);
     expect(run.json).toMatchObject({ ok: true, changed: true });
     const steps = run.json?.steps as Record<string, string>;
     expect(steps.capacity).toBe('skipped');
     expect(steps['key-pair']).toBe('skipped');
+    expect(steps['load-balancer-security-group']).toBe('skipped');
     await e2e.standIn.settle();
 
     const inventory = await readInventory(clients);
+    // The article's ingress: 443 and 80 from anywhere on the one network group, which the ALB and the tasks share.
+    expect(inventory.loadBalancers[0]?.SecurityGroups).toEqual([fixtures.securityGroupId]);
+    expect(inventory.securityGroupDetails.filter((group) => group.stack !== undefined), 'no ALB group of its own').toEqual([]);
+    expect(
+      inventory.ingressRules
+        .filter((rule) => rule.groupId === fixtures.securityGroupId)
+        .map((rule) => `${rule.protocol} ${rule.fromPort}-${rule.toPort} from ${rule.cidr}`)
+        .sort(),
+    ).toEqual(['tcp 443-443 from 0.0.0.0/0', 'tcp 80-80 from 0.0.0.0/0']);
     domainPrefixes = inventory.userPools.flatMap((pool) => (pool.domain ? [pool.domain] : []));
     expect(inventory.loadBalancers.map((lb) => lb.LoadBalancerName)).toEqual(['ecsauth']);
     expect(inventory.rules.map((rule) => rule.Priority)).toEqual(['20']);
@@ -52,7 +63,7 @@ describe.skipIf(skipE2e)('FARGATE launch type: up, status, up again, down', () =
     expect(service!.loadBalancers).toEqual([expect.objectContaining({ targetGroupArn: inventory.targetGroups[0]!.TargetGroupArn, containerName: 'web', containerPort: 80 })]);
     const awsvpc = service!.networkConfiguration?.awsvpcConfiguration;
     expect([...(awsvpc?.subnets ?? [])].sort()).toEqual([...fixtures.privateSubnets].sort());
-    expect(awsvpc?.securityGroups?.length).toBeGreaterThan(0);
+    expect(awsvpc?.securityGroups).toEqual([fixtures.securityGroupId]);
     afterFirstUp = await snapshot(clients, { domainPrefixes });
   });
 
@@ -62,11 +73,12 @@ describe.skipIf(skipE2e)('FARGATE launch type: up, status, up again, down', () =
     const rows = run.json?.resources as { step: string; present: boolean; healthy: boolean }[];
     expect(rows.map((row) => row.step)).not.toContain('capacity');
     expect(rows.map((row) => row.step)).not.toContain('key-pair');
+    expect(rows.map((row) => row.step)).not.toContain('load-balancer-security-group');
     for (const row of rows) expect(row, row.step).toMatchObject({ present: true, healthy: true });
   });
 
   it('a second up makes no mutating call', async () => {
-    const run = await e2e.authecs(['up', '--launch-type', 'FARGATE', '--json']);
+    const run = await e2e.authecs(['up', '--launch-type', 'FARGATE', '--ingress', 'article', '--json']);
     expect(run.code, describeRun(run)).toBe(0);
     expect(run.json?.mutations).toEqual([]);
     await e2e.standIn.settle();

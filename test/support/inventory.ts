@@ -56,6 +56,8 @@ export interface Inventory {
   /** Every record of every zone, SOA and NS included. */
   records: ResourceRecordSet[];
   securityGroups: string[];
+  /** Every security group with its name, VPC and authecs:stack tag (if any). */
+  securityGroupDetails: { id: string; name: string; vpcId: string; stack?: string }[];
   /** Ingress rules of every security group. */
   ingressRules: { id: string; groupId: string; protocol: string; fromPort: number; toPort: number; cidr: string }[];
   userPools: { id: string; name: string; domain?: string }[];
@@ -106,6 +108,10 @@ export async function readInventory(clients: EmulatorClients, options: { domainP
   }
 
   const securityGroups = (await clients.ec2.send(new DescribeSecurityGroupsCommand({}))).SecurityGroups ?? [];
+  const securityGroupDetails = securityGroups.map((group) => {
+    const stack = group.Tags?.find((tag) => tag.Key === 'authecs:stack')?.Value;
+    return { id: group.GroupId ?? '', name: group.GroupName ?? '', vpcId: group.VpcId ?? '', ...(stack ? { stack } : {}) };
+  });
   const groupRules = (await clients.ec2.send(new DescribeSecurityGroupRulesCommand({}))).SecurityGroupRules ?? [];
   const ingressRules = groupRules
     .filter((rule) => !rule.IsEgress)
@@ -172,6 +178,7 @@ export async function readInventory(clients: EmulatorClients, options: { domainP
     hostedZones: zones.map((zone) => `${zone.Id} ${zone.Name}`),
     records,
     securityGroups: securityGroups.map((group) => group.GroupId ?? ''),
+    securityGroupDetails,
     ingressRules,
     userPools,
     appClients,
@@ -228,13 +235,15 @@ export function authecsRecords(inventory: Inventory): ResourceRecordSet[] {
 
 /**
  * Counts that must each be exactly one after any sequence of crashed and repeated `up` runs
- * (EC2 launch type, the article's names).
+ * (EC2 launch type, the article's names, the default --ingress isolated).
  */
 export function resourceCounts(inventory: Inventory, domain: string): Record<string, number> {
   const domainName = `${domain}.`;
   return {
     'ALB named ecsauth': inventory.loadBalancers.filter((lb) => lb.LoadBalancerName === 'ecsauth').length,
     'load balancers': inventory.loadBalancers.length,
+    'ALB security groups named ecsauth-alb': inventory.securityGroupDetails.filter((group) => group.name === 'ecsauth-alb').length,
+    'security groups tagged by authecs': inventory.securityGroupDetails.filter((group) => group.stack !== undefined).length,
     [`certificates for ${domain}`]: inventory.certificates.filter((certificate) => certificate.domain === domain).length,
     'user pools named ecsauth_Pool': inventory.userPools.filter((pool) => pool.name === 'ecsauth_Pool').length,
     'app clients': inventory.appClients.length,

@@ -28,6 +28,7 @@ export const SAMPLE_OUTPUTS: StepOutputs = {
     stackName: 'ecsplatform',
   },
   'hosted-zone': { hostedZoneId: 'Z0123456789EXAMPLE', zoneName: 'example.com' },
+  'load-balancer-security-group': { groupId: 'sg-0aaaaaaaaaaaaaaa1', groupName: 'ecsauth-alb', vpcId: 'vpc-0123456789abcdef0' },
   'security-group-ingress': { groupId: 'sg-0123456789abcdef0', rules: [] },
   'load-balancer': {
     name: 'ecsauth',
