@@ -73,7 +73,7 @@ describe('authecs as a subprocess', () => {
   it('up --help explains every setting and each way authecs is more secure than the article', () => {
     const result = authecs(['up', '--help'], { cwd });
     expect(result.code).toBe(0);
-    for (const text of ['--domain', 'AUTH_ECS_DOMAIN', '--ssl-policy', 'ELBSecurityPolicy-2016-08', '--launch-type', '--create-network', 'more secure than the article', 'TLS 1.0 and 1.1', 'HTTP:80 listener', 'never printed or stored']) {
+    for (const text of ['--domain', 'AUTH_ECS_DOMAIN', '--ssl-policy', 'ELBSecurityPolicy-2016-08', '--launch-type', '--create-network', 'more secure than the article', 'TLS 1.0 and 1.1', 'HTTP:80 listener', '--ingress', 'IMDSv2', 'service-linked role', 'verified email', 'deregistration delay', 'never printed or stored']) {
       expect(result.stdout).toContain(text);
     }
   });

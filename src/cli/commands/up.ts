@@ -9,6 +9,16 @@ export const SECURE_DEFAULTS_HELP = SETTINGS.filter((setting) => setting.why)
   .map((setting) => `  ${setting.flag?.split(' ')[0] ?? setting.key}: ${setting.why}`)
   .join('\n');
 
+// Choices with no setting to change them; the README's "differs from the article" table says more.
+const FIXED_CHOICES_HELP = [
+  '  instances: a launch template with IMDSv2 required, not ecs-cli\'s launch configuration (new accounts cannot create those; IMDSv2 blocks SSRF credential theft).',
+  '  service: ECS\'s service-linked role instead of the legacy ecsServiceRole.',
+  '  user pool: account recovery only through a verified email; a changed email stays unverified until confirmed.',
+  '  target group: 60 s deregistration delay (AWS default 300 s), so deploys and teardown do not stall.',
+  '  teardown: `down` revokes only the rules and deletes only the DNS records authecs added; it never deletes the hosted zone, or a network it did not create.',
+  '  secrets: the Cognito client secret is never printed or stored; the key pair\'s private key goes only to a 0600 file.',
+].join('\n');
+
 export function signUpUrl(domain: UserPoolDomainOutput, client: AppClientOutput, siteDomain: string, scope: string): string {
   const query = new URLSearchParams({
     client_id: client.clientId,
@@ -33,7 +43,7 @@ export const upCommand: CommandDefinition = {
     command.option(...CONCURRENCY_FLAG);
     command.addHelpText(
       'after',
-      `\nWhere authecs is more secure than the article, and why:\n${SECURE_DEFAULTS_HELP}\n  ingress: rules authecs adds are recorded and revoked by \`down\`; the hosted zone and network are never deleted.\n  secrets: the Cognito client secret is never printed or stored; the key pair's private key goes only to a 0600 file.\n`,
+      `\nWhere authecs is more secure than the article, and why:\n${SECURE_DEFAULTS_HELP}\n${FIXED_CHOICES_HELP}\n`,
     );
   },
   async run({ command, reporter, io, onInterrupt }) {
