@@ -8,13 +8,14 @@ import {
   type CertificateDetail,
   type CertificateSummary,
 } from '@aws-sdk/client-acm';
-import { DescribeListenersCommand, type Listener } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { Listener } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { RRType } from '@aws-sdk/client-route-53';
 import { hasErrorCode } from '../aws/errors.js';
 import { pollUntil, retryWhileInUse } from '../engine/poll.js';
 import { AuthecsError } from '../errors.js';
 import { ARTICLE_TTL, changeRecordsAndWait, deleteRecordSet, holdsValue, recordSetsNamed } from './dns-record.js';
 import { normalizeDnsName } from './hosted-zone.js';
+import { describeListener, listListeners } from './https-listener.js';
 import type { CertificateOutput, ValidationRecord } from './outputs.js';
 import { defineStep, hasStackTag, stackTags, type StepContext } from './step.js';
 
@@ -30,14 +31,10 @@ const IN_USE_POLL_SECONDS = 15;
 
 const UNUSABLE_STATUSES = new Set(['FAILED', 'VALIDATION_TIMED_OUT', 'REVOKED', 'EXPIRED', 'INACTIVE']);
 
-async function listenersOf(context: Context, user: string): Promise<Listener[] | undefined> {
-  const request = user.includes(':listener/') ? { ListenerArns: [user] } : { LoadBalancerArn: user };
-  try {
-    return (await context.clients.elbv2.send(new DescribeListenersCommand(request))).Listeners ?? [];
-  } catch (error) {
-    if (hasErrorCode(error, 'ListenerNotFound', 'ListenerNotFoundException', 'LoadBalancerNotFound', 'LoadBalancerNotFoundException')) return undefined;
-    throw error;
-  }
+async function listenersOf(context: Context, user: string): Promise<Listener[]> {
+  if (!user.includes(':listener/')) return listListeners(context.clients.elbv2, user);
+  const listener = await describeListener(context.clients.elbv2, user);
+  return listener ? [listener] : [];
 }
 
 /**
@@ -53,7 +50,7 @@ async function holdersOf(context: Context, arn: string, inUseBy: readonly string
       continue;
     }
     const listeners = await listenersOf(context, user);
-    if (listeners?.some((listener) => (listener.Certificates ?? []).some((certificate) => certificate.CertificateArn === arn))) holders.push(user);
+    if (listeners.some((listener) => (listener.Certificates ?? []).some((certificate) => certificate.CertificateArn === arn))) holders.push(user);
   }
   return holders;
 }

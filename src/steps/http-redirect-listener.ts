@@ -1,9 +1,7 @@
 import { CreateListenerCommand, ModifyListenerCommand, type Action, type Listener } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { deleteListener, describeListener, HTTPS_PORT, listenerOnPort, redirectDrift } from './https-listener.js';
+import { deleteListener, HTTPS_PORT, inspectedListener, locateListener, redirectDrift } from './https-listener.js';
 import type { ListenerOutput } from './outputs.js';
-import { defineStep, stackTags, type StepContext } from './step.js';
-
-type Context = StepContext<'http-redirect-listener'>;
+import { defineStep, stackTags } from './step.js';
 
 export const HTTP_PORT = 80;
 
@@ -19,15 +17,6 @@ function listenerDrift(listener: Listener): string[] {
 }
 
 /** The recorded listener, else the one on port 80 of our ALB (the ALB is ours, so it is too). */
-async function locate(context: Context, loadBalancerArn: string | undefined): Promise<Listener | undefined> {
-  const recordedArn = context.record?.data.listenerArn;
-  if (recordedArn) {
-    const recorded = await describeListener(context.clients.elbv2, recordedArn);
-    if (recorded) return recorded;
-  }
-  return loadBalancerArn ? listenerOnPort(context.clients.elbv2, loadBalancerArn, HTTP_PORT) : undefined;
-}
-
 export const httpRedirectListenerStep = defineStep({
   name: 'http-redirect-listener',
   title: 'HTTP to HTTPS redirect listener',
@@ -36,14 +25,14 @@ export const httpRedirectListenerStep = defineStep({
   enabled: (config) => config.httpRedirect,
 
   async find(context) {
-    const listener = await locate(context, context.output('load-balancer').loadBalancerArn);
+    const listener = await locateListener(context, HTTP_PORT, context.output('load-balancer').loadBalancerArn);
     if (!listener || listenerDrift(listener).length > 0) return undefined;
     return { output: { listenerArn: listener.ListenerArn!, port: HTTP_PORT }, created: true };
   },
 
   async create(context) {
     const loadBalancerArn = context.output('load-balancer').loadBalancerArn;
-    const existing = await locate(context, loadBalancerArn);
+    const existing = await locateListener(context, HTTP_PORT, loadBalancerArn);
     const settings = { Protocol: 'HTTP' as const, Port: HTTP_PORT, DefaultActions: DEFAULT_ACTIONS };
 
     if (existing) {
@@ -69,9 +58,7 @@ export const httpRedirectListenerStep = defineStep({
   },
 
   async inspect(context) {
-    const recordedArn = context.record?.data.listenerArn;
-    const loadBalancerArn = !recordedArn && context.hasOutput('load-balancer') ? context.output('load-balancer').loadBalancerArn : undefined;
-    const listener = recordedArn ? await describeListener(context.clients.elbv2, recordedArn) : await locate(context, loadBalancerArn);
+    const listener = await inspectedListener(context, HTTP_PORT);
     if (!listener) return { present: false, healthy: false, summary: 'missing' };
     return {
       present: true,

@@ -126,20 +126,33 @@ function toOutput(listenerArn: string, want: Desired): HttpsListenerOutput {
 }
 
 /** The recorded listener, else the one on port 443 of our ALB. */
-async function locate(context: Context, loadBalancerArn: string | undefined): Promise<Listener | undefined> {
+type ListenerContext = StepContext<'https-listener'> | StepContext<'http-redirect-listener'>;
+
+/** The recorded listener if it still exists, else the one on this port of the given ALB. */
+export async function locateListener(context: ListenerContext, port: number, loadBalancerArn: string | undefined): Promise<Listener | undefined> {
   const recordedArn = context.record?.data.listenerArn;
   if (recordedArn) {
     const recorded = await describeListener(context.clients.elbv2, recordedArn);
     if (recorded) return recorded;
   }
-  return loadBalancerArn ? listenerOnPort(context.clients.elbv2, loadBalancerArn, HTTPS_PORT) : undefined;
+  return loadBalancerArn ? listenerOnPort(context.clients.elbv2, loadBalancerArn, port) : undefined;
+}
+
+/**
+ * For status: the recorded listener (gone means missing), or, for a record without an ARN
+ * (a run killed between the intent and the answer), the one on this port of our ALB.
+ */
+export async function inspectedListener(context: ListenerContext, port: number): Promise<Listener | undefined> {
+  const recordedArn = context.record?.data.listenerArn;
+  if (recordedArn) return describeListener(context.clients.elbv2, recordedArn);
+  return context.hasOutput('load-balancer') ? listenerOnPort(context.clients.elbv2, context.output('load-balancer').loadBalancerArn, port) : undefined;
 }
 
 /**
  * Deletes the recorded listener; a record without an ARN (a run killed between the intent and
  * the answer) means the listener on that port of our ALB is the one we made. Gone is deleted.
  */
-export async function deleteListener(context: StepContext<'https-listener'> | StepContext<'http-redirect-listener'>, port: number): Promise<void> {
+export async function deleteListener(context: ListenerContext, port: number): Promise<void> {
   let listenerArn = context.record?.data.listenerArn;
   if (!listenerArn && context.hasOutput('load-balancer')) {
     listenerArn = (await listenerOnPort(context.clients.elbv2, context.output('load-balancer').loadBalancerArn, port))?.ListenerArn;
@@ -160,14 +173,14 @@ export const httpsListenerStep = defineStep({
 
   async find(context) {
     const want = desired(context);
-    const listener = await locate(context, want.loadBalancerArn);
+    const listener = await locateListener(context, HTTPS_PORT, want.loadBalancerArn);
     if (!listener || listenerDrift(listener, { ...want, domain: context.config.domain }).length > 0) return undefined;
     return { output: toOutput(listener.ListenerArn!, want), created: true };
   },
 
   async create(context) {
     const want = desired(context);
-    const existing = await locate(context, want.loadBalancerArn);
+    const existing = await locateListener(context, HTTPS_PORT, want.loadBalancerArn);
     const settings = {
       Protocol: 'HTTPS' as const,
       Port: HTTPS_PORT,
@@ -214,10 +227,7 @@ export const httpsListenerStep = defineStep({
   },
 
   async inspect(context) {
-    const recordedArn = context.record?.data.listenerArn;
-    // Only a record without an ARN (a killed run) falls back to the 443 listener on our ALB.
-    const loadBalancerArn = !recordedArn && context.hasOutput('load-balancer') ? context.output('load-balancer').loadBalancerArn : undefined;
-    const listener = recordedArn ? await describeListener(context.clients.elbv2, recordedArn) : await locate(context, loadBalancerArn);
+    const listener = await inspectedListener(context, HTTPS_PORT);
     if (!listener) return { present: false, healthy: false, summary: 'missing' };
     const certificateArn = context.hasOutput('certificate') ? context.output('certificate').certificateArn : context.record?.data.certificateArn;
     const drift = listenerDrift(listener, { certificateArn, sslPolicy: context.config.sslPolicy, domain: context.config.domain });
