@@ -28,7 +28,15 @@ export function pollScaleFromEnvironment(env: NodeJS.ProcessEnv): number {
   return Number.isFinite(scale) && scale > 0 && scale <= 1 ? scale : 1;
 }
 
-export function createStepContext<Name extends StepName>(step: { name: Name; dependsOn: readonly StepName[] }, environment: EngineEnvironment): StepContext<Name> {
+/**
+ * A step's view of the run. With `readOnly`, save() refuses: `read`, `preflight`, `plan` and
+ * `status` must never write the state file.
+ */
+export function createStepContext<Name extends StepName>(
+  step: { name: Name; dependsOn: readonly StepName[] },
+  environment: EngineEnvironment,
+  options: { readOnly?: boolean } = {},
+): StepContext<Name> {
   const { state, reporter, config } = environment;
   const allowed = new Set<string>(step.dependsOn);
   const sleep = environment.sleep ?? ((seconds: number) => delay(seconds * 1000));
@@ -41,6 +49,9 @@ export function createStepContext<Name extends StepName>(step: { name: Name; dep
       return state.get<Partial<StepOutputs[Name]>>(step.name);
     },
     save(patch) {
+      if (options.readOnly) {
+        throw new AuthecsError(`Step ${step.name} tried to write the state file during a read`, { code: 'STATE_WRITE_IN_READ', exit: 'internal' });
+      }
       state.update<Partial<StepOutputs[Name]>>(step.name, { ...(patch.created === undefined ? {} : { created: patch.created }), data: patch.data });
     },
     output<Dependency extends StepName>(name: Dependency): StepOutputs[Dependency] {

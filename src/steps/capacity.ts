@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-ec2';
 import { DeregisterContainerInstanceCommand, DescribeContainerInstancesCommand, ListContainerInstancesCommand, type ContainerInstance } from '@aws-sdk/client-ecs';
 import { hasErrorCode } from '../aws/errors.js';
-import { pollUntil } from '../engine/poll.js';
+import { pollUntil } from './shared/poll.js';
 import { AuthecsError } from '../errors.js';
 import type { CapacityOutput } from './outputs.js';
 import { defineStep, hasStackTag, stackTags, type StepContext } from './step.js';

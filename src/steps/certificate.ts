@@ -11,7 +11,7 @@ import {
 import type { Listener } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { RRType } from '@aws-sdk/client-route-53';
 import { hasErrorCode } from '../aws/errors.js';
-import { pollUntil, retryWhileInUse } from '../engine/poll.js';
+import { pollUntil, retryWhileInUse } from './shared/poll.js';
 import { AuthecsError } from '../errors.js';
 import { ARTICLE_TTL, changeRecordsAndWait, deleteRecordSet, holdsValue, recordSetsNamed } from './dns-record.js';
 import { normalizeDnsName } from './hosted-zone.js';

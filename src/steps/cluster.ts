@@ -1,9 +1,11 @@
 import { CreateClusterCommand, DeleteClusterCommand, DescribeClustersCommand, type Cluster } from '@aws-sdk/client-ecs';
 import { hasErrorCode } from '../aws/errors.js';
-import { retryWhileInUse } from '../engine/poll.js';
 import { AuthecsError } from '../errors.js';
 import type { ClusterOutput } from './outputs.js';
-import { defineStep, hasStackTag, stackTags, type StepContext } from './step.js';
+import { defineResource, type Live, type ReadContext } from './resource.js';
+import { retryWhileInUse } from './shared/poll.js';
+import { ecsStackTags, hasStackTag } from './shared/tags.js';
+import type { StepContext } from './step.js';
 
 type Context = StepContext<'cluster'>;
 
@@ -12,9 +14,8 @@ type Context = StepContext<'cluster'>;
 const CLUSTER_IN_USE_CODES = ['ClusterContainsServicesException', 'ClusterContainsContainerInstancesException', 'ClusterContainsTasksException'];
 const DELETE_RETRY_SECONDS = 10;
 
-/** ECS spells its tags {key, value}. */
-export function ecsStackTags(stack: string): { key: string; value: string }[] {
-  return stackTags(stack).map((tag) => ({ key: tag.Key, value: tag.Value }));
+export interface DesiredCluster {
+  clusterName: string;
 }
 
 async function describeCluster(context: Context, name: string): Promise<Cluster | undefined> {
@@ -37,7 +38,7 @@ function toOutput(cluster: Cluster): ClusterOutput {
  * untagged ACTIVE cluster must be refused before any create call.
  */
 async function locate(context: Context): Promise<Cluster | undefined> {
-  const name = context.config.cluster;
+  const name = context.record?.data.clusterName ?? context.config.cluster;
   const cluster = await describeCluster(context, name);
   if (!cluster || cluster.status !== 'ACTIVE') return undefined;
   const recorded = context.record?.data.clusterArn !== undefined && context.record.data.clusterArn === cluster.clusterArn;
@@ -50,29 +51,45 @@ async function locate(context: Context): Promise<Cluster | undefined> {
   });
 }
 
-export const clusterStep = defineStep({
+function live(cluster: Cluster): Live<'cluster', DesiredCluster> {
+  const status = cluster.status ?? 'unknown';
+  return {
+    output: toOutput(cluster),
+    observed: { clusterName: cluster.clusterName! },
+    created: true,
+    health: {
+      healthy: status === 'ACTIVE',
+      summary: status,
+      details: {
+        registeredContainerInstancesCount: cluster.registeredContainerInstancesCount,
+        runningTasksCount: cluster.runningTasksCount,
+        activeServicesCount: cluster.activeServicesCount,
+      },
+    },
+  };
+}
+
+export const clusterStep = defineResource<'cluster', DesiredCluster>({
   name: 'cluster',
   title: 'ECS cluster',
   articleSection: 'Configure the Amazon EC2 key pair and bring up the ECS cluster',
   dependsOn: [],
 
-  async preflight(context) {
+  // The cluster's name is the stack's name, which also names the state file: it cannot change.
+  desired: (config) => ({ clusterName: config.cluster }),
+  effects: { clusterName: 'replace' },
+
+  async preflight(context: ReadContext<'cluster'>) {
     await locate(context);
   },
 
-  async find(context) {
+  async read(context) {
     const cluster = await locate(context);
-    return cluster ? { output: toOutput(cluster), created: true } : undefined;
+    return cluster ? live(cluster) : undefined;
   },
 
-  async create(context) {
-    const existing = await locate(context);
-    if (existing) {
-      const output = toOutput(existing);
-      context.save({ created: true, data: output });
-      return output;
-    }
-    const response = await context.clients.ecs.send(new CreateClusterCommand({ clusterName: context.config.cluster, tags: ecsStackTags(context.stack) }));
+  async create(context, want) {
+    const response = await context.clients.ecs.send(new CreateClusterCommand({ clusterName: want.clusterName, tags: ecsStackTags(context.stack) }));
     const output = toOutput(response.cluster!);
     context.save({ created: true, data: output });
     return output;
@@ -97,22 +114,5 @@ export const clusterStep = defineStep({
       },
       hasErrorCode,
     );
-  },
-
-  async inspect(context) {
-    const name = context.record?.data.clusterName ?? context.config.cluster;
-    const cluster = await describeCluster(context, name);
-    if (!cluster || cluster.status === 'INACTIVE') return { present: false, healthy: false, summary: 'missing' };
-    const status = cluster.status ?? 'unknown';
-    return {
-      present: true,
-      healthy: status === 'ACTIVE',
-      summary: status,
-      details: {
-        registeredContainerInstancesCount: cluster.registeredContainerInstancesCount,
-        runningTasksCount: cluster.runningTasksCount,
-        activeServicesCount: cluster.activeServicesCount,
-      },
-    };
   },
 });

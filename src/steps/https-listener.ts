@@ -9,7 +9,7 @@ import {
   type RedirectActionConfig,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { hasErrorCode } from '../aws/errors.js';
-import { retryWhileInUse } from '../engine/poll.js';
+import { retryWhileInUse } from './shared/poll.js';
 import type { HttpsListenerOutput } from './outputs.js';
 import { defineStep, stackTags, type StepContext } from './step.js';
 

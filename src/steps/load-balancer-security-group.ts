@@ -7,7 +7,7 @@ import {
   type SecurityGroup,
 } from '@aws-sdk/client-ec2';
 import { hasErrorCode } from '../aws/errors.js';
-import { retryWhileInUse } from '../engine/poll.js';
+import { retryWhileInUse } from './shared/poll.js';
 import { AuthecsError } from '../errors.js';
 import type { LoadBalancerSecurityGroupOutput } from './outputs.js';
 import { defineStep, hasStackTag, stackTags, type StepContext } from './step.js';

@@ -13,7 +13,7 @@ import {
 import { DescribeAvailabilityZonesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand } from '@aws-sdk/client-ec2';
 import { awsErrorCode, hasErrorCode } from '../aws/errors.js';
 import type { Config } from '../config/schema.js';
-import { pollUntil } from '../engine/poll.js';
+import { pollUntil } from './shared/poll.js';
 import { AuthecsError } from '../errors.js';
 import type { NetworkOutput } from './outputs.js';
 import { defineStep, hasStackTag, stackTags, type Inspection, type StepContext } from './step.js';

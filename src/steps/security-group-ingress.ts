@@ -6,7 +6,7 @@ import {
   type SecurityGroupRule,
 } from '@aws-sdk/client-ec2';
 import { hasErrorCode } from '../aws/errors.js';
-import { retryWhileInUse } from '../engine/poll.js';
+import { retryWhileInUse } from './shared/poll.js';
 import { ANYWHERE, LOAD_BALANCER_PORTS } from './load-balancer-security-group.js';
 import type { IngressRule, SecurityGroupIngressOutput } from './outputs.js';
 import { defineStep, hasStackTag, stackTags, type StepContext } from './step.js';

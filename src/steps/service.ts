@@ -9,9 +9,9 @@ import {
   type Service,
 } from '@aws-sdk/client-ecs';
 import { hasErrorCode } from '../aws/errors.js';
-import { pollUntil, retryWhileInUse } from '../engine/poll.js';
+import { pollUntil, retryWhileInUse } from './shared/poll.js';
 import { AuthecsError } from '../errors.js';
-import { ecsStackTags } from './cluster.js';
+import { ecsStackTags } from './shared/tags.js';
 import type { ServiceOutput } from './outputs.js';
 import { defineStep, hasStackTag, type StepContext } from './step.js';
 import { CONTAINER_NAME } from './task-definition.js';

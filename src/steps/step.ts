@@ -3,10 +3,7 @@ import type { AwsClients } from '../aws/clients.js';
 import type { ResourceRecord } from '../state/state-file.js';
 import type { StepName, StepOutputs } from './outputs.js';
 
-/** Tags that mark a resource as authecs's, so a run that was killed mid-request can adopt it. */
-export const STACK_TAG_KEY = 'authecs:stack';
-export const MANAGED_BY_TAG_KEY = 'managed-by';
-export const MANAGED_BY_TAG_VALUE = 'authecs';
+export { STACK_TAG_KEY, MANAGED_BY_TAG_KEY, MANAGED_BY_TAG_VALUE, stackTags, hasStackTag } from './shared/tags.js';
 
 export interface StepContext<Name extends StepName> {
   readonly config: Config;
@@ -77,18 +74,6 @@ export interface Step<Name extends StepName> {
 }
 
 export type AnyStep = { [Name in StepName]: Step<Name> }[StepName];
-
-export function stackTags(stack: string): { Key: string; Value: string }[] {
-  return [
-    { Key: STACK_TAG_KEY, Value: stack },
-    { Key: MANAGED_BY_TAG_KEY, Value: MANAGED_BY_TAG_VALUE },
-  ];
-}
-
-/** Whether a tag list (any casing of Key/Value fields) carries this stack's tag. */
-export function hasStackTag(tags: readonly { Key?: string; Value?: string; key?: string; value?: string }[] | undefined, stack: string): boolean {
-  return (tags ?? []).some((tag) => (tag.Key ?? tag.key) === STACK_TAG_KEY && (tag.Value ?? tag.value) === stack);
-}
 
 export function defineStep<Name extends StepName>(step: Step<Name>): Step<Name> {
   return step;

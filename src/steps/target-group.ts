@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Config } from '../config/schema.js';
 import { hasErrorCode } from '../aws/errors.js';
-import { retryWhileInUse } from '../engine/poll.js';
+import { retryWhileInUse } from './shared/poll.js';
 import { AuthecsError } from '../errors.js';
 import type { TargetGroupOutput } from './outputs.js';
 import { defineStep, hasStackTag, stackTags, type StepContext } from './step.js';

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import { hasErrorCode } from '../aws/errors.js';
 import type { Config } from '../config/schema.js';
-import { ecsStackTags } from './cluster.js';
+import { ecsStackTags } from './shared/tags.js';
 import type { TaskDefinitionOutput } from './outputs.js';
 import { defineStep, hasStackTag, type StepContext } from './step.js';
 

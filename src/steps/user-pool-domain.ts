@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { hasErrorCode } from '../aws/errors.js';
 import { COGNITO_PREFIX } from '../config/schema.js';
-import { pollUntil } from '../engine/poll.js';
+import { pollUntil } from './shared/poll.js';
 import { AuthecsError } from '../errors.js';
 import type { UserPoolDomainOutput } from './outputs.js';
 import { defineStep, type StepContext } from './step.js';

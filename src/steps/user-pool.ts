@@ -6,7 +6,7 @@ import {
   type UserPoolType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { hasErrorCode } from '../aws/errors.js';
-import { retryWhileInUse } from '../engine/poll.js';
+import { retryWhileInUse } from './shared/poll.js';
 import { AuthecsError } from '../errors.js';
 import type { UserPoolOutput } from './outputs.js';
 import { defineStep, MANAGED_BY_TAG_KEY, MANAGED_BY_TAG_VALUE, STACK_TAG_KEY, type StepContext } from './step.js';

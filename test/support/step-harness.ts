@@ -9,7 +9,8 @@ import { createStepContext, type EngineEnvironment } from '../../src/engine/cont
 import { Reporter } from '../../src/report/reporter.js';
 import { StateFile } from '../../src/state/state-file.js';
 import type { StepName, StepOutputs } from '../../src/steps/outputs.js';
-import type { AnyStep, StepContext } from '../../src/steps/step.js';
+import type { StepContext } from '../../src/steps/step.js';
+import type { Inputs } from '../../src/steps/resource.js';
 
 /** The article's settings for a test domain, as `up` would resolve them. */
 export function articleConfig(overrides: Partial<Config> = {}): Config {
@@ -65,6 +66,11 @@ export const SAMPLE_OUTPUTS: StepOutputs = {
 
 export interface StepHarness<Name extends StepName> {
   context: StepContext<Name>;
+  /** The same context with save() refusing, as the engine gives read() and preflight(). */
+  readContext: StepContext<Name>;
+  /** The dependencies' outputs as desired() sees them after a completed `up`. */
+  inputs: Inputs;
+  config: Config;
   state: StateFile;
   reporter: Reporter;
   folder: string;
@@ -86,14 +92,16 @@ export interface HarnessOptions<Name extends StepName> {
  * (mock them with aws-sdk-client-mock's mockClient(ClientClass) before calling the step).
  * Sleeps are instant, so waits and retries run at full speed.
  */
-export function stepHarness<Name extends StepName>(step: AnyStep & { name: Name }, options: HarnessOptions<Name> = {}): StepHarness<Name> {
+export function stepHarness<Name extends StepName>(step: { name: Name; dependsOn: readonly StepName[] }, options: HarnessOptions<Name> = {}): StepHarness<Name> {
   const folder = mkdtempSync(join(tmpdir(), 'authecs-step-'));
   const config = articleConfig(options.config);
   const state = StateFile.open(join(folder, 'state.json'));
   state.initialise(config.cluster, config.region, {});
+  const inputs: Record<string, unknown> = {};
   for (const dependency of step.dependsOn) {
     const output = options.outputs?.[dependency] ?? SAMPLE_OUTPUTS[dependency];
     state.update(dependency, { created: true, complete: true, data: output as object });
+    inputs[dependency] = output;
   }
   if (options.record) state.update(step.name, options.record as never);
   const reporter = new Reporter({ json: true, verbosity: 'quiet', stdout: new PassThrough(), stderr: new PassThrough() });
@@ -113,11 +121,12 @@ export function stepHarness<Name extends StepName>(step: AnyStep & { name: Name 
     },
     now: () => clock,
   };
-  const context = createStepContext<Name>({ name: step.name as Name, dependsOn: step.dependsOn }, environment);
+  const context = createStepContext<Name>({ name: step.name, dependsOn: step.dependsOn }, environment);
+  const readContext = createStepContext<Name>({ name: step.name, dependsOn: step.dependsOn }, environment, { readOnly: true });
   const originalProgress = context.progress.bind(context);
   context.progress = (message: string) => {
     progress.push(message);
     originalProgress(message);
   };
-  return { context, state, reporter, folder, progress, cleanup: () => rmSync(folder, { recursive: true, force: true }) };
+  return { context, readContext, inputs: inputs as Inputs, config, state, reporter, folder, progress, cleanup: () => rmSync(folder, { recursive: true, force: true }) };
 }

@@ -34,7 +34,8 @@ describe('cluster step', () => {
     ecs.on(DescribeClustersCommand).resolves(missing);
     ecs.on(CreateClusterCommand).resolves({ cluster: activeCluster() });
 
-    const output = await clusterStep.create(harness.context);
+    expect(await clusterStep.read(harness.readContext)).toBeUndefined();
+    const output = await clusterStep.create(harness.context, clusterStep.desired(harness.config, harness.inputs));
 
     expect(ecs.commandCalls(DescribeClustersCommand)[0]!.args[0].input).toEqual({ clusters: ['ecsauth'], include: ['TAGS'] });
     const create = ecs.commandCalls(CreateClusterCommand)[0]!.args[0].input;
@@ -49,18 +50,18 @@ describe('cluster step', () => {
     ecs.on(DescribeClustersCommand).resolves(missing);
     ecs.on(CreateClusterCommand).resolves({ cluster: { ...activeCluster(), clusterName: 'other', clusterArn: 'arn:aws:ecs:eu-west-1:123456789012:cluster/other' } });
 
-    await clusterStep.create(harness.context);
+    await clusterStep.create(harness.context, clusterStep.desired(harness.config, harness.inputs));
 
     expect(ecs.commandCalls(CreateClusterCommand)[0]!.args[0].input).toMatchObject({ clusterName: 'other', tags: [{ key: 'authecs:stack', value: 'other' }, expect.anything()] });
   });
 
-  it('revives an INACTIVE cluster of the same name with CreateCluster', async () => {
+  it('revives an INACTIVE cluster of the same name with CreateCluster (read finds nothing to adopt)', async () => {
     harness = stepHarness(clusterStep);
     ecs.on(DescribeClustersCommand).resolves({ clusters: [{ ...activeCluster([]), status: 'INACTIVE' }] });
     ecs.on(CreateClusterCommand).resolves({ cluster: activeCluster() });
 
-    expect(await clusterStep.find(harness.context)).toBeUndefined();
-    await clusterStep.create(harness.context);
+    expect(await clusterStep.read(harness.readContext)).toBeUndefined();
+    await clusterStep.create(harness.context, clusterStep.desired(harness.config, harness.inputs));
 
     expect(ecs.commandCalls(CreateClusterCommand)).toHaveLength(1);
   });
@@ -69,21 +70,17 @@ describe('cluster step', () => {
     harness = stepHarness(clusterStep);
     ecs.on(DescribeClustersCommand).resolves({ clusters: [activeCluster()] });
 
-    const found = await clusterStep.find(harness.context);
-    expect(found).toEqual({ created: true, output: { clusterName: 'ecsauth', clusterArn: ARN } });
-
-    const output = await clusterStep.create(harness.context);
-    expect(output.clusterArn).toBe(ARN);
+    const found = await clusterStep.read(harness.readContext);
+    expect(found).toMatchObject({ created: true, output: { clusterName: 'ecsauth', clusterArn: ARN }, observed: { clusterName: 'ecsauth' } });
     expect(ecs.commandCalls(CreateClusterCommand)).toHaveLength(0);
-    expect(harness.state.get('cluster')).toMatchObject({ created: true });
   });
 
   it('refuses an ACTIVE cluster without our tag (CreateCluster would silently retag it)', async () => {
     harness = stepHarness(clusterStep);
     ecs.on(DescribeClustersCommand).resolves({ clusters: [activeCluster([{ key: 'team', value: 'payments' }])] });
 
-    await expect(clusterStep.find(harness.context)).rejects.toMatchObject({ code: 'CLUSTER_NAME_TAKEN', exit: 'conflict', hint: expect.stringContaining('--cluster') });
-    await expect(clusterStep.create(harness.context)).rejects.toMatchObject({ code: 'CLUSTER_NAME_TAKEN', exit: 'conflict' });
+    await expect(clusterStep.read(harness.readContext)).rejects.toMatchObject({ code: 'CLUSTER_NAME_TAKEN', exit: 'conflict', hint: expect.stringContaining('--cluster') });
+    await expect(clusterStep.preflight!(harness.readContext)).rejects.toMatchObject({ code: 'CLUSTER_NAME_TAKEN', exit: 'conflict' });
     expect(ecs.commandCalls(CreateClusterCommand)).toHaveLength(0);
   });
 
@@ -91,7 +88,7 @@ describe('cluster step', () => {
     harness = stepHarness(clusterStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS.cluster } });
     ecs.on(DescribeClustersCommand).resolves({ clusters: [activeCluster([])] });
 
-    expect(await clusterStep.find(harness.context)).toMatchObject({ created: true });
+    expect(await clusterStep.read(harness.readContext)).toMatchObject({ created: true });
   });
 
   it('delete treats an unknown cluster as already deleted', async () => {
@@ -124,23 +121,22 @@ describe('cluster step', () => {
     expect(ecs.commandCalls(DeleteClusterCommand)).toHaveLength(1);
   });
 
-  it('inspect reports an ACTIVE cluster with its counters', async () => {
+  it('read reports an ACTIVE cluster with its counters as its health', async () => {
     harness = stepHarness(clusterStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS.cluster } });
     ecs.on(DescribeClustersCommand).resolves({ clusters: [activeCluster()] });
 
-    expect(await clusterStep.inspect(harness.context)).toEqual({
-      present: true,
+    expect((await clusterStep.read(harness.readContext))?.health).toEqual({
       healthy: true,
       summary: 'ACTIVE',
       details: { registeredContainerInstancesCount: 2, runningTasksCount: 2, activeServicesCount: 1 },
     });
   });
 
-  it('inspect reports a missing or INACTIVE cluster', async () => {
+  it('read finds nothing for a missing or INACTIVE cluster', async () => {
     harness = stepHarness(clusterStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS.cluster } });
     ecs.on(DescribeClustersCommand).resolvesOnce(missing).resolves({ clusters: [{ ...activeCluster(), status: 'INACTIVE' }] });
 
-    expect(await clusterStep.inspect(harness.context)).toMatchObject({ present: false, healthy: false, summary: 'missing' });
-    expect(await clusterStep.inspect(harness.context)).toMatchObject({ present: false, healthy: false });
+    expect(await clusterStep.read(harness.readContext)).toBeUndefined();
+    expect(await clusterStep.read(harness.readContext)).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
-import { AuthecsError } from '../errors.js';
-import type { StepName } from '../steps/outputs.js';
-import type { StepContext } from '../steps/step.js';
+import { AuthecsError } from '../../errors.js';
+import type { StepName } from '../outputs.js';
+import type { StepContext } from '../step.js';
 
 export interface PollOptions<Result> {
   /** What is awaited, for the timeout message: "certificate to be ISSUED". */
