@@ -54,6 +54,15 @@ export function createStepContext<Name extends StepName>(
       }
       state.update<Partial<StepOutputs[Name]>>(step.name, { ...(patch.created === undefined ? {} : { created: patch.created }), data: patch.data });
     },
+    retire(oldOutput) {
+      if (options.readOnly) {
+        throw new AuthecsError(`Step ${step.name} tried to write the state file during a read`, { code: 'STATE_WRITE_IN_READ', exit: 'internal' });
+      }
+      const record = state.get<StepOutputs[Name]>(step.name);
+      const retired = [...(record?.retired ?? [])];
+      if (!retired.some((entry) => JSON.stringify(entry) === JSON.stringify(oldOutput))) retired.push(oldOutput);
+      state.update<StepOutputs[Name]>(step.name, { retired });
+    },
     output<Dependency extends StepName>(name: Dependency): StepOutputs[Dependency] {
       if (!allowed.has(name)) {
         throw new AuthecsError(`Step ${step.name} reads ${name} without declaring it in dependsOn`, { code: 'STEP_UNDECLARED_INPUT', exit: 'internal' });

@@ -12,6 +12,10 @@ export interface ResourceRecord<Data extends object = Record<string, unknown>> {
   /** True once the step finished; false while it is part-way (resume carries on from `data`). */
   complete: boolean;
   data: Data;
+  /** The desired state at the last apply (schema 2): tells a changed setting from out-of-band drift. */
+  applied?: Record<string, unknown>;
+  /** Outputs of resources this one replaced (create-before-delete), deleted once the run succeeds. */
+  retired?: Data[];
   updatedAt: string;
 }
 
@@ -229,13 +233,20 @@ export class StateFile {
   }
 
   /** Merges into a resource record and writes the file before returning. */
-  update<Data extends object>(step: string, patch: { created?: boolean; complete?: boolean; data?: Partial<Data> }): ResourceRecord<Data> {
+  update<Data extends object>(
+    step: string,
+    patch: { created?: boolean; complete?: boolean; data?: Partial<Data>; applied?: Record<string, unknown>; retired?: Data[] },
+  ): ResourceRecord<Data> {
     const document = this.requireDocument();
     const previous = document.resources[step];
+    const applied = patch.applied ?? previous?.applied;
+    const retired = patch.retired ?? previous?.retired;
     const next: ResourceRecord = {
       created: patch.created ?? previous?.created ?? false,
       complete: patch.complete ?? previous?.complete ?? false,
       data: { ...(previous?.data ?? {}), ...(patch.data ?? {}) } as Record<string, unknown>,
+      ...(applied ? { applied } : {}),
+      ...(retired && retired.length > 0 ? { retired: retired as unknown as Record<string, unknown>[] } : {}),
       updatedAt: new Date().toISOString(),
     };
     document.resources[step] = next;

@@ -19,6 +19,12 @@ export interface StepContext<Name extends StepName> {
    * before a call whose result cannot be found again by tag or name (an intent).
    */
   save(patch: { created?: boolean; data: Partial<StepOutputs[Name]> }): void;
+  /**
+   * Create-before-delete: records a replaced resource's old output for deletion once the whole
+   * run has succeeded (dependents have moved to the new one). The engine then calls delete()
+   * with a context whose `record.data` is that old output. Written to the state file at once.
+   */
+  retire(oldOutput: StepOutputs[Name]): void;
   /** A completed dependency's output. Throws if `Name` does not declare it in dependsOn. */
   output<Dependency extends StepName>(name: Dependency): StepOutputs[Dependency];
   /** Whether a dependency ran (it may be disabled, e.g. capacity under Fargate). */
