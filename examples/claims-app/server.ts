@@ -16,13 +16,12 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): AlbClaimsV
   };
   const optional = (name: string): string | undefined => env[name]?.trim() || undefined;
   const grace = optional('CLAIMS_GRACE_SECONDS');
-  const region = optional('AWS_REGION');
+  // No region: the ALB ARN names it. AWS_REGION is the task's, and must not decide it.
   const keyEndpoint = optional('ALB_KEY_ENDPOINT');
   return {
     albArn: required('ALB_ARN'),
     clientId: required('COGNITO_CLIENT_ID'),
     userPoolId: required('COGNITO_USER_POOL_ID'),
-    ...(region ? { region } : {}),
     ...(keyEndpoint ? { keyEndpoint } : {}),
     ...(grace ? { graceSeconds: Number(grace) } : {}),
   };

@@ -9,7 +9,8 @@
  * reject), fetches the PEM by kid and caches it, so a second token with the same kid costs
  * no second fetch. This module adds what an app behind the ALB needs around it: reading the
  * token from request headers, cheap rejections before any key is fetched, a key fetch over
- * http or https with a time limit, and one error type whose `check` says which check failed.
+ * http or https with hard bounds (no redirects, at most 16 KiB, one deadline for the whole
+ * answer), only EC P-256 keys, and one error type whose `check` says which check failed.
  */
 import { AlbJwtVerifier } from 'aws-jwt-verify';
 import { AlbJwksCache } from 'aws-jwt-verify/alb-cache';
@@ -42,7 +43,10 @@ export const DEFAULT_GRACE_SECONDS = 30;
 /** How long one key fetch may take before it fails with check 'key-fetch'. */
 export const DEFAULT_KEY_FETCH_TIMEOUT_MS = 3000;
 
-export const CLAIMS_CHECKS = ['signature', 'signer', 'client', 'issuer', 'expired', 'unknown-kid', 'malformed', 'key-fetch', 'algorithm'] as const;
+export const CLAIMS_CHECKS = ['signature', 'signer', 'client', 'issuer', 'expired', 'unknown-kid', 'malformed', 'key-fetch', 'key-type', 'algorithm'] as const;
+
+/** The most a key answer may hold: an ALB key PEM is about 180 bytes. */
+export const MAX_KEY_BYTES = 16 * 1024;
 
 /** The check a token failed. */
 export type ClaimsCheck = (typeof CLAIMS_CHECKS)[number];
@@ -51,11 +55,12 @@ const HINTS: Record<ClaimsCheck, string> = {
   signature: 'The token was not signed by the ALB key its kid names, or was changed after signing: treat the request as forged.',
   signer: 'The token was signed by another load balancer. Expect the ARN of the ALB in front of this app (CLI: --alb-arn, or the state file).',
   client: 'The token was issued for another Cognito app client. Expect the client of the ALB rule (CLI: --client-id, or the state file).',
-  issuer: 'The token names another issuer. Expect https://cognito-idp.<region>.amazonaws.com/<user pool ID> (CLI: --user-pool-id / --issuer / --region).',
+  issuer: 'The token names another issuer. Expect https://cognito-idp.<region>.amazonaws.com/<user pool ID> (CLI: --user-pool-id / --issuer).',
   expired: 'ALB claims tokens live only minutes: use a fresh one. To allow for clock skew, raise graceSeconds (CLI: --grace-seconds).',
-  'unknown-kid': 'The key endpoint has no public key for this kid: the token was not signed by an ALB of this region, or the key endpoint is wrong (CLI: --key-endpoint / --region).',
+  'unknown-kid': 'The key endpoint has no public key for this kid: the token was not signed by an ALB of this region, or the key endpoint is wrong (CLI: --key-endpoint / --alb-arn).',
   malformed: `Pass the ${ALB_DATA_HEADER} header exactly as the ALB sent it (three base64url segments separated by dots).`,
   'key-fetch': 'The public key could not be fetched: check that the app can reach the key endpoint (CLI: --key-endpoint) and try again.',
+  'key-type': 'ALBs sign with EC P-256 keys (ES256). Any other key under this kid did not come from an ALB: check the key endpoint (CLI: --key-endpoint) and treat the request as forged.',
   algorithm: 'ALB claims tokens are signed with ES256; any other alg is refused.',
 };
 
@@ -135,9 +140,14 @@ export interface AlbClaimsVerifierOptions {
   userPoolId?: string;
   /** Expected `iss`, instead of deriving it from userPoolId (for an OIDC provider other than Cognito). */
   issuer?: string;
-  /** Region of the ALB (default: the region in albArn). */
+  /** Region of the ALB. The ARN names it, so this is optional and must agree with albArn. */
   region?: string;
-  /** Base URL of the ALB public keys; the key is fetched from <keyEndpoint>/<kid>. Default https://public-keys.auth.elb.<region>.amazonaws.com. */
+  /**
+   * Base URL of the ALB public keys; the key is fetched from <keyEndpoint>/<kid>. Default, from
+   * the ARN's partition and region: https://public-keys.auth.elb.<region>.amazonaws.com, or for
+   * GovCloud https://s3-<region>.amazonaws.com/aws-elb-public-keys-prod-<region>. Required in
+   * the China partition, which documents no endpoint.
+   */
   keyEndpoint?: string;
   /** Seconds past `exp` still accepted (default DEFAULT_GRACE_SECONDS). */
   graceSeconds?: number;
@@ -157,21 +167,59 @@ export interface AlbClaimsVerifier {
   verifyToken(input: ClaimsInput): Promise<VerifiedAlbToken>;
 }
 
-// aws-jwt-verify's own pattern: the partitions whose ALB tokens it knows, and the region.
-const ALB_ARN = /^arn:(?:aws|aws-cn|aws-us-gov):elasticloadbalancing:([a-z]{2}-(?:gov-)?[a-z]+-\d):.+$/;
+// Any partition, so that one without support gets a clear refusal rather than "not an ARN".
+const ALB_ARN = /^arn:(aws(?:-[a-z]+)*):elasticloadbalancing:([a-z]{2}(?:-[a-z]+)+-\d+):.+$/;
+// The partitions aws-jwt-verify accepts in an ALB ARN.
+const VERIFIABLE_PARTITIONS = new Set(['aws', 'aws-cn', 'aws-us-gov']);
+// The GovCloud regions whose key endpoints the ALB user guide lists.
+const GOVCLOUD_KEY_REGIONS = new Set(['us-gov-west-1', 'us-gov-east-1']);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const MAX_KEY_BYTES = 16 * 1024;
+const USER_POOL_REGION = /^([a-z]{2}(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+$/;
 
-export function regionOfAlbArn(albArn: string): string | undefined {
-  return ALB_ARN.exec(albArn)?.[1];
+export interface AlbArnParts {
+  partition: string;
+  region: string;
 }
 
-export function defaultKeyEndpoint(region: string): string {
-  return `https://public-keys.auth.elb.${region}.amazonaws.com`;
+export function parseAlbArn(albArn: string): AlbArnParts | undefined {
+  const match = ALB_ARN.exec(albArn);
+  return match ? { partition: match[1]!, region: match[2]! } : undefined;
+}
+
+export function regionOfAlbArn(albArn: string): string | undefined {
+  return parseAlbArn(albArn)?.region;
+}
+
+/** The partition a region belongs to, from its name. */
+export function partitionOfRegion(region: string): string {
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  if (region.startsWith('cn-')) return 'aws-cn';
+  const iso = /^[a-z]{2}-(iso[a-z]?)-/.exec(region);
+  if (iso) return `aws-${iso[1]}`;
+  return 'aws';
+}
+
+/**
+ * The documented ALB key endpoint for a region (ALB user guide, "User claims encoding and
+ * signature verification"). Throws a usage error where none is documented.
+ */
+export function defaultKeyEndpoint(region: string, partition: string = partitionOfRegion(region)): string {
+  if (partition === 'aws') return `https://public-keys.auth.elb.${region}.amazonaws.com`;
+  if (partition === 'aws-us-gov' && GOVCLOUD_KEY_REGIONS.has(region)) return `https://s3-${region}.amazonaws.com/aws-elb-public-keys-prod-${region}`;
+  throw new AuthecsError(`Cannot verify ALB claims: AWS documents no ALB public key endpoint for ${region} (partition ${partition})`, {
+    code: 'CLAIMS_NO_KEY_ENDPOINT',
+    exit: 'usage',
+    hint: 'Give the key endpoint explicitly (library: keyEndpoint; CLI: --key-endpoint), as the base URL the ALB keys are fetched from as <url>/<kid>.',
+  });
 }
 
 export function cognitoIssuer(region: string, userPoolId: string): string {
   return `https://cognito-idp.${region}.amazonaws.com/${userPoolId}`;
+}
+
+/** The region a user pool lives in, from its ID (<region>_<id>). */
+export function regionOfUserPool(userPoolId: string): string | undefined {
+  return USER_POOL_REGION.exec(userPoolId)?.[1];
 }
 
 function optionsError(message: string): AuthecsError {
@@ -240,31 +288,92 @@ function describeCause(error: unknown): string {
 function keyFetcher(timeoutMs: number): Fetcher {
   return {
     async fetch(uri: string): Promise<ArrayBuffer> {
-      let response: Response;
+      // One deadline for the whole answer, headers and body: a server that stalls or drips is cut off.
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(new KeyDeadlineError(timeoutMs)), timeoutMs);
       try {
-        response = await fetch(uri, { signal: AbortSignal.timeout(timeoutMs) });
-      } catch (error) {
-        throw new ClaimsError('key-fetch', `cannot fetch the public key from ${uri} (${describeCause(error)})`, { cause: error });
+        return await fetchBoundedKey(uri, controller.signal);
+      } finally {
+        clearTimeout(timer);
+        // Closes the connection of an answer we stopped reading (too large, or refused).
+        controller.abort();
       }
-      if (response.status === 404 || response.status === 403) {
-        await response.body?.cancel();
-        // The regional endpoint answers 403 or 404 for a kid it does not know.
-        throw new ClaimsError('unknown-kid', `the key endpoint has no public key for this kid (${uri} answered HTTP ${response.status})`);
-      }
-      if (response.status !== 200) {
-        await response.body?.cancel();
-        throw new ClaimsError('key-fetch', `cannot fetch the public key from ${uri} (HTTP ${response.status})`);
-      }
-      let body: ArrayBuffer;
-      try {
-        body = await response.arrayBuffer();
-      } catch (error) {
-        throw new ClaimsError('key-fetch', `cannot read the public key from ${uri} (${describeCause(error)})`, { cause: error });
-      }
-      if (body.byteLength > MAX_KEY_BYTES) throw new ClaimsError('key-fetch', `${uri} answered ${body.byteLength} bytes, too many for one public key`);
-      return body;
     },
   };
+}
+
+class KeyDeadlineError extends Error {
+  constructor(timeoutMs: number) {
+    super(`no complete answer within ${timeoutMs} ms`);
+    this.name = 'KeyDeadlineError';
+  }
+}
+
+function abortReason(signal: AbortSignal, error: unknown): string {
+  return signal.reason instanceof KeyDeadlineError ? signal.reason.message : describeCause(error);
+}
+
+async function fetchBoundedKey(uri: string, signal: AbortSignal): Promise<ArrayBuffer> {
+  let response: Response;
+  try {
+    // A redirect could send the fetch to a host that serves any key: refuse it.
+    response = await fetch(uri, { signal, redirect: 'manual' });
+  } catch (error) {
+    throw new ClaimsError('key-fetch', `cannot fetch the public key from ${uri} (${abortReason(signal, error)})`, { cause: error });
+  }
+  if (response.status >= 300 && response.status < 400) {
+    const location = response.headers.get('location');
+    throw new ClaimsError('key-fetch', `${uri} answered HTTP ${response.status}, a redirect${location ? ` to ${location}` : ''}; redirects are refused, the key must come from the key endpoint itself`);
+  }
+  if (response.status === 404 || response.status === 403) {
+    // The regional endpoint answers 403 or 404 for a kid it does not know.
+    throw new ClaimsError('unknown-kid', `the key endpoint has no public key for this kid (${uri} answered HTTP ${response.status})`);
+  }
+  if (response.status !== 200) throw new ClaimsError('key-fetch', `cannot fetch the public key from ${uri} (HTTP ${response.status})`);
+  const declared = response.headers.get('content-length');
+  if (declared !== null && Number(declared) > MAX_KEY_BYTES) {
+    throw new ClaimsError('key-fetch', `${uri} declares ${declared} bytes (Content-Length), more than the ${MAX_KEY_BYTES} a public key may take`);
+  }
+  if (!response.body) return new ArrayBuffer(0);
+  // Read the stream ourselves, so that neither the size nor the deadline waits for the whole body.
+  const reader = response.body.getReader();
+  const aborted = new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+  aborted.catch(() => {});
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    let chunk: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      chunk = await Promise.race([reader.read(), aborted]);
+    } catch (error) {
+      throw new ClaimsError('key-fetch', `cannot read the public key from ${uri} (${abortReason(signal, error)})`, { cause: error });
+    }
+    if (chunk.done) break;
+    total += chunk.value.byteLength;
+    if (total > MAX_KEY_BYTES) {
+      reader.cancel().catch(() => {});
+      throw new ClaimsError('key-fetch', `${uri} answered more than ${MAX_KEY_BYTES} bytes, too many for one public key`);
+    }
+    chunks.push(chunk.value);
+  }
+  const body = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body.buffer;
+}
+
+/** ALB keys are EC P-256. aws-jwt-verify labels every PEM ES256 and would verify with any key type. */
+function assertAlbKeyType(jwk: JwkWithKid, jwksUri: string): JwkWithKid {
+  const fields = jwk as { kty?: unknown; crv?: unknown };
+  if (fields.kty === 'EC' && fields.crv === 'P-256') return jwk;
+  const served = fields.kty === 'EC' ? `an EC ${String(fields.crv)} key` : `a ${String(fields.kty)} key`;
+  throw new ClaimsError('key-type', `${jwksUri} served ${served} for kid ${jwk.kid}; ALB keys are EC P-256 (ES256)`);
 }
 
 /** aws-jwt-verify's ALB key cache (by key endpoint and kid), with its failures named as key failures. */
@@ -277,7 +386,7 @@ class KeyCache implements JwksCache {
 
   async getJwk(jwksUri: string, jwt: Parameters<JwksCache['getJwk']>[1]): Promise<JwkWithKid> {
     try {
-      return await this.inner.getJwk(jwksUri, jwt);
+      return assertAlbKeyType(await this.inner.getJwk(jwksUri, jwt), jwksUri);
     } catch (error) {
       if (error instanceof ClaimsError) throw error;
       if (error instanceof JwtWithoutValidKidError) throw new ClaimsError('malformed', 'the header has no kid that is a UUID', { cause: error });
@@ -286,7 +395,7 @@ class KeyCache implements JwksCache {
   }
 
   getCachedJwk(jwksUri: string, jwt: Parameters<JwksCache['getCachedJwk']>[1]): JwkWithKid {
-    return this.inner.getCachedJwk(jwksUri, jwt);
+    return assertAlbKeyType(this.inner.getCachedJwk(jwksUri, jwt), jwksUri);
   }
 
   addJwks(jwksUri: string, jwks: Jwks): void {
@@ -335,16 +444,21 @@ interface ResolvedOptions {
 function resolveOptions(options: AlbClaimsVerifierOptions): ResolvedOptions {
   const { albArn, clientId } = options;
   if (!albArn) throw optionsError('the ALB ARN (albArn) is not set');
-  const arnRegion = regionOfAlbArn(albArn);
-  if (!arnRegion) throw optionsError(`"${albArn}" is not a load balancer ARN (arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/...)`);
+  const arn = parseAlbArn(albArn);
+  if (!arn) throw optionsError(`"${albArn}" is not a load balancer ARN (arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/...)`);
+  if (!VERIFIABLE_PARTITIONS.has(arn.partition)) {
+    throw optionsError(`the ALB is in partition ${arn.partition}, for which AWS documents no ALB key endpoint and aws-jwt-verify accepts no ARN (supported: aws, aws-us-gov, aws-cn with keyEndpoint)`);
+  }
   if (!clientId) throw optionsError('the app client ID (clientId) is not set');
-  const region = options.region || arnRegion;
+  // The ARN names the ALB's region; a region from elsewhere (AWS_REGION) may only agree with it.
+  const region = arn.region;
+  if (options.region && options.region !== region) throw optionsError(`region ${options.region} is not the ALB's region ${region} (from its ARN)`);
   let issuer = options.issuer;
   if (!issuer) {
     if (!options.userPoolId) throw optionsError('neither the user pool ID (userPoolId) nor the issuer is set');
-    issuer = cognitoIssuer(region, options.userPoolId);
+    issuer = cognitoIssuer(regionOfUserPool(options.userPoolId) ?? region, options.userPoolId);
   }
-  const keyEndpoint = (options.keyEndpoint || defaultKeyEndpoint(region)).replace(/\/+$/, '');
+  const keyEndpoint = (options.keyEndpoint || defaultKeyEndpoint(region, arn.partition)).replace(/\/+$/, '');
   if (!/^https?:\/\/[^/]/.test(keyEndpoint)) throw optionsError(`the key endpoint "${keyEndpoint}" is not an http(s) URL`);
   const graceSeconds = options.graceSeconds ?? DEFAULT_GRACE_SECONDS;
   if (!Number.isFinite(graceSeconds) || graceSeconds < 0) throw optionsError(`graceSeconds must be a number of 0 or more, not ${graceSeconds}`);

@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { loadBaseConfig } from '../config/load.js';
 import { SETTINGS, type ConfigKey } from '../config/schema.js';
@@ -80,3 +81,14 @@ export function concurrencyFrom(command: Command): number | undefined {
 }
 
 export const CONCURRENCY_FLAG = ['--concurrency <n>', 'run at most n steps at once (default: all the dependency graph allows; 1 = one after another, like the article)'] as const;
+
+/** A yes/no question at the terminal; anything but y or yes is no. */
+export async function confirm(io: Io, question: string): Promise<boolean> {
+  const prompt = createInterface({ input: io.stdin, output: io.stderr });
+  try {
+    const answer = await prompt.question(`${question} [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    prompt.close();
+  }
+}

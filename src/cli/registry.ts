@@ -3,6 +3,7 @@ import type { Reporter } from '../report/reporter.js';
 import type { Io } from './io.js';
 import { claimsCommand } from './commands/claims.js';
 import { downCommand } from './commands/down.js';
+import { planCommand } from './commands/plan.js';
 import { statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
 
@@ -25,4 +26,4 @@ export interface CommandDefinition {
 }
 
 /** Every command, declared once; main.ts wires them into commander. */
-export const COMMANDS: CommandDefinition[] = [upCommand, statusCommand, downCommand, claimsCommand];
+export const COMMANDS: CommandDefinition[] = [upCommand, planCommand, statusCommand, downCommand, claimsCommand];

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { createClients, destroyClients, type AwsClients } from '../aws/clients.js';
 import { ensureEndpointReachable } from '../aws/endpoint.js';
-import { loadBaseConfig, loadUpConfig, type BaseConfig } from '../config/load.js';
+import { loadBaseConfig, loadStackSettings, settingChanges, type BaseConfig, type SettingChange } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { currentStep, pollScaleFromEnvironment, type EngineEnvironment } from '../engine/context.js';
 import { configError } from '../errors.js';
@@ -11,20 +11,16 @@ import { flagsFrom, statePathOf, type Io } from './io.js';
 
 // The heavy half: AWS clients and the state file. Commands import it only when they run.
 
-/** Settings worth keeping in the state file: not the endpoint or profile, which belong to the machine. */
-function settingsToRecord(config: Config): Record<string, unknown> {
-  const { endpointUrl: _endpoint, profile: _profile, stateFile: _stateFile, ...rest } = config;
-  return rest;
-}
-
 export interface Session {
   environment: EngineEnvironment;
   state: StateFile;
   clients: AwsClients;
+  /** Stack settings that differ from the last run's (empty for a new stack). */
+  settingChanges: SettingChange[];
   close(): void;
 }
 
-function openSession(config: Config, state: StateFile, reporter: Reporter, io: Io): Session {
+function openSession(config: Config, state: StateFile, reporter: Reporter, io: Io, changes: SettingChange[] = []): Session {
   const clients = createClients({
     region: config.region,
     ...(config.profile ? { profile: config.profile } : {}),
@@ -36,6 +32,7 @@ function openSession(config: Config, state: StateFile, reporter: Reporter, io: I
     environment: { config, clients, state, reporter, stack: config.cluster, pollScale: pollScaleFromEnvironment(io.env) },
     state,
     clients,
+    settingChanges: changes,
     close() {
       destroyClients(clients);
       state.releaseLock();
@@ -43,22 +40,33 @@ function openSession(config: Config, state: StateFile, reporter: Reporter, io: I
   };
 }
 
-export async function openUpSession(command: Command, reporter: Reporter, io: Io): Promise<Session> {
-  const config = loadUpConfig({ flags: flagsFrom(command), env: io.env, cwd: io.cwd });
-  await ensureEndpointReachable(config.endpointUrl);
-  const state = StateFile.open(statePathOf(config, io), { lockFor: 'up' });
+/**
+ * `up` and `plan`: this run's flags, environment and .env over the settings earlier runs chose
+ * (read from the state file), over defaults. `plan` opens the state without the lock and
+ * never writes it; `up` holds the lock and records the chosen settings with its first write.
+ */
+export async function openUpSession(command: Command, reporter: Reporter, io: Io, options: { lockFor?: string } = { lockFor: 'up' }): Promise<Session> {
+  const flags = flagsFrom(command);
+  const base: BaseConfig = loadBaseConfig({ flags, env: io.env, cwd: io.cwd });
+  const state = StateFile.open(statePathOf(base, io), options.lockFor ? { lockFor: options.lockFor } : {});
   try {
-    state.initialise(config.cluster, config.region, settingsToRecord(config));
+    const recorded = state.exists ? { region: state.region, ...state.settings } : undefined;
+    const settings = loadStackSettings({ flags, env: io.env, cwd: io.cwd, ...(recorded ? { recorded } : {}) });
+    await ensureEndpointReachable(settings.config.endpointUrl);
+    const changes = settingChanges(recorded, settings);
+    if (options.lockFor) state.initialise(settings.config.cluster, settings.config.region, settings.chosen);
+    else state.check(settings.config.cluster, settings.config.region);
+    return openSession(settings.config, state, reporter, io, changes);
   } catch (error) {
     state.releaseLock();
     throw error;
   }
-  return openSession(config, state, reporter, io);
 }
 
 /**
- * `status` and `down` need only the state file: the settings `up` ran with are read
- * back from it, and region, endpoint and profile may be overridden.
+ * `status` and `down` need only the state file: the settings earlier runs chose are read
+ * back from it (through the config schema, so a setting added since gets its default), and
+ * region, endpoint and profile may be overridden.
  */
 export async function openStateSession(command: Command, reporter: Reporter, io: Io, lockFor: string | undefined): Promise<Session | undefined> {
   const base: BaseConfig = loadBaseConfig({ flags: flagsFrom(command), env: io.env, cwd: io.cwd });
@@ -69,19 +77,20 @@ export async function openStateSession(command: Command, reporter: Reporter, io:
     state.releaseLock();
     return undefined;
   }
-  const region = base.region ?? state.region;
-  if (!region) {
+  try {
+    const region = base.region ?? state.region;
+    if (!region) throw configError('--region', 'is not set and the state file does not name one', 'Pass --region or set AWS_REGION.');
+    const machine = {
+      cluster: state.stack ?? base.cluster,
+      region,
+      waitTimeoutMinutes: base.waitTimeoutMinutes,
+      ...(base.endpointUrl ? { endpointUrl: base.endpointUrl } : {}),
+      ...(base.profile ? { profile: base.profile } : {}),
+    };
+    const { config } = loadStackSettings({ flags: machine, env: {}, cwd: '/nonexistent-authecs-dir', recorded: state.settings });
+    return openSession(config, state, reporter, io);
+  } catch (error) {
     state.releaseLock();
-    throw configError('--region', 'is not set and the state file does not name one', 'Pass --region or set AWS_REGION.');
+    throw error;
   }
-  const config = {
-    ...(state.settings as Partial<Config>),
-    cluster: state.stack ?? base.cluster,
-    region,
-    waitTimeoutMinutes: base.waitTimeoutMinutes,
-    ...(base.endpointUrl ? { endpointUrl: base.endpointUrl } : {}),
-    ...(base.profile ? { profile: base.profile } : {}),
-  } as Config;
-  return openSession(config, state, reporter, io);
 }
-

@@ -1,16 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
-import { configSchema, SETTINGS, type Config, type ConfigKey, type SettingDefinition } from './schema.js';
+import { configSchema, isSticky, SETTINGS, type Config, type ConfigKey, type SettingDefinition } from './schema.js';
 import { AuthecsError, configError } from '../errors.js';
 
-export type SettingSource = 'flag' | 'env' | '.env' | 'default';
+export type SettingSource = 'flag' | 'env' | '.env' | 'state' | 'default';
 
 export interface ConfigInput {
   /** Only the flags the user actually gave, keyed by ConfigKey. */
   flags: Partial<Record<ConfigKey, unknown>>;
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** The settings chosen on earlier runs, from the state file: they stick unless overridden. */
+  recorded?: Record<string, unknown>;
 }
 
 export interface ResolvedSettings {
@@ -66,7 +68,7 @@ function coerce(setting: SettingDefinition, value: unknown, origin: string): unk
   return value;
 }
 
-/** Flags, then environment variables, then .env in the working directory, then defaults. */
+/** Flags, then environment variables, then .env in the working directory, then the state file's settings, then defaults. */
 export function resolveSettings(input: ConfigInput): ResolvedSettings {
   const dotEnv = readDotEnv(input.cwd);
   const values: ResolvedSettings['values'] = {};
@@ -88,6 +90,12 @@ export function resolveSettings(input: ConfigInput): ResolvedSettings {
     if (fromDotEnv) {
       values[setting.key] = coerce(setting, fromDotEnv.value, `${fromDotEnv.name} in .env`);
       sources[setting.key] = { source: '.env', name: fromDotEnv.name };
+      continue;
+    }
+    const recorded = input.recorded?.[setting.key];
+    if (recorded !== undefined && recorded !== null && isSticky(setting)) {
+      values[setting.key] = recorded;
+      sources[setting.key] = { source: 'state', name: 'state file' };
     }
   }
   // Defaults last, so derived defaults (ALB name from cluster) see the final cluster.
@@ -116,10 +124,56 @@ function hintFor(key: ConfigKey): string {
 }
 
 export function loadUpConfig(input: ConfigInput): Config {
+  return loadStackSettings(input).config;
+}
+
+export interface StackSettings {
+  config: Config;
+  /** What to record in the state file: every sticky setting that did not fall back to its default. */
+  chosen: Record<string, unknown>;
+  resolved: ResolvedSettings;
+}
+
+/** The settings of a stack: what this run was told, over what earlier runs chose, over defaults. */
+export function loadStackSettings(input: ConfigInput): StackSettings {
   const resolved = resolveSettings(input);
   const result = configSchema.safeParse(resolved.values);
-  if (result.success) return result.data;
-  throw toConfigError(result.error.issues, resolved);
+  if (!result.success) throw toConfigError(result.error.issues, resolved);
+  const chosen: Record<string, unknown> = {};
+  for (const setting of SETTINGS) {
+    const source = resolved.sources[setting.key]?.source;
+    if (isSticky(setting) && source && source !== 'default') chosen[setting.key] = result.data[setting.key];
+  }
+  return { config: result.data, chosen, resolved };
+}
+
+export interface SettingChange {
+  setting: ConfigKey;
+  /** How a user names it: the flag, e.g. --image. */
+  flag: string;
+  from: unknown;
+  to: unknown;
+  source: SettingSource;
+}
+
+/**
+ * Which stack settings differ from the last run's: the recorded choices over the defaults,
+ * against this run's. Run-scoped settings (wait timeouts) and machine settings do not count.
+ */
+export function settingChanges(recorded: Record<string, unknown> | undefined, current: StackSettings): SettingChange[] {
+  if (!recorded) return [];
+  const before = resolveSettings({ flags: {}, env: {}, cwd: '/nonexistent-authecs-dir', recorded });
+  const previous = configSchema.partial().safeParse(before.values);
+  const previousValues: Partial<Record<ConfigKey, unknown>> = previous.success ? previous.data : before.values;
+  const changes: SettingChange[] = [];
+  for (const setting of SETTINGS) {
+    if (!isSticky(setting)) continue;
+    const from = previousValues[setting.key];
+    const to = current.config[setting.key];
+    if (JSON.stringify(from) === JSON.stringify(to)) continue;
+    changes.push({ setting: setting.key, flag: setting.flag?.split(' ')[0] ?? setting.key, from, to, source: current.resolved.sources[setting.key]?.source ?? 'default' });
+  }
+  return changes;
 }
 
 export function loadBaseConfig(input: ConfigInput): BaseConfig {

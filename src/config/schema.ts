@@ -103,15 +103,24 @@ export interface SettingDefinition {
   kind?: 'boolean' | 'list';
   /** Settings that only `up` needs; other commands read them from the state file. */
   upOnly?: boolean;
+  /**
+   * `stack` (the default): part of the desired state; a value once chosen sticks in the state file.
+   * `machine`: where and how this run reaches AWS; never recorded. `run`: how long this run waits.
+   */
+  scope?: 'stack' | 'machine' | 'run';
+}
+
+export function isSticky(setting: SettingDefinition): boolean {
+  return (setting.scope ?? 'stack') === 'stack';
 }
 
 const clusterOf = (partial: Partial<Record<ConfigKey, unknown>>): string => String(partial.cluster ?? 'ecsauth');
 
 export const SETTINGS: SettingDefinition[] = [
-  { key: 'region', flag: '--region <region>', env: ['AUTH_ECS_REGION', 'AWS_REGION', 'AWS_DEFAULT_REGION'], description: 'AWS region' },
-  { key: 'profile', flag: '--profile <name>', env: ['AWS_PROFILE'], description: 'AWS shared-config profile' },
-  { key: 'endpointUrl', flag: '--endpoint-url <url>', env: ['AWS_ENDPOINT_URL'], description: 'send every AWS call to this endpoint (moto, LocalStack)' },
-  { key: 'stateFile', flag: '--state <path>', env: ['AUTHECS_STATE'], description: 'state file (default .authecs/<cluster>.json)' },
+  { key: 'region', flag: '--region <region>', env: ['AUTH_ECS_REGION', 'AWS_REGION', 'AWS_DEFAULT_REGION'], description: 'AWS region (a stack stays in the region it was made in)' },
+  { key: 'profile', flag: '--profile <name>', env: ['AWS_PROFILE'], description: 'AWS shared-config profile', scope: 'machine' },
+  { key: 'endpointUrl', flag: '--endpoint-url <url>', env: ['AWS_ENDPOINT_URL'], description: 'send every AWS call to this endpoint (moto, LocalStack)', scope: 'machine' },
+  { key: 'stateFile', flag: '--state <path>', env: ['AUTHECS_STATE'], description: 'state file (default .authecs/<cluster>.json)', scope: 'machine' },
 
   { key: 'domain', flag: '--domain <name>', env: ['AUTH_ECS_DOMAIN'], description: 'the site name users open, e.g. www.example.com', upOnly: true },
   { key: 'hostedZoneId', flag: '--hosted-zone-id <id>', env: ['AUTH_ECS_R53HZ'], description: 'Route 53 hosted zone (default: the longest public zone that is a suffix of the domain)', upOnly: true },
@@ -191,8 +200,8 @@ export const SETTINGS: SettingDefinition[] = [
   { key: 'taskCpu', flag: '--task-cpu <units>', env: ['AUTH_ECS_TASK_CPU'], description: 'task CPU units', default: () => 256, upOnly: true },
   { key: 'taskMemory', flag: '--task-memory <MiB>', env: ['AUTH_ECS_TASK_MEMORY'], description: 'task memory in MiB', default: () => 512, upOnly: true },
 
-  { key: 'certificateTimeoutMinutes', flag: '--certificate-timeout <minutes>', env: ['AUTH_ECS_CERTIFICATE_TIMEOUT'], description: 'how long to wait for ACM to issue the certificate', default: () => 75, upOnly: true },
-  { key: 'waitTimeoutMinutes', flag: '--wait-timeout <minutes>', env: ['AUTH_ECS_WAIT_TIMEOUT'], description: 'how long to wait for any other resource to settle', default: () => 20 },
+  { key: 'certificateTimeoutMinutes', flag: '--certificate-timeout <minutes>', env: ['AUTH_ECS_CERTIFICATE_TIMEOUT'], description: 'how long to wait for ACM to issue the certificate', default: () => 75, upOnly: true, scope: 'run' },
+  { key: 'waitTimeoutMinutes', flag: '--wait-timeout <minutes>', env: ['AUTH_ECS_WAIT_TIMEOUT'], description: 'how long to wait for any other resource to settle', default: () => 20, scope: 'run' },
 ];
 
 export const SETTINGS_BY_KEY = new Map(SETTINGS.map((setting) => [setting.key, setting]));

@@ -1,9 +1,15 @@
 import { classifyAwsError } from '../aws/errors.js';
 import type { Config } from '../config/schema.js';
+import { AuthecsError } from '../errors.js';
+import type { StepOutcome } from '../report/reporter.js';
+import type { ResourceRecord } from '../state/state-file.js';
 import type { StepName } from '../steps/outputs.js';
-import type { AnyStep, Inspection, StepContext } from '../steps/step.js';
-import { createStepContext, currentStep, type EngineEnvironment } from './context.js';
+import { canonical, isUnknown, type AnyResource, type Change, type Inputs, type Maybe } from '../steps/resource.js';
+import { currentStep, type EngineEnvironment } from './context.js';
 import { reverseDependencies, runGraph } from './graph.js';
+import { contextFor, decide, inputsFrom, isEnabled, loose, retiredContext, type Decision, type PlannedAction, type ResourcePlan } from './reconcile.js';
+
+export type { ResourcePlan } from './reconcile.js';
 
 /**
  * The three actions, kept apart from the CLI: each takes an environment (config, clients,
@@ -13,102 +19,225 @@ import { reverseDependencies, runGraph } from './graph.js';
 export interface UpResult {
   outcomes: Record<string, string>;
   changed: boolean;
-}
-
-function enabledSteps(steps: readonly AnyStep[], config: Config): AnyStep[] {
-  return steps.filter((step) => step.enabled?.(config) ?? true);
-}
-
-/** Dependencies on disabled steps (capacity under Fargate) are dropped, not waited for. */
-function waitsFor(step: AnyStep, enabled: ReadonlySet<string>): string[] {
-  return step.dependsOn.filter((dependency) => enabled.has(dependency));
-}
-
-function contextFor(step: AnyStep, environment: EngineEnvironment): StepContext<StepName> {
-  return createStepContext(step, environment) as unknown as StepContext<StepName>;
-}
-
-type LooseStep = {
-  preflight?(context: StepContext<StepName>): Promise<void>;
-  find(context: StepContext<StepName>): Promise<{ output: object; created: boolean } | undefined>;
-  create(context: StepContext<StepName>): Promise<object>;
-  delete(context: StepContext<StepName>): Promise<void>;
-  inspect(context: StepContext<StepName>): Promise<Inspection>;
-};
-
-function loose(step: AnyStep): LooseStep {
-  return step as unknown as LooseStep;
-}
-
-function sameData(left: object, right: object): boolean {
-  return JSON.stringify(left) === JSON.stringify(right);
+  /** The plan `up` worked from, before it changed anything. */
+  plan: ResourcePlan[];
 }
 
 export interface ActionOptions {
   shouldStop?: () => boolean;
   /** At most this many steps at once; 1 runs them one after another, as the article does. */
   concurrency?: number;
+  /**
+   * Asked before a change that destroys data or cuts the site off (a replaced user pool, a
+   * service stopped for a launch type change). Without it, or when it answers no, `up` stops
+   * before its first change.
+   */
+  confirmLoss?: (losses: ResourcePlan[]) => Promise<boolean>;
 }
 
-export async function up(environment: EngineEnvironment, steps: readonly AnyStep[], options: ActionOptions = {}): Promise<UpResult> {
-  const { state, reporter } = environment;
-  const active = enabledSteps(steps, environment.config);
-  const activeNames = new Set(active.map((step) => step.name));
-  const outcomes: Record<string, string> = {};
+function activeSteps(steps: readonly AnyResource[], config: Config): AnyResource[] {
+  return steps.filter((step) => isEnabled(step, config));
+}
 
+/** Dependencies on disabled steps (capacity under Fargate) are dropped, not waited for. */
+function waitsFor(step: AnyResource, enabled: ReadonlySet<string>): string[] {
+  return step.dependsOn.filter((dependency) => enabled.has(dependency));
+}
+
+/**
+ * The plan: every resource's action, from desired state and a fresh read, along the graph so a
+ * dependency about to be made hands UNKNOWN ("known after apply") to what depends on it.
+ * Read-only: no mutating call and no state write.
+ */
+export async function plan(environment: EngineEnvironment, steps: readonly AnyResource[], options: { withLoss?: boolean } = {}): Promise<ResourcePlan[]> {
+  const outputs = new Map<StepName, Maybe<object> | undefined>();
+  const plans = new Map<StepName, ResourcePlan>();
+  await runGraph(
+    steps.map((step) => ({
+      name: step.name,
+      waitsFor: step.dependsOn.filter((dependency) => steps.some((candidate) => candidate.name === dependency)),
+      run: () =>
+        currentStep.run(step.name, async () => {
+          try {
+            const decision = await decide(step, environment, inputsFrom(step, outputs));
+            outputs.set(step.name, decision.output);
+            const resource = loose(step);
+            if (options.withLoss !== false && decision.live && resource.loss && (decision.plan.action === 'replace' || decision.plan.action === 'delete')) {
+              const loss = await resource.loss(contextFor(step, environment, { readOnly: true }), decision.live);
+              if (loss) decision.plan.loss = loss;
+            }
+            plans.set(step.name, decision.plan);
+          } catch (error) {
+            throw classifyAwsError(error, { step: step.name, endpointUrl: environment.config.endpointUrl });
+          }
+        }),
+    })),
+  );
+  return steps.map((step) => plans.get(step.name)!);
+}
+
+function recordAfter(environment: EngineEnvironment, step: AnyResource, decision: Decision, output: object, created: boolean): void {
+  const { state } = environment;
+  const record = state.get(step.name);
+  const applied = decision.want ? (JSON.parse(JSON.stringify(decision.want)) as Record<string, unknown>) : undefined;
+  const unchanged =
+    record?.complete === true &&
+    record.created === created &&
+    canonical({ ...record.data, ...output }) === canonical(record.data) &&
+    canonical(record.applied) === canonical(applied);
+  if (!unchanged) state.update(step.name, { created, complete: true, data: output, ...(applied ? { applied } : {}) });
+}
+
+function outcomeOf(action: PlannedAction, decision: Decision, hadRecord: ResourceRecord | undefined): StepOutcome {
+  switch (action) {
+    case 'create':
+      return hadRecord && !hadRecord.complete ? 'resumed' : hadRecord ? 'repaired' : 'created';
+    case 'update':
+      return decision.plan.changes.every((change) => change.cause === 'drift') ? 'repaired' : 'updated';
+    case 'replace':
+      return 'replaced';
+    case 'wait':
+      return 'settled';
+    default:
+      return 'unchanged';
+  }
+}
+
+/** Carries out one resource's decision and records the result before returning. */
+async function apply(environment: EngineEnvironment, step: AnyResource, inputs: Inputs): Promise<{ output: object; outcome: StepOutcome; detail: string }> {
+  const { state } = environment;
+  const resource = loose(step);
+  const hadRecord = state.get<Record<string, unknown>>(step.name);
+  const decision = await decide(step, environment, inputs);
+  const { plan: planned, want, live } = decision;
+  const context = contextFor(step, environment);
+  let output: object;
+  let created = live?.created ?? true;
+  switch (planned.action) {
+    case 'create':
+      output = await resource.create(context, want!);
+      created = true;
+      break;
+    case 'update':
+      if (!resource.update) throw new AuthecsError(`Step ${step.name} has update effects but no update()`, { code: 'STEP_NO_UPDATE', exit: 'internal' });
+      output = await resource.update(context, want!, live!, planned.changes);
+      created = hadRecord?.created ?? live!.created;
+      break;
+    case 'replace':
+      if (resource.replace) {
+        output = await resource.replace(context, want!, live!, planned.changes);
+      } else {
+        await resource.delete(context);
+        state.update(step.name, { complete: false });
+        output = await resource.create(context, want!);
+      }
+      created = true;
+      break;
+    case 'wait':
+      output = resource.settle ? await resource.settle(context, live!) : live!.output;
+      created = hadRecord?.created ?? live!.created;
+      break;
+    default:
+      output = live!.output;
+      created = hadRecord?.created ?? live!.created;
+  }
+  recordAfter(environment, step, decision, output, created);
+  const changed = planned.changes.map((change) => change.field).join(', ');
+  return { output, outcome: outcomeOf(planned.action, decision, hadRecord), detail: [describe(output), changed ? `(${changed})` : ''].filter(Boolean).join(' ') };
+}
+
+function lossRefusal(losses: ResourcePlan[]): AuthecsError {
+  return new AuthecsError(`This change destroys data or stops the site: ${losses.map((entry) => `${entry.title} ${entry.action} (${entry.loss})`).join('; ')}. Nothing was changed`, {
+    code: 'CONFIRMATION_REQUIRED',
+    exit: 'usage',
+    hint: 'Run `authecs plan` to see every change, then run `authecs up --yes` to accept it (or answer yes at a terminal).',
+  });
+}
+
+export async function up(environment: EngineEnvironment, steps: readonly AnyResource[], options: ActionOptions = {}): Promise<UpResult> {
+  const { state, reporter, config } = environment;
+  const active = activeSteps(steps, config);
+  const activeNames = new Set<string>(active.map((step) => step.name));
+  const outcomes: Record<string, string> = {};
   for (const step of steps) {
-    if (!activeNames.has(step.name)) outcomes[step.name] = 'skipped';
+    if (!activeNames.has(step.name) && !state.get(step.name)) outcomes[step.name] = 'skipped';
   }
 
   await preflight(environment, active);
+  const planned = await plan(environment, steps);
+  const losses = planned.filter((entry) => entry.loss && (entry.action === 'replace' || entry.action === 'delete'));
+  if (losses.length > 0 && !(await (options.confirmLoss?.(losses) ?? Promise.resolve(false)))) throw lossRefusal(losses);
+
+  const outputs = new Map<StepName, Maybe<object> | undefined>();
+  const runStep = (step: AnyResource, work: () => Promise<{ outcome: StepOutcome; detail: string }>) =>
+    currentStep.run(step.name, async () => {
+      const started = Date.now();
+      reporter.stepStarted(step.name, step.title);
+      try {
+        const { outcome, detail } = await work();
+        outcomes[step.name] = outcome;
+        reporter.stepFinished(step.name, step.title, outcome, Date.now() - started, detail);
+      } catch (error) {
+        outcomes[step.name] = 'failed';
+        reporter.stepFinished(step.name, step.title, 'failed', Date.now() - started);
+        throw classifyAwsError(error, { step: step.name, endpointUrl: config.endpointUrl });
+      }
+    });
 
   await runGraph(
     active.map((step) => ({
       name: step.name,
       waitsFor: waitsFor(step, activeNames),
       run: () =>
-        currentStep.run(step.name, async () => {
-          const started = Date.now();
-          const context = contextFor(step, environment);
-          reporter.stepStarted(step.name, step.title);
-          try {
-            const before = state.get(step.name);
-            const found = await loose(step).find(context);
-            if (found) {
-              const record = state.get(step.name);
-              if (!record || !record.complete || !sameData(record.data, found.output)) {
-                state.update(step.name, { created: record?.created ?? found.created, complete: true, data: found.output });
-              }
-              outcomes[step.name] = 'unchanged';
-              reporter.stepFinished(step.name, step.title, 'unchanged', Date.now() - started, describe(found.output));
-              return;
-            }
-            const outcome = !before ? 'created' : before.complete ? 'repaired' : 'resumed';
-            const output = await loose(step).create(context);
-            // A step that saved nothing yet made its resource in this one call.
-            const saved = state.get(step.name);
-            state.update(step.name, { complete: true, data: output, created: saved ? saved.created : true });
-            outcomes[step.name] = outcome;
-            reporter.stepFinished(step.name, step.title, outcome, Date.now() - started, describe(output));
-          } catch (error) {
-            outcomes[step.name] = 'failed';
-            reporter.stepFinished(step.name, step.title, 'failed', Date.now() - started);
-            throw classifyAwsError(error, { step: step.name, endpointUrl: environment.config.endpointUrl });
-          }
+        runStep(step, async () => {
+          const result = await apply(environment, step, inputsFrom(step, outputs));
+          outputs.set(step.name, result.output);
+          return result;
         }),
     })),
     options,
   );
-  return { outcomes, changed: reporter.mutations.length > 0 };
+
+  // What the settings no longer want (e.g. --no-http-redirect), once everything that used it has moved.
+  for (const step of [...steps].reverse()) {
+    if (activeNames.has(step.name) || !state.get(step.name)) continue;
+    await runStep(step, async () => {
+      const record = state.get(step.name)!;
+      if (record.created) await loose(step).delete(contextFor(step, environment));
+      state.remove(step.name);
+      return { outcome: record.created ? 'deleted' : 'kept', detail: 'not wanted with the current settings' };
+    });
+  }
+  await deleteRetired(environment, steps);
+  return { outcomes, changed: reporter.mutations.length > 0, plan: planned };
+}
+
+/** Create-before-delete: the resources a replacement left behind go once the new ones are in use. */
+async function deleteRetired(environment: EngineEnvironment, steps: readonly AnyResource[]): Promise<void> {
+  const { state } = environment;
+  for (const step of [...steps].reverse()) {
+    for (const data of [...(state.get(step.name)?.retired ?? [])]) {
+      await currentStep.run(step.name, async () => {
+        environment.reporter.progress(step.name, `deleting the replaced ${step.title.toLowerCase()} ${describe(data)}`.trim());
+        try {
+          await loose(step).delete(retiredContext(step, environment, data));
+        } catch (error) {
+          throw classifyAwsError(error, { step: step.name, endpointUrl: environment.config.endpointUrl });
+        }
+        const remaining = (state.get(step.name)?.retired ?? []).filter((entry) => canonical(entry) !== canonical(data));
+        state.update(step.name, { retired: remaining });
+      });
+    }
+  }
 }
 
 /**
  * Every step's read-only checks, all at once, before the first changing call: a missing hosted
  * zone or a name held by someone else must stop `up` with nothing created, not half-way.
  */
-async function preflight(environment: EngineEnvironment, active: readonly AnyStep[]): Promise<void> {
+async function preflight(environment: EngineEnvironment, active: readonly AnyResource[]): Promise<void> {
   const results = await Promise.allSettled(
-    active.map((step) => currentStep.run(step.name, async () => loose(step).preflight?.(contextFor(step, environment)))),
+    active.map((step) => currentStep.run(step.name, async () => loose(step).preflight?.(contextFor(step, environment, { readOnly: true })))),
   );
   const failures = results.flatMap((result, index) => (result.status === 'rejected' ? [{ step: active[index]!, error: result.reason as unknown }] : []));
   if (failures.length === 0) return;
@@ -139,10 +268,9 @@ export interface DownResult {
   remaining: string[];
 }
 
-export async function down(environment: EngineEnvironment, steps: readonly AnyStep[], options: ActionOptions = {}): Promise<DownResult> {
+export async function down(environment: EngineEnvironment, steps: readonly AnyResource[], options: ActionOptions = {}): Promise<DownResult> {
   const { state, reporter } = environment;
-  const recorded = steps.filter((step) => state.get(step.name) !== undefined);
-  const recordedNames = new Set(recorded.map((step) => step.name));
+  const recorded = new Set(steps.filter((step) => state.get(step.name) !== undefined).map((step) => step.name));
   // Graph over every known step, so ordering holds even when a middle step has no record.
   const dependents = reverseDependencies(steps.map((step) => ({ name: step.name, waitsFor: step.dependsOn })));
   const outcomes: Record<string, string> = {};
@@ -153,11 +281,13 @@ export async function down(environment: EngineEnvironment, steps: readonly AnySt
       waitsFor: dependents.get(step.name) ?? [],
       run: () =>
         currentStep.run(step.name, async () => {
-          if (!recordedNames.has(step.name)) return;
+          if (!recorded.has(step.name)) return;
           const record = state.get(step.name)!;
           const started = Date.now();
           reporter.stepStarted(step.name, step.title);
           try {
+            // A replacement's leftovers first: they are older than the live resource.
+            for (const data of record.retired ?? []) await loose(step).delete(retiredContext(step, environment, data));
             if (!record.created) {
               state.remove(step.name);
               outcomes[step.name] = 'kept';
@@ -187,39 +317,46 @@ export interface StatusRow {
   present: boolean;
   healthy: boolean;
   summary: string;
+  /** The same diff `plan` shows: the live resource against what the recorded settings want. */
   drift: string[];
+  changes: Change[];
   details?: Record<string, unknown>;
 }
 
-export async function status(environment: EngineEnvironment, steps: readonly AnyStep[]): Promise<StatusRow[]> {
+export function formatValue(value: unknown): string {
+  if (isUnknown(value)) return '(known after apply)';
+  if (value === undefined) return '(none)';
+  return typeof value === 'string' ? value : canonical(value);
+}
+
+export function formatChange(change: Change): string {
+  return `${change.field}: ${formatValue(change.from)} → ${formatValue(change.to)}`;
+}
+
+/** `status`: the plan against the recorded settings, with each live resource's health. */
+export async function status(environment: EngineEnvironment, steps: readonly AnyResource[]): Promise<StatusRow[]> {
   const { state } = environment;
-  const active = enabledSteps(steps, environment.config);
-  const rows = await Promise.all(
-    active.map((step) =>
-      currentStep.run(step.name, async (): Promise<StatusRow> => {
-        const record = state.get(step.name);
-        if (!record) {
-          return { step: step.name, title: step.title, created: null, present: false, healthy: false, summary: 'not in state (run authecs up)', drift: [] };
-        }
-        try {
-          const inspection = await loose(step).inspect(contextFor(step, environment));
-          return {
-            step: step.name,
-            title: step.title,
-            created: record.created,
-            present: inspection.present,
-            healthy: inspection.present && inspection.healthy && (inspection.drift ?? []).length === 0,
-            summary: inspection.summary,
-            drift: inspection.drift ?? [],
-            ...(inspection.details ? { details: inspection.details } : {}),
-          };
-        } catch (error) {
-          const classified = classifyAwsError(error, { step: step.name, endpointUrl: environment.config.endpointUrl });
-          if (classified.exit !== 'aws') throw classified;
-          return { step: step.name, title: step.title, created: record.created, present: false, healthy: false, summary: `error: ${classified.message}`, drift: [] };
-        }
-      }),
-    ),
-  );
-  return rows;
+  const planned = await plan(environment, steps, { withLoss: false });
+  return planned
+    .filter((entry) => entry.action !== 'skip')
+    .map((entry): StatusRow => {
+      const record = state.get(entry.step);
+      const row = { step: entry.step, title: entry.title, created: record?.created ?? entry.created, changes: entry.changes };
+      if (entry.action === 'create') {
+        return { ...row, present: false, healthy: false, summary: record ? 'missing' : 'not in state (run authecs up)', drift: [] };
+      }
+      if (entry.action === 'delete') {
+        return { ...row, present: true, healthy: false, summary: 'no longer wanted by the settings (run authecs up to delete it)', drift: [] };
+      }
+      const health = entry.health ?? { healthy: true, summary: 'present' };
+      const settled = entry.action !== 'wait';
+      return {
+        ...row,
+        present: true,
+        healthy: health.healthy && settled && entry.changes.length === 0,
+        summary: settled ? health.summary : `${health.summary} (settling)`,
+        drift: entry.changes.map(formatChange),
+        ...(health.details ? { details: health.details } : {}),
+      };
+    });
 }

@@ -6,7 +6,7 @@ import { TaskList } from './task-list.js';
  * One message stream for people and machines. Steps never print: the engine and the
  * commands emit typed events here, and the renderer turns them into text or JSON lines.
  */
-export type StepOutcome = 'created' | 'resumed' | 'repaired' | 'unchanged' | 'deleted' | 'absent' | 'kept' | 'skipped' | 'failed';
+export type StepOutcome = 'created' | 'resumed' | 'repaired' | 'updated' | 'replaced' | 'settled' | 'unchanged' | 'deleted' | 'absent' | 'kept' | 'skipped' | 'failed';
 
 export type ReportEvent =
   | { type: 'step-start'; step: string; title: string }
@@ -40,6 +40,9 @@ const OUTCOME_SYMBOL: Record<StepOutcome, string> = {
   created: '✔',
   resumed: '✔',
   repaired: '✔',
+  updated: '✔',
+  replaced: '✔',
+  settled: '✔',
   unchanged: '✔',
   deleted: '✔',
   absent: '✔',

@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { AuthecsError, stateError } from '../errors.js';
 
-export const STATE_SCHEMA_VERSION = 1;
+/** 2: each resource records the desired state it was last applied with (`applied`); 1 did not. */
+export const STATE_SCHEMA_VERSION = 2;
 
 /** What authecs knows of one resource. `data` holds identifiers only, never a secret. */
 export interface ResourceRecord<Data extends object = Record<string, unknown>> {
@@ -26,7 +27,11 @@ export interface StateDocument {
   region: string;
   createdAt: string;
   updatedAt: string;
-  /** The settings `up` ran with, so that `status` and `down` need nothing but the state file. */
+  /**
+   * The settings the user chose (flags, environment, .env) on any earlier `up`: they stick, so a
+   * later run changes only what it is told to. Defaults are not recorded. Schema 1 recorded every
+   * effective value, which migrates as chosen.
+   */
   settings: Record<string, unknown>;
   resources: Record<string, ResourceRecord>;
 }
@@ -79,6 +84,15 @@ export function writeFileAtomic(path: string, content: string): void {
   }
 }
 
+/**
+ * Schema 1 → 2 in memory. Nothing is lost: records simply lack `applied`, so their first plan
+ * cannot tell a changed setting from drift. The file is rewritten only by a command that writes.
+ */
+function migrate(document: StateDocument): StateDocument {
+  if (document.schemaVersion === STATE_SCHEMA_VERSION) return document;
+  return { ...document, schemaVersion: STATE_SCHEMA_VERSION, settings: document.settings ?? {} };
+}
+
 interface LockOwner {
   pid: number;
   host: string;
@@ -99,6 +113,7 @@ export class StateFile {
   private document: StateDocument | undefined;
   private lockHeld = false;
   private writes = 0;
+  private settingsDirty = false;
 
   private constructor(readonly path: string) {}
 
@@ -153,7 +168,7 @@ export class StateFile {
         'Upgrade authecs.',
       );
     }
-    return document as StateDocument;
+    return migrate(document as StateDocument);
   }
 
   private acquireLock(command: string): void {
@@ -194,7 +209,10 @@ export class StateFile {
     this.lockHeld = false;
   }
 
-  /** Starts a new document for `up`, or checks that an existing one belongs to the same stack. */
+  /**
+   * Starts a new document for `up`, or checks that an existing one belongs to the same stack.
+   * The chosen settings are written with the first resource record, not before.
+   */
   initialise(stack: string, region: string, settings: Record<string, unknown>): void {
     const now = new Date().toISOString();
     if (this.document) {
@@ -205,11 +223,39 @@ export class StateFile {
           'Pass --state with another path, or --cluster with the stack this file belongs to.',
         );
       }
+      if (this.document.region !== region) {
+        throw new AuthecsError(`Stack "${stack}" lives in ${this.document.region}; it cannot move to ${region}`, {
+          code: 'REGION_CHANGE_REFUSED',
+          exit: 'usage',
+          hint: `Leave out --region (the stack's region sticks), or run \`authecs down\` and then \`authecs up --region ${region}\` to rebuild it there.`,
+        });
+      }
+      if (JSON.stringify(this.document.settings) !== JSON.stringify(settings)) this.settingsDirty = true;
       this.document.settings = settings;
-      this.document.region = region;
       return;
     }
     this.document = { schemaVersion: STATE_SCHEMA_VERSION, tool: 'authecs', stack, region, createdAt: now, updatedAt: now, settings, resources: {} };
+  }
+
+  /** For read-only commands (`plan`): the same checks as initialise(), without taking the file over. */
+  check(stack: string, region: string): void {
+    if (!this.document) return;
+    if (this.document.stack !== stack) {
+      throw stateError('STATE_OTHER_STACK', `State file ${this.path} belongs to stack "${this.document.stack}", not "${stack}"`, 'Pass --state with another path, or --cluster with the stack this file belongs to.');
+    }
+    if (this.document.region !== region) {
+      throw new AuthecsError(`Stack "${stack}" lives in ${this.document.region}; it cannot move to ${region}`, {
+        code: 'REGION_CHANGE_REFUSED',
+        exit: 'usage',
+        hint: `Leave out --region (the stack's region sticks), or run \`authecs down\` and then \`authecs up --region ${region}\` to rebuild it there.`,
+      });
+    }
+  }
+
+  /** Records the chosen settings now if they differ from the file's (a run that changed no resource). */
+  saveSettings(): void {
+    if (!this.document || this.document.resources === undefined || Object.keys(this.document.resources).length === 0) return;
+    if (this.settingsDirty) this.flush();
   }
 
   get stack(): string | undefined {
@@ -281,6 +327,7 @@ export class StateFile {
     document.updatedAt = new Date().toISOString();
     assertNoSecrets(document, 'state');
     writeFileAtomic(this.path, `${JSON.stringify(document, null, 2)}\n`);
+    this.settingsDirty = false;
     this.writes += 1;
     killForCrashTest(this.writes);
   }

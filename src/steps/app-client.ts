@@ -2,15 +2,17 @@ import {
   CreateUserPoolClientCommand,
   DeleteUserPoolClientCommand,
   DescribeUserPoolClientCommand,
-  ListUserPoolClientsCommand,
-  type ListUserPoolClientsCommandOutput,
+  paginateListUserPoolClients,
   UpdateUserPoolClientCommand,
+  type OAuthFlowType,
   type UserPoolClientType,
 } from '@aws-sdk/client-cognito-identity-provider';
-import type { Config } from '../config/schema.js';
 import { hasErrorCode } from '../aws/errors.js';
 import type { AppClientOutput } from './outputs.js';
-import { defineStep, type StepContext } from './step.js';
+import { defineResource, known, UNKNOWN, type Live, type Maybe } from './resource.js';
+import { oauthScopes } from './shared/cognito.js';
+import { resolved } from './shared/resolved.js';
+import type { StepContext } from './step.js';
 
 type Context = StepContext<'app-client'>;
 
@@ -22,13 +24,18 @@ type Context = StepContext<'app-client'>;
 
 const LIST_PAGE_SIZE = 60;
 
-/** The OAuth settings the ALB needs (aws-behaviour.md): secret, code grant, openid, exact callback. */
-export interface ClientSettings {
-  AllowedOAuthFlows: 'code'[];
-  AllowedOAuthScopes: string[];
-  CallbackURLs: string[];
-  SupportedIdentityProviders: string[];
-  AllowedOAuthFlowsUserPoolClient: true;
+/** The client the ALB needs (aws-behaviour.md): a secret, the code grant, openid, the exact callback. */
+export interface DesiredAppClient {
+  name: string;
+  callbackUrls: string[];
+  allowedOAuthFlows: OAuthFlowType[];
+  scopes: string[];
+  /** Sign-in through the pool itself (COGNITO), not a federated provider. */
+  supportedIdentityProviders: string[];
+  /** Without it the client's OAuth settings are ignored. */
+  allowedOAuthFlowsUserPoolClient: boolean;
+  generateSecret: boolean;
+  userPoolId: Maybe<string>;
 }
 
 export function callbackUrl(domain: string): string {
@@ -36,155 +43,187 @@ export function callbackUrl(domain: string): string {
   return `https://${domain.toLowerCase()}/oauth2/idpresponse`;
 }
 
-export function scopesOf(scope: string): string[] {
-  const scopes = scope.split(/\s+/).filter(Boolean);
-  return scopes.length > 0 ? scopes : ['openid'];
-}
-
-function desiredSettings(config: Config): ClientSettings {
-  return {
-    AllowedOAuthFlows: ['code'],
-    AllowedOAuthScopes: scopesOf(config.scope),
-    CallbackURLs: [callbackUrl(config.domain)],
-    SupportedIdentityProviders: ['COGNITO'],
-    AllowedOAuthFlowsUserPoolClient: true,
-  };
-}
+const sorted = <Value extends string>(values: readonly Value[] | undefined): Value[] => [...new Set(values ?? [])].sort();
 
 /** A client without its secret: what the rest of this module may see. */
 interface Shape {
   clientId: string;
-  name: string | undefined;
-  hasSecret: boolean;
-  flows: string[];
-  scopes: string[];
-  callbackUrls: string[];
-  providers: string[];
-  flowsAllowed: boolean;
+  userPoolId: string;
+  observed: Omit<DesiredAppClient, 'userPoolId'> & { userPoolId: string };
 }
 
-function shapeOf(client: UserPoolClientType): Shape {
+function shapeOf(client: UserPoolClientType, userPoolId: string): Shape {
   return {
     clientId: client.ClientId!,
-    name: client.ClientName,
-    hasSecret: Boolean(client.ClientSecret),
-    flows: client.AllowedOAuthFlows ?? [],
-    scopes: client.AllowedOAuthScopes ?? [],
-    callbackUrls: client.CallbackURLs ?? [],
-    providers: client.SupportedIdentityProviders ?? [],
-    flowsAllowed: client.AllowedOAuthFlowsUserPoolClient === true,
+    userPoolId: client.UserPoolId ?? userPoolId,
+    observed: {
+      name: client.ClientName ?? '',
+      callbackUrls: sorted(client.CallbackURLs),
+      allowedOAuthFlows: sorted(client.AllowedOAuthFlows),
+      scopes: sorted(client.AllowedOAuthScopes),
+      supportedIdentityProviders: sorted(client.SupportedIdentityProviders),
+      allowedOAuthFlowsUserPoolClient: client.AllowedOAuthFlowsUserPoolClient === true,
+      generateSecret: Boolean(client.ClientSecret),
+      userPoolId: client.UserPoolId ?? userPoolId,
+    },
   };
-}
-
-function sameSet(left: readonly string[], right: readonly string[]): boolean {
-  const a = [...new Set(left)].sort();
-  const b = [...new Set(right)].sort();
-  return a.length === b.length && a.every((value, index) => value === b[index]);
-}
-
-const list = (values: readonly string[]): string => (values.length > 0 ? values.join(' ') : 'none');
-
-/** Each difference from the client `up` makes; empty when it matches. */
-function clientDrift(shape: Shape, want: ClientSettings): string[] {
-  const drift: string[] = [];
-  if (!sameSet(shape.callbackUrls, want.CallbackURLs)) drift.push(`callback URLs are ${list(shape.callbackUrls)}, not ${list(want.CallbackURLs)}`);
-  if (!sameSet(shape.flows, want.AllowedOAuthFlows)) drift.push(`OAuth flows are ${list(shape.flows)}, not ${list(want.AllowedOAuthFlows)}`);
-  if (!sameSet(shape.scopes, want.AllowedOAuthScopes)) drift.push(`OAuth scopes are ${list(shape.scopes)}, not ${list(want.AllowedOAuthScopes)}`);
-  if (!sameSet(shape.providers, want.SupportedIdentityProviders)) drift.push(`identity providers are ${list(shape.providers)}, not ${list(want.SupportedIdentityProviders)}`);
-  if (!shape.flowsAllowed) drift.push('OAuth flows are not enabled for the client (AllowedOAuthFlowsUserPoolClient is false)');
-  if (!shape.hasSecret) drift.push('the client has no secret; the ALB needs one');
-  return drift;
 }
 
 async function describeClient(context: Context, userPoolId: string, clientId: string): Promise<Shape | undefined> {
   try {
     const response = await context.clients.cognito.send(new DescribeUserPoolClientCommand({ UserPoolId: userPoolId, ClientId: clientId }));
-    return response.UserPoolClient ? shapeOf(response.UserPoolClient) : undefined;
+    return response.UserPoolClient ? shapeOf(response.UserPoolClient, userPoolId) : undefined;
   } catch (error) {
     if (hasErrorCode(error, 'ResourceNotFoundException')) return undefined;
     throw error;
   }
 }
 
-/** Our pool is ours, so a client with our name in it is ours (left by a killed run). */
-async function findByName(context: Context, userPoolId: string, name: string): Promise<Shape | undefined> {
-  let nextToken: string | undefined;
-  do {
-    let page: ListUserPoolClientsCommandOutput;
-    try {
-      page = await context.clients.cognito.send(new ListUserPoolClientsCommand({ UserPoolId: userPoolId, MaxResults: LIST_PAGE_SIZE, ...(nextToken ? { NextToken: nextToken } : {}) }));
-    } catch (error) {
-      if (hasErrorCode(error, 'ResourceNotFoundException')) return undefined;
-      throw error;
+/** Our pool is ours, so a client with our name in it is ours (left by a killed run); `except` skips the one being replaced. */
+async function findByName(context: Context, userPoolId: string, name: string, except?: string): Promise<Shape | undefined> {
+  try {
+    for await (const page of paginateListUserPoolClients({ client: context.clients.cognito, pageSize: LIST_PAGE_SIZE }, { UserPoolId: userPoolId, MaxResults: LIST_PAGE_SIZE })) {
+      const match = (page.UserPoolClients ?? []).find((client) => client.ClientName === name && client.ClientId && client.ClientId !== except);
+      if (match) return await describeClient(context, userPoolId, match.ClientId!);
     }
-    const match = (page.UserPoolClients ?? []).find((client) => client.ClientName === name && client.ClientId);
-    if (match) return describeClient(context, userPoolId, match.ClientId!);
-    nextToken = page.NextToken;
-  } while (nextToken);
+  } catch (error) {
+    if (hasErrorCode(error, 'ResourceNotFoundException')) return undefined;
+    throw error;
+  }
   return undefined;
 }
 
-async function locate(context: Context, userPoolId: string): Promise<Shape | undefined> {
+/** The recorded client, else one with our name in today's pool; undefined when the pool is still to be made. */
+async function locate(context: Context): Promise<Shape | undefined> {
   const recorded = context.record?.data;
-  if (recorded?.clientId && (recorded.userPoolId ?? userPoolId) === userPoolId) {
-    const found = await describeClient(context, userPoolId, recorded.clientId);
+  if (recorded?.clientId && recorded.userPoolId) {
+    const found = await describeClient(context, recorded.userPoolId, recorded.clientId);
     if (found) return found;
   }
-  return findByName(context, userPoolId, context.config.appClientName);
+  const userPoolId = context.hasOutput('user-pool') ? context.output('user-pool').userPoolId : recorded?.userPoolId;
+  if (!userPoolId) return undefined;
+  return findByName(context, userPoolId, recorded?.name ?? context.config.appClientName);
 }
 
 function toOutput(clientId: string, name: string, userPoolId: string): AppClientOutput {
   return { clientId, name, userPoolId };
 }
 
-export const appClientStep = defineStep({
+function live(shape: Shape): Live<'app-client', DesiredAppClient> {
+  const { observed } = shape;
+  const ready = observed.generateSecret && observed.allowedOAuthFlows.includes('code') && observed.scopes.includes('openid') && observed.allowedOAuthFlowsUserPoolClient;
+  return {
+    output: toOutput(shape.clientId, observed.name, shape.userPoolId),
+    observed,
+    created: true,
+    health: {
+      healthy: true,
+      summary: ready ? 'code grant, openid, callback set' : 'settings differ',
+      details: { clientId: shape.clientId, name: observed.name, callbackUrls: observed.callbackUrls, scopes: observed.scopes, flows: observed.allowedOAuthFlows, hasSecret: observed.generateSecret },
+    },
+  };
+}
+
+/** The OAuth settings, as both CreateUserPoolClient and UpdateUserPoolClient take them. */
+function settingsOf(want: DesiredAppClient) {
+  return {
+    ClientName: want.name,
+    AllowedOAuthFlows: want.allowedOAuthFlows,
+    AllowedOAuthScopes: want.scopes,
+    CallbackURLs: want.callbackUrls,
+    SupportedIdentityProviders: want.supportedIdentityProviders,
+    AllowedOAuthFlowsUserPoolClient: want.allowedOAuthFlowsUserPoolClient,
+  };
+}
+
+/** Creates the client; only its ID is read from the response, the secret in it is dropped here. */
+async function createClient(context: Context, want: DesiredAppClient, userPoolId: string): Promise<string> {
+  const response = await context.clients.cognito.send(new CreateUserPoolClientCommand({ UserPoolId: userPoolId, GenerateSecret: want.generateSecret, ...settingsOf(want) }));
+  return response.UserPoolClient!.ClientId!;
+}
+
+async function deleteClient(context: Context, userPoolId: string, clientId: string): Promise<void> {
+  try {
+    await context.clients.cognito.send(new DeleteUserPoolClientCommand({ UserPoolId: userPoolId, ClientId: clientId }));
+  } catch (error) {
+    if (!hasErrorCode(error, 'ResourceNotFoundException')) throw error;
+  }
+}
+
+export const appClientStep = defineResource<'app-client', DesiredAppClient>({
   name: 'app-client',
   title: 'Cognito app client',
   articleSection: 'Create an Amazon Cognito user pool application client',
   dependsOn: ['user-pool'],
 
-  async find(context) {
-    const { userPoolId } = context.output('user-pool');
-    const client = await locate(context, userPoolId);
-    if (!client || clientDrift(client, desiredSettings(context.config)).length > 0) return undefined;
-    return { output: toOutput(client.clientId, client.name ?? context.config.appClientName, userPoolId), created: true };
+  desired: (config, inputs) => ({
+    name: config.appClientName,
+    callbackUrls: [callbackUrl(config.domain)],
+    allowedOAuthFlows: ['code'],
+    scopes: oauthScopes(config.scope),
+    supportedIdentityProviders: ['COGNITO'],
+    allowedOAuthFlowsUserPoolClient: true,
+    generateSecret: true,
+    userPoolId: known(inputs['user-pool'], (pool) => pool.userPoolId) ?? UNKNOWN,
+  }),
+
+  effects: {
+    // UpdateUserPoolClient changes the name and OAuth settings in place (API reference).
+    name: 'update',
+    callbackUrls: 'update',
+    allowedOAuthFlows: 'update',
+    scopes: 'update',
+    supportedIdentityProviders: 'update',
+    allowedOAuthFlowsUserPoolClient: 'update',
+    // A secret can only be set when the client is created, and a client lives in one pool
+    // (developer guide, "Updating user pool configuration": client secret).
+    generateSecret: 'replace',
+    userPoolId: 'replace',
   },
 
-  async create(context) {
-    const { userPoolId } = context.output('user-pool');
-    const name = context.config.appClientName;
-    const settings = desiredSettings(context.config);
-    let existing = await locate(context, userPoolId);
+  async read(context) {
+    const shape = await locate(context);
+    return shape ? live(shape) : undefined;
+  },
 
-    if (existing && !existing.hasSecret) {
-      // A secret can only be set at creation: replace the client (the host rule follows the new ID).
-      context.progress(`replacing app client ${existing.clientId}, which has no secret`);
-      context.save({ created: true, data: { name, userPoolId } });
-      try {
-        await context.clients.cognito.send(new DeleteUserPoolClientCommand({ UserPoolId: userPoolId, ClientId: existing.clientId }));
-      } catch (error) {
-        if (!hasErrorCode(error, 'ResourceNotFoundException')) throw error;
-      }
-      existing = undefined;
-    }
-
+  async create(context, want) {
+    const userPoolId = resolved(want.userPoolId, 'user pool ID');
+    // No idempotency token: a client a killed run made in our pool is adopted, not made twice.
+    const existing = await findByName(context, userPoolId, want.name);
     if (existing) {
-      const output = toOutput(existing.clientId, name, userPoolId);
+      const output = toOutput(existing.clientId, want.name, userPoolId);
       context.save({ created: true, data: output });
-      if (clientDrift(existing, settings).length > 0) {
-        // UpdateUserPoolClient resets whatever it is not given, so send the full create-time list.
-        context.progress('updating the app client to the OAuth settings the ALB needs');
-        await context.clients.cognito.send(new UpdateUserPoolClientCommand({ UserPoolId: userPoolId, ClientId: existing.clientId, ClientName: name, ...settings }));
-      }
       return output;
     }
-
     // App clients take no tags: record the intent so a killed run is found by name in our pool.
-    context.save({ created: true, data: { name, userPoolId } });
-    const response = await context.clients.cognito.send(new CreateUserPoolClientCommand({ UserPoolId: userPoolId, ClientName: name, GenerateSecret: true, ...settings }));
-    // Only the ID is read; the secret in this response is dropped here.
-    const output = toOutput(response.UserPoolClient!.ClientId!, name, userPoolId);
+    context.save({ created: true, data: { name: want.name, userPoolId } });
+    const output = toOutput(await createClient(context, want, userPoolId), want.name, userPoolId);
     context.save({ data: output });
+    return output;
+  },
+
+  async update(context, want, current) {
+    const { clientId, userPoolId } = current.output;
+    // UpdateUserPoolClient resets whatever it is not given, so send every setting authecs makes.
+    await context.clients.cognito.send(new UpdateUserPoolClientCommand({ UserPoolId: userPoolId, ClientId: clientId, ...settingsOf(want) }));
+    const output = toOutput(clientId, want.name, userPoolId);
+    context.save({ data: output });
+    return output;
+  },
+
+  /**
+   * Create-before-delete: client names need not be unique, so the new client is made while the
+   * ALB still signs users in with the old one; the engine deletes the old one once the host rule
+   * uses the new ID.
+   */
+  async replace(context, want, current) {
+    const userPoolId = resolved(want.userPoolId, 'user pool ID');
+    // A killed replacement left its new client in the pool: adopt it rather than make a third.
+    const leftover = await findByName(context, userPoolId, want.name, current.output.clientId);
+    const clientId = leftover?.observed.generateSecret === want.generateSecret ? leftover.clientId : await createClient(context, want, userPoolId);
+    const output = toOutput(clientId, want.name, userPoolId);
+    context.save({ created: true, data: output });
+    context.retire(current.output);
     return output;
   },
 
@@ -194,24 +233,6 @@ export const appClientStep = defineStep({
     if (!userPoolId) return;
     const clientId = recorded?.clientId ?? (await findByName(context, userPoolId, recorded?.name ?? context.config.appClientName))?.clientId;
     if (!clientId) return;
-    try {
-      await context.clients.cognito.send(new DeleteUserPoolClientCommand({ UserPoolId: userPoolId, ClientId: clientId }));
-    } catch (error) {
-      if (!hasErrorCode(error, 'ResourceNotFoundException')) throw error;
-    }
-  },
-
-  async inspect(context) {
-    const recorded = context.record?.data;
-    const client = recorded?.clientId && recorded.userPoolId ? await describeClient(context, recorded.userPoolId, recorded.clientId) : undefined;
-    if (!client) return { present: false, healthy: false, summary: 'missing' };
-    const drift = clientDrift(client, desiredSettings(context.config));
-    return {
-      present: true,
-      healthy: true,
-      summary: drift.length === 0 ? 'code grant, openid, callback set' : 'settings differ',
-      drift,
-      details: { clientId: client.clientId, name: client.name, callbackUrls: client.callbackUrls, scopes: client.scopes, flows: client.flows, hasSecret: client.hasSecret },
-    };
+    await deleteClient(context, userPoolId, clientId);
   },
 });

@@ -1,25 +1,38 @@
-import { createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   DeleteCertificateCommand,
   DescribeCertificateCommand,
-  ListCertificatesCommand,
   ListTagsForCertificateCommand,
+  paginateListCertificates,
   RequestCertificateCommand,
   type CertificateDetail,
   type CertificateSummary,
+  type ValidationMethod,
 } from '@aws-sdk/client-acm';
 import type { Listener } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { RRType } from '@aws-sdk/client-route-53';
 import { hasErrorCode } from '../aws/errors.js';
-import { pollUntil, retryWhileInUse } from './shared/poll.js';
 import { AuthecsError } from '../errors.js';
-import { ARTICLE_TTL, changeRecordsAndWait, deleteRecordSet, holdsValue, recordSetsNamed } from './dns-record.js';
-import { normalizeDnsName } from './hosted-zone.js';
-import { describeListener, listListeners } from './https-listener.js';
 import type { CertificateOutput, ValidationRecord } from './outputs.js';
-import { defineStep, hasStackTag, stackTags, type StepContext } from './step.js';
+import { defineResource, known, UNKNOWN, type Live, type Maybe } from './resource.js';
+import { describeListener, listListeners } from './shared/listeners.js';
+import { pollUntil, retryWhileInUse } from './shared/poll.js';
+import { resolved } from './shared/resolved.js';
+import { ARTICLE_TTL, changeRecordsAndWait, deleteRecordSet, holdsValue, normalizeDnsName, recordSetsNamed } from './shared/route53.js';
+import { hasStackTag, stackTags } from './shared/tags.js';
+import type { StepContext } from './step.js';
 
 type Context = StepContext<'certificate'>;
+
+export interface DesiredCertificate {
+  domain: string;
+  validationMethod: ValidationMethod;
+  /** The zone the validation records go in, UNKNOWN while the zone lookup is still to run. */
+  hostedZoneId: Maybe<string>;
+}
+
+type CertificateLive = Live<'certificate', DesiredCertificate>;
+type WantedRecord = { name: string; type: string; value: string };
 
 // CertificateValidated waiter: every 60 s (aws-behaviour.md).
 const ISSUED_POLL_SECONDS = 60;
@@ -30,6 +43,16 @@ const RECORD_TIMEOUT_SECONDS = 5 * 60;
 const IN_USE_POLL_SECONDS = 15;
 
 const UNUSABLE_STATUSES = new Set(['FAILED', 'VALIDATION_TIMED_OUT', 'REVOKED', 'EXPIRED', 'INACTIVE']);
+
+/**
+ * RequestCertificate's IdempotencyToken (\w{1,32}): fresh for each new certificate. ACM treats
+ * requests with one token within an hour as one certificate (ACM API Reference,
+ * RequestCertificate), so a token derived from the stack and domain would hand a certificate
+ * deleted by `down` back to an `up` within the hour.
+ */
+export function newIdempotencyToken(): string {
+  return randomUUID().replace(/-/g, '');
+}
 
 async function listenersOf(context: Context, user: string): Promise<Listener[]> {
   if (!user.includes(':listener/')) return listListeners(context.clients.elbv2, user);
@@ -55,11 +78,6 @@ async function holdersOf(context: Context, arn: string, inUseBy: readonly string
   return holders;
 }
 
-/** RequestCertificate's IdempotencyToken: \w+, at most 32 characters, the same for the same stack and domain. */
-export function certificateIdempotencyToken(stack: string, domain: string): string {
-  return `authecs${createHash('sha256').update(stack + domain).digest('hex').slice(0, 25)}`;
-}
-
 async function describeCertificate(context: Context, arn: string): Promise<CertificateDetail | undefined> {
   try {
     return (await context.clients.acm.send(new DescribeCertificateCommand({ CertificateArn: arn }))).Certificate;
@@ -71,21 +89,18 @@ async function describeCertificate(context: Context, arn: string): Promise<Certi
 
 async function listCertificates(context: Context): Promise<CertificateSummary[]> {
   const summaries: CertificateSummary[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await context.clients.acm.send(
-      new ListCertificatesCommand({ CertificateStatuses: ['PENDING_VALIDATION', 'ISSUED'], ...(nextToken ? { NextToken: nextToken } : {}) }),
-    );
+  for await (const page of paginateListCertificates({ client: context.clients.acm }, { CertificateStatuses: ['PENDING_VALIDATION', 'ISSUED'] })) {
     summaries.push(...(page.CertificateSummaryList ?? []));
-    nextToken = page.NextToken;
-  } while (nextToken);
+  }
   return summaries;
 }
 
 /** A certificate for this domain carrying our tag: one a killed run requested but never recorded. */
-async function findTagged(context: Context): Promise<CertificateDetail | undefined> {
-  const domain = normalizeDnsName(context.config.domain);
-  const candidates = (await listCertificates(context)).filter((summary) => summary.CertificateArn && normalizeDnsName(summary.DomainName ?? '') === domain);
+async function findTagged(context: Context, forDomain: string, except?: string): Promise<CertificateDetail | undefined> {
+  const domain = normalizeDnsName(forDomain);
+  const candidates = (await listCertificates(context)).filter(
+    (summary) => summary.CertificateArn && summary.CertificateArn !== except && normalizeDnsName(summary.DomainName ?? '') === domain,
+  );
   const ours: CertificateDetail[] = [];
   for (const candidate of candidates) {
     const tags = await context.clients.acm.send(new ListTagsForCertificateCommand({ CertificateArn: candidate.CertificateArn! }));
@@ -96,14 +111,14 @@ async function findTagged(context: Context): Promise<CertificateDetail | undefin
   return ours.find((detail) => detail.Status === 'ISSUED') ?? ours[0];
 }
 
-/** The recorded certificate if it still exists, else a tagged one. */
+/** The recorded certificate if it still exists, else a tagged one for the domain. */
 async function locate(context: Context): Promise<CertificateDetail | undefined> {
   const recordedArn = context.record?.data.certificateArn;
   if (recordedArn) {
     const recorded = await describeCertificate(context, recordedArn);
     if (recorded) return recorded;
   }
-  return findTagged(context);
+  return findTagged(context, context.config.domain);
 }
 
 function certificateFailed(detail: CertificateDetail): AuthecsError {
@@ -118,11 +133,20 @@ function certificateFailed(detail: CertificateDetail): AuthecsError {
   });
 }
 
+function certificateVanished(arn: string): AuthecsError {
+  return new AuthecsError(`Certificate ${arn} no longer exists`, {
+    code: 'CERTIFICATE_MISSING',
+    exit: 'aws',
+    resource: arn,
+    hint: 'Someone deleted it while authecs was waiting; run `authecs up` again to request a new one.',
+  });
+}
+
 /** The CNAME records ACM wants, once every domain has one; deduplicated (names can repeat). */
-function validationRecordsOf(detail: CertificateDetail): { name: string; type: string; value: string }[] | undefined {
+function validationRecordsOf(detail: CertificateDetail): WantedRecord[] | undefined {
   const options = detail.DomainValidationOptions ?? [];
   if (options.length === 0 || options.some((option) => !option.ResourceRecord?.Name || !option.ResourceRecord.Value)) return undefined;
-  const unique = new Map<string, { name: string; type: string; value: string }>();
+  const unique = new Map<string, WantedRecord>();
   for (const option of options) {
     const record = option.ResourceRecord!;
     const entry = { name: record.Name!, type: record.Type ?? 'CNAME', value: record.Value! };
@@ -131,7 +155,7 @@ function validationRecordsOf(detail: CertificateDetail): { name: string; type: s
   return [...unique.values()];
 }
 
-async function waitForValidationRecords(context: Context, arn: string): Promise<{ detail: CertificateDetail; records: { name: string; type: string; value: string }[] }> {
+async function waitForValidationRecords(context: Context, arn: string): Promise<{ detail: CertificateDetail; records: WantedRecord[] }> {
   return pollUntil(context, {
     description: `ACM to publish the DNS validation record of ${arn}`,
     intervalSeconds: RECORD_POLL_SECONDS,
@@ -147,21 +171,12 @@ async function waitForValidationRecords(context: Context, arn: string): Promise<
   });
 }
 
-function certificateVanished(arn: string): AuthecsError {
-  return new AuthecsError(`Certificate ${arn} no longer exists`, {
-    code: 'CERTIFICATE_MISSING',
-    exit: 'aws',
-    resource: arn,
-    hint: 'Someone deleted it while authecs was waiting; run `authecs up` again to request a new one.',
-  });
-}
-
-async function isInZone(context: Context, hostedZoneId: string, record: { name: string; type: string; value: string }): Promise<boolean> {
+async function isInZone(context: Context, hostedZoneId: string, record: WantedRecord): Promise<boolean> {
   const live = await recordSetsNamed(context, hostedZoneId, record.name, record.type);
   return live.some((recordSet) => holdsValue(recordSet, record.value));
 }
 
-function sameRecord(left: { name: string; type: string; value: string }, right: { name: string; type: string; value: string }): boolean {
+function sameRecord(left: WantedRecord, right: WantedRecord): boolean {
   return normalizeDnsName(left.name) === normalizeDnsName(right.name) && left.type === right.type && normalizeDnsName(left.value) === normalizeDnsName(right.value);
 }
 
@@ -170,13 +185,16 @@ function formatElapsed(seconds: number): string {
   return minutes > 0 ? `${minutes}m ${seconds % 60}s` : `${seconds}s`;
 }
 
-function toOutput(context: Context, arn: string, status: string, validationRecords: ValidationRecord[]): CertificateOutput {
-  return { certificateArn: arn, domain: context.config.domain, status, validationRecords, hostedZoneId: context.output('hosted-zone').hostedZoneId };
+/** Marks each wanted record ours when the record of an earlier run says we made it. */
+function withOwnership(wanted: readonly WantedRecord[], recorded: readonly ValidationRecord[]): ValidationRecord[] {
+  return wanted.map((record) => ({ ...record, created: recorded.some((each) => each.created && sameRecord(each, record)) }));
 }
 
-/** Upserts the validation CNAMEs that are not in the zone yet, in one change, as the article does. */
-async function publishValidationRecords(context: Context, hostedZoneId: string, wanted: { name: string; type: string; value: string }[]): Promise<ValidationRecord[]> {
-  const recorded = context.record?.data.validationRecords ?? [];
+/**
+ * Upserts the validation CNAMEs that are not in the zone yet, in one change, as the article does.
+ * `recorded` says which of them an earlier run (or the certificate this one replaces) made.
+ */
+async function publishValidationRecords(context: Context, hostedZoneId: string, wanted: WantedRecord[], recorded: readonly ValidationRecord[]): Promise<ValidationRecord[]> {
   const planned: (ValidationRecord & { present: boolean })[] = [];
   for (const record of wanted) {
     const present = await isInZone(context, hostedZoneId, record);
@@ -186,7 +204,7 @@ async function publishValidationRecords(context: Context, hostedZoneId: string, 
   }
   const validationRecords = planned.map(({ present: _present, ...record }) => record);
   // Intent first: records cannot be tagged, so the state file is the only proof they are ours.
-  context.save({ data: { validationRecords } });
+  context.save({ data: { hostedZoneId, validationRecords } });
   const missing = planned.filter((record) => !record.present);
   if (missing.length > 0) {
     context.progress(`adding ${missing.length} DNS validation record(s) to zone ${hostedZoneId}`);
@@ -205,13 +223,14 @@ async function publishValidationRecords(context: Context, hostedZoneId: string, 
 
 async function waitUntilIssued(context: Context, detail: CertificateDetail): Promise<CertificateDetail> {
   const arn = detail.CertificateArn!;
+  const domain = detail.DomainName ?? context.config.domain;
   let status = detail.Status ?? 'PENDING_VALIDATION';
   return pollUntil(context, {
-    description: `certificate ${arn} for ${context.config.domain} to be ISSUED`,
+    description: `certificate ${arn} for ${domain} to be ISSUED`,
     intervalSeconds: ISSUED_POLL_SECONDS,
     timeoutSeconds: context.config.certificateTimeoutMinutes * 60,
     timeoutCode: 'CERTIFICATE_VALIDATION_TIMEOUT',
-    timeoutHint: `Check that the validation CNAME is in the zone that is authoritative for ${context.config.domain} (its NS delegation at the registrar must point at this hosted zone), then run \`authecs up\` again to keep waiting, or raise --certificate-timeout.`,
+    timeoutHint: `Check that the validation CNAME is in the zone that is authoritative for ${domain} (its NS delegation at the registrar must point at this hosted zone), then run \`authecs up\` again to keep waiting, or raise --certificate-timeout.`,
     check: async () => {
       const current = await describeCertificate(context, arn);
       if (!current) throw certificateVanished(arn);
@@ -220,8 +239,50 @@ async function waitUntilIssued(context: Context, detail: CertificateDetail): Pro
       if (UNUSABLE_STATUSES.has(status)) throw certificateFailed(current);
       return undefined;
     },
-    onWaiting: (_attempt, elapsedSeconds) => `certificate ${status}, waiting for ACM to validate ${context.config.domain} (${formatElapsed(elapsedSeconds)} elapsed)`,
+    onWaiting: (_attempt, elapsedSeconds) => `certificate ${status}, waiting for ACM to validate ${domain} (${formatElapsed(elapsedSeconds)} elapsed)`,
   });
+}
+
+/**
+ * Publishes the validation records and waits for ISSUED (the old create's second half): a new
+ * certificate, a pending one found by read(), and one whose zone changed all end here.
+ */
+async function issue(context: Context, arn: string, hostedZoneId: string, recorded: readonly ValidationRecord[]): Promise<CertificateOutput> {
+  const published = await waitForValidationRecords(context, arn);
+  let detail = published.detail;
+  const validationRecords = await publishValidationRecords(context, hostedZoneId, published.records, recorded);
+  if (detail.Status !== 'ISSUED') detail = await waitUntilIssued(context, detail);
+  const domain = normalizeDnsName(detail.DomainName ?? context.config.domain);
+  const output: CertificateOutput = { certificateArn: arn, domain, status: 'ISSUED', validationRecords, hostedZoneId };
+  context.save({ data: output });
+  return output;
+}
+
+/**
+ * Requests a certificate for `want` and sees it issued. The token is on disk before the call, so
+ * a run that lost the answer asks again with the same token (ACM answers with the same
+ * certificate within the hour); `onRecorded` runs once the new ARN is saved.
+ */
+async function request(context: Context, want: DesiredCertificate, onRecorded?: () => void): Promise<CertificateOutput> {
+  const hostedZoneId = resolved(want.hostedZoneId, 'hosted zone ID');
+  const domain = want.domain;
+  const data = context.record?.data;
+  // Records of the certificate this one replaces: an identical validation CNAME stays ours.
+  const recorded = data?.validationRecords ?? [];
+  const pending = data?.pendingRequest?.domain === domain ? data.pendingRequest : undefined;
+  // A lost answer from over an hour ago: the tag still finds what that request made.
+  let arn = pending ? (await findTagged(context, domain, data?.certificateArn))?.CertificateArn : undefined;
+  if (!arn) {
+    const token = pending?.token ?? newIdempotencyToken();
+    context.save({ created: true, data: { pendingRequest: { token, domain } } });
+    const response = await context.clients.acm.send(
+      new RequestCertificateCommand({ DomainName: domain, ValidationMethod: want.validationMethod, IdempotencyToken: token, Tags: stackTags(context.stack) }),
+    );
+    arn = response.CertificateArn!;
+  }
+  context.save({ created: true, data: { certificateArn: arn, domain, hostedZoneId, status: 'PENDING_VALIDATION', validationRecords: [], pendingRequest: undefined } });
+  onRecorded?.();
+  return issue(context, arn, hostedZoneId, recorded);
 }
 
 /** Other live certificates for the same domain share its validation CNAME and still need it. */
@@ -230,142 +291,170 @@ async function othersNeedRecords(context: Context, domain: string, arn: string |
   return others.length > 0;
 }
 
-export const certificateStep = defineStep({
+/** Deletes the validation records we made from a zone, unless another certificate for the domain still needs them. */
+async function removeValidationRecords(context: Context, hostedZoneId: string, records: readonly ValidationRecord[], domain: string, arn: string | undefined): Promise<void> {
+  const ours = records.filter((record) => record.created);
+  if (ours.length === 0) return;
+  if (await othersNeedRecords(context, domain, arn)) {
+    context.progress(`left the DNS validation record(s) in zone ${hostedZoneId}: another certificate for ${domain} uses them`);
+    return;
+  }
+  for (const record of ours) {
+    const live = (await recordSetsNamed(context, hostedZoneId, record.name, record.type)).find((recordSet) => holdsValue(recordSet, record.value));
+    if (!live) continue;
+    await deleteRecordSet(context, hostedZoneId, {
+      Name: record.name,
+      Type: record.type as RRType,
+      TTL: live.TTL ?? ARTICLE_TTL,
+      ResourceRecords: live.ResourceRecords ?? [{ Value: record.value }],
+    });
+  }
+}
+
+/** Waits until no listener serves the certificate, then deletes it; gone counts as deleted. */
+async function deleteCertificate(context: Context, arn: string): Promise<void> {
+  const detail = await describeCertificate(context, arn);
+  if (!detail) return;
+  const holders = detail.InUseBy?.length ? await holdersOf(context, arn, detail.InUseBy) : [];
+  if (holders.length > 0) {
+    // A listener deleted a moment ago still holds the certificate for a while (aws-behaviour.md).
+    await pollUntil(context, {
+      description: `certificate ${arn} to be released by ${holders.join(', ')}`,
+      intervalSeconds: IN_USE_POLL_SECONDS,
+      timeoutCode: 'CERTIFICATE_IN_USE',
+      timeoutHint: 'Remove the certificate from the listeners named above (or delete them), then run `authecs down` again.',
+      check: async () => {
+        const current = await describeCertificate(context, arn);
+        if (!current) return true;
+        return (await holdersOf(context, arn, current.InUseBy ?? [])).length === 0 ? true : undefined;
+      },
+      onWaiting: (attempt) => (attempt % 4 === 1 ? `waiting for ${holders.length} resource(s) to release the certificate` : undefined),
+    });
+  }
+  await retryWhileInUse(
+    context,
+    {
+      description: `delete certificate ${arn}`,
+      codes: ['ResourceInUseException'],
+      intervalSeconds: IN_USE_POLL_SECONDS,
+      call: async () => {
+        try {
+          await context.clients.acm.send(new DeleteCertificateCommand({ CertificateArn: arn }));
+        } catch (error) {
+          if (!hasErrorCode(error, 'ResourceNotFoundException')) throw error;
+        }
+      },
+    },
+    hasErrorCode,
+  );
+}
+
+export const certificateStep = defineResource<'certificate', DesiredCertificate>({
   name: 'certificate',
   title: 'ACM certificate (DNS validation)',
   articleSection: 'Request a public certificate',
   dependsOn: ['hosted-zone'],
 
-  async find(context) {
+  desired: (config, inputs) => ({
+    domain: normalizeDnsName(config.domain),
+    validationMethod: 'DNS',
+    hostedZoneId: known(inputs['hosted-zone'], (zone) => zone.hostedZoneId) ?? UNKNOWN,
+  }),
+  // An ACM certificate's names and validation method are fixed at request: another means a new
+  // certificate. The zone only holds the validation records, which move without one.
+  effects: { domain: 'replace', validationMethod: 'replace', hostedZoneId: 'update' },
+
+  /**
+   * The recorded certificate, else one tagged as ours for the domain. `hostedZoneId` is observed
+   * as the zone that holds every validation record (undefined when one is missing: ACM could not
+   * renew); a certificate still pending is not settled, and settle() publishes and waits.
+   */
+  async read(context) {
     const detail = await locate(context);
-    if (!detail || detail.Status !== 'ISSUED') return undefined;
+    if (!detail?.CertificateArn) return undefined;
+    const data = context.record?.data;
+    const status = detail.Status ?? 'unknown';
+    const zone = data?.hostedZoneId || (context.hasOutput('hosted-zone') ? context.output('hosted-zone').hostedZoneId : undefined);
     const wanted = validationRecordsOf(detail);
-    if (!wanted) return undefined;
-    const hostedZoneId = context.output('hosted-zone').hostedZoneId;
-    for (const record of wanted) {
-      // Without its validation record ACM cannot renew: let create() put it back.
-      if (!(await isInZone(context, hostedZoneId, record))) return undefined;
+    const validationRecords = wanted ? withOwnership(wanted, data?.validationRecords ?? []) : (data?.validationRecords ?? []);
+    const missing: string[] = [];
+    if (zone && wanted && status === 'ISSUED') {
+      for (const record of wanted) if (!(await isInZone(context, zone, record))) missing.push(record.name);
     }
-    const recorded = context.record?.data.validationRecords ?? [];
-    const validationRecords = wanted.map((record) => ({ ...record, created: recorded.some((each) => each.created && sameRecord(each, record)) }));
-    // Recorded or tagged: either way authecs requested it.
-    return { output: toOutput(context, detail.CertificateArn!, 'ISSUED', validationRecords), created: true };
+    const method = detail.DomainValidationOptions?.[0]?.ValidationMethod;
+    const observed: CertificateLive['observed'] = {
+      domain: normalizeDnsName(detail.DomainName ?? ''),
+      ...(method ? { validationMethod: method } : {}),
+      ...(zone ? { hostedZoneId: missing.length > 0 ? undefined : zone } : {}),
+    };
+    const inUseBy = detail.InUseBy ?? [];
+    return {
+      output: { certificateArn: detail.CertificateArn, domain: observed.domain!, status, validationRecords, hostedZoneId: zone ?? '' },
+      observed,
+      // Recorded or tagged: either way authecs requested it.
+      created: true,
+      settled: status === 'ISSUED',
+      health: {
+        healthy: status === 'ISSUED' && missing.length === 0,
+        summary: inUseBy.length > 0 ? `${status}, in use by ${inUseBy.length}` : status,
+        details: {
+          status,
+          inUseBy,
+          ...(detail.FailureReason ? { failureReason: detail.FailureReason } : {}),
+          // Without its validation record ACM cannot renew the certificate.
+          ...(missing.length > 0 ? { missingValidationRecords: missing } : {}),
+        },
+      },
+    };
   },
 
-  async create(context) {
-    const { config } = context;
-    const hostedZoneId = context.output('hosted-zone').hostedZoneId;
-    let detail = await locate(context);
-    if (detail && UNUSABLE_STATUSES.has(detail.Status ?? '')) throw certificateFailed(detail);
-    let arn = detail?.CertificateArn;
-    if (!arn) {
-      const response = await context.clients.acm.send(
-        new RequestCertificateCommand({
-          DomainName: config.domain,
-          ValidationMethod: 'DNS',
-          IdempotencyToken: certificateIdempotencyToken(context.stack, config.domain),
-          Tags: stackTags(context.stack),
-        }),
-      );
-      arn = response.CertificateArn!;
-    }
-    context.save({ created: true, data: { certificateArn: arn, domain: config.domain, hostedZoneId, status: detail?.Status ?? 'PENDING_VALIDATION' } });
-
-    const published = await waitForValidationRecords(context, arn);
-    detail = published.detail;
-    const validationRecords = await publishValidationRecords(context, hostedZoneId, published.records);
-
-    if (detail.Status !== 'ISSUED') detail = await waitUntilIssued(context, detail);
-    context.save({ data: { status: 'ISSUED' } });
-    return toOutput(context, arn, 'ISSUED', validationRecords);
+  async create(context, want) {
+    return request(context, want);
   },
 
+  /** A new domain: the new certificate is issued first; the old one goes once no listener uses it. */
+  async replace(context, want, live) {
+    return request(context, want, () => context.retire(live.output));
+  },
+
+  /** A pending certificate: publish its validation records, then wait for ISSUED. */
+  async settle(context, live) {
+    const arn = live.output.certificateArn;
+    const detail = await describeCertificate(context, arn);
+    if (!detail) throw certificateVanished(arn);
+    if (UNUSABLE_STATUSES.has(detail.Status ?? '')) throw certificateFailed(detail);
+    const hostedZoneId = live.output.hostedZoneId || context.output('hosted-zone').hostedZoneId;
+    // Adopted from its tag: record it before the long wait.
+    context.save({ created: true, data: { certificateArn: arn, domain: live.output.domain, hostedZoneId, status: detail.Status ?? 'PENDING_VALIDATION' } });
+    return issue(context, arn, hostedZoneId, live.output.validationRecords);
+  },
+
+  /** Another zone, or a validation record gone: put the records (back) where ACM looks. */
+  async update(context, want, live) {
+    const hostedZoneId = resolved(want.hostedZoneId, 'hosted zone ID');
+    const { certificateArn, domain, validationRecords } = live.output;
+    const oldZone = live.output.hostedZoneId;
+    let recorded = validationRecords;
+    if (oldZone && oldZone !== hostedZoneId) {
+      // Ours in the old zone go first; a crash here leaves them recorded, and the next run retries.
+      await removeValidationRecords(context, oldZone, validationRecords, domain, certificateArn);
+      recorded = [];
+    }
+    return issue(context, certificateArn, hostedZoneId, recorded);
+  },
+
+  /**
+   * Works from the record alone (a retired certificate's context holds only its old output).
+   * No saves here: a retired certificate's delete shares the live record's save().
+   */
   async delete(context) {
     const data = context.record?.data;
     if (!data) return;
-    const arn = data.certificateArn;
-    if (arn) {
-      const detail = await describeCertificate(context, arn);
-      const holders = detail?.InUseBy?.length ? await holdersOf(context, arn, detail.InUseBy) : [];
-      if (holders.length > 0) {
-        // A listener deleted a moment ago still holds the certificate for a while (aws-behaviour.md).
-        await pollUntil(context, {
-          description: `certificate ${arn} to be released by ${holders.join(', ')}`,
-          intervalSeconds: IN_USE_POLL_SECONDS,
-          timeoutCode: 'CERTIFICATE_IN_USE',
-          timeoutHint: 'Remove the certificate from the listeners named above (or delete them), then run `authecs down` again.',
-          check: async () => {
-            const current = await describeCertificate(context, arn);
-            if (!current) return true;
-            return (await holdersOf(context, arn, current.InUseBy ?? [])).length === 0 ? true : undefined;
-          },
-          onWaiting: (attempt) => (attempt % 4 === 1 ? `waiting for ${holders.length} resource(s) to release the certificate` : undefined),
-        });
-      }
-      if (detail) {
-        await retryWhileInUse(
-          context,
-          {
-            description: `delete certificate ${arn}`,
-            codes: ['ResourceInUseException'],
-            intervalSeconds: IN_USE_POLL_SECONDS,
-            call: async () => {
-              try {
-                await context.clients.acm.send(new DeleteCertificateCommand({ CertificateArn: arn }));
-              } catch (error) {
-                if (!hasErrorCode(error, 'ResourceNotFoundException')) throw error;
-              }
-            },
-          },
-          hasErrorCode,
-        );
-      }
-      context.save({ data: { certificateArn: undefined, status: 'DELETED' } });
-    }
-
-    const hostedZoneId = data.hostedZoneId;
-    let remaining = [...(data.validationRecords ?? [])];
-    const ours = remaining.filter((record) => record.created);
-    if (!hostedZoneId || ours.length === 0) return;
-    if (await othersNeedRecords(context, data.domain ?? context.config.domain, arn)) {
-      context.progress(`left the DNS validation record(s) in zone ${hostedZoneId}: another certificate for ${data.domain ?? context.config.domain} uses them`);
-      return;
-    }
-    for (const record of ours) {
-      const live = (await recordSetsNamed(context, hostedZoneId, record.name, record.type)).find((recordSet) => holdsValue(recordSet, record.value));
-      if (live) {
-        await deleteRecordSet(context, hostedZoneId, {
-          Name: record.name,
-          Type: record.type as RRType,
-          TTL: live.TTL ?? ARTICLE_TTL,
-          ResourceRecords: live.ResourceRecords ?? [{ Value: record.value }],
-        });
-      }
-      remaining = remaining.filter((each) => each !== record);
-      context.save({ data: { validationRecords: remaining } });
-    }
-  },
-
-  async inspect(context) {
-    const data = context.record?.data;
-    const arn = data?.certificateArn;
-    if (!arn) return { present: false, healthy: false, summary: 'missing' };
-    const detail = await describeCertificate(context, arn);
-    if (!detail) return { present: false, healthy: false, summary: 'missing', drift: [`certificate ${arn} no longer exists`] };
-    const status = detail.Status ?? 'unknown';
-    const inUseBy = detail.InUseBy ?? [];
-    const drift: string[] = [];
-    if (data.hostedZoneId) {
-      for (const record of data.validationRecords ?? []) {
-        if (!(await isInZone(context, data.hostedZoneId, record))) drift.push(`validation record ${record.name} is missing from zone ${data.hostedZoneId} (ACM cannot renew)`);
-      }
-    }
-    return {
-      present: true,
-      healthy: status === 'ISSUED',
-      summary: inUseBy.length > 0 ? `${status}, in use by ${inUseBy.length}` : status,
-      ...(drift.length > 0 ? { drift } : {}),
-      details: { status, inUseBy, ...(detail.FailureReason ? { failureReason: detail.FailureReason } : {}) },
-    };
+    const domain = data.domain ?? context.config.domain;
+    let arn = data.certificateArn;
+    // A run killed between the request and its answer: the tag finds what it made.
+    if (!arn && data.pendingRequest) arn = (await findTagged(context, data.pendingRequest.domain))?.CertificateArn;
+    if (arn) await deleteCertificate(context, arn);
+    if (data.hostedZoneId) await removeValidationRecords(context, data.hostedZoneId, data.validationRecords ?? [], domain, arn);
   },
 });

@@ -1,186 +1,182 @@
-import {
-  ChangeResourceRecordSetsCommand,
-  ListResourceRecordSetsCommand,
-  waitUntilResourceRecordSetsChanged,
-  type Change,
-  type ResourceRecordSet,
-} from '@aws-sdk/client-route-53';
-import { awsErrorCode, hasErrorCode } from '../aws/errors.js';
+import type { ResourceRecordSet } from '@aws-sdk/client-route-53';
+import { hasErrorCode } from '../aws/errors.js';
 import { AuthecsError } from '../errors.js';
-import { locate as locateZone, normalizeDnsName } from './hosted-zone.js';
-import type { DnsRecordOutput, StepName } from './outputs.js';
-import { defineStep, type StepContext } from './step.js';
+import type { DnsRecordOutput } from './outputs.js';
+import { defineResource, known, UNKNOWN, type Live, type Maybe } from './resource.js';
+import { resolved } from './shared/resolved.js';
+import { ARTICLE_TTL, bareZoneId, changeRecordsAndWait, deleteRecordSet, holdsValue, lookUpZone, normalizeDnsName, recordSetsNamed, recordValues } from './shared/route53.js';
+import type { StepContext } from './step.js';
 
 type Context = StepContext<'dns-record'>;
 
-/** The article's record: `"Type": "CNAME", "TTL": 300`. */
-export const ARTICLE_TTL = 300;
-
-// ResourceRecordSetsChanged waiter: every 30 s (aws-behaviour.md); changes reach INSYNC in under a minute.
-const CHANGE_POLL_SECONDS = 30;
-
-/** The values of a record set, compared without case or trailing dot; an alias counts by its target. */
-export function recordValues(recordSet: ResourceRecordSet): string[] {
-  const values = (recordSet.ResourceRecords ?? []).map((record) => record.Value ?? '');
-  if (recordSet.AliasTarget?.DNSName) values.push(recordSet.AliasTarget.DNSName);
-  return values.map(normalizeDnsName);
+export interface DesiredDnsRecord {
+  hostedZoneId: Maybe<string>;
+  recordName: string;
+  type: 'CNAME';
+  ttl: number;
+  /** The ALB's DNS name, UNKNOWN while the ALB is still to be made. */
+  value: Maybe<string>;
 }
 
-export function holdsValue(recordSet: ResourceRecordSet, value: string): boolean {
-  const values = recordValues(recordSet);
-  return values.length === 1 && values[0] === normalizeDnsName(value);
-}
-
-/** Every record set with this exact name and type (moto can hold more than one). */
-export async function recordSetsNamed<Name extends StepName>(context: StepContext<Name>, hostedZoneId: string, name: string, type = 'CNAME'): Promise<ResourceRecordSet[]> {
-  const wanted = normalizeDnsName(name);
-  const response = await context.clients.route53.send(
-    new ListResourceRecordSetsCommand({ HostedZoneId: hostedZoneId, StartRecordName: name, StartRecordType: type as ResourceRecordSet['Type'], MaxItems: 10 }),
-  );
-  return (response.ResourceRecordSets ?? []).filter((recordSet) => normalizeDnsName(recordSet.Name ?? '') === wanted && recordSet.Type === type);
-}
-
-/** Sends one change batch and waits for INSYNC, as the ResourceRecordSetsChanged waiter does. */
-export async function changeRecordsAndWait<Name extends StepName>(context: StepContext<Name>, hostedZoneId: string, changes: Change[], comment: string): Promise<void> {
-  const response = await context.clients.route53.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: hostedZoneId, ChangeBatch: { Comment: comment, Changes: changes } }));
-  const changeId = response.ChangeInfo?.Id;
-  if (!changeId || response.ChangeInfo?.Status === 'INSYNC') return;
-  context.progress(`waiting for Route 53 change ${changeId.replace(/^\/change\//, '')} to be INSYNC`);
-  try {
-    await waitUntilResourceRecordSetsChanged(
-      {
-        client: context.clients.route53,
-        maxWaitTime: context.waitTimeoutSeconds,
-        minDelay: context.pollSeconds(CHANGE_POLL_SECONDS),
-        maxDelay: context.pollSeconds(CHANGE_POLL_SECONDS),
-      },
-      { Id: changeId },
-    );
-  } catch (error) {
-    throw new AuthecsError(`Route 53 change ${changeId} in zone ${hostedZoneId} did not reach INSYNC (${awsErrorCode(error)})`, {
-      code: 'DNS_CHANGE_TIMEOUT',
-      exit: 'timeout',
-      resource: changeId,
-      hint: 'Route 53 normally syncs within a minute; check the Route 53 service health, then run the command again.',
-    });
-  }
-}
-
-/** Deletes a record set exactly as it is live; "not found" means someone already removed it. */
-export async function deleteRecordSet<Name extends StepName>(context: StepContext<Name>, hostedZoneId: string, recordSet: ResourceRecordSet): Promise<void> {
-  try {
-    await context.clients.route53.send(
-      new ChangeResourceRecordSetsCommand({
-        HostedZoneId: hostedZoneId,
-        ChangeBatch: { Comment: 'authecs down', Changes: [{ Action: 'DELETE', ResourceRecordSet: recordSet }] },
-      }),
-    );
-  } catch (error) {
-    if (hasErrorCode(error, 'InvalidChangeBatch') && /not found/i.test((error as Error).message)) return;
-    throw error;
-  }
-}
-
-function recordExists(context: Context, name: string, current: ResourceRecordSet, zoneName = context.output('hosted-zone').zoneName): AuthecsError {
+function recordExists(name: string, current: ResourceRecordSet, zone: string): AuthecsError {
   return new AuthecsError(`${name} already has a ${current.Type} record pointing at ${recordValues(current).join(', ') || '(alias)'}, which authecs did not create`, {
     code: 'DNS_RECORD_EXISTS',
     exit: 'conflict',
     resource: name,
-    hint: `Delete or repoint that record in Route 53 zone ${zoneName} yourself if it is no longer needed, or pass --domain with another name.`,
+    hint: `Delete or repoint that record in Route 53 zone ${zone} yourself if it is no longer needed, or pass --domain with another name.`,
   });
 }
 
-function desired(context: Context, ttl: number = ARTICLE_TTL): DnsRecordOutput {
+/** The record set as `want` describes it, for CREATE and UPSERT. */
+function recordSetOf(target: DnsRecordOutput): ResourceRecordSet {
+  return { Name: target.recordName, Type: 'CNAME', TTL: target.ttl, ResourceRecords: [{ Value: target.value }] };
+}
+
+function targetOf(want: DesiredDnsRecord): DnsRecordOutput {
   return {
-    hostedZoneId: context.output('hosted-zone').hostedZoneId,
-    recordName: context.config.domain,
+    hostedZoneId: resolved(want.hostedZoneId, 'the hosted zone ID'),
+    recordName: want.recordName,
     type: 'CNAME',
-    ttl,
-    value: context.output('load-balancer').dnsName,
+    ttl: want.ttl,
+    value: resolved(want.value, "the load balancer's DNS name"),
   };
 }
 
-export const dnsRecordStep = defineStep({
+function zoneLabel(context: Context, hostedZoneId: string): string {
+  return context.hasOutput('hosted-zone') ? context.output('hosted-zone').zoneName : hostedZoneId;
+}
+
+/**
+ * CREATEs the record after saving the intent (a record cannot be tagged, so the state file is
+ * the only proof that it is ours); a racing identical record is the outcome we wanted.
+ */
+async function createRecord(context: Context, target: DnsRecordOutput): Promise<DnsRecordOutput> {
+  context.save({ created: true, data: target });
+  try {
+    await changeRecordsAndWait(context, target.hostedZoneId, [{ Action: 'CREATE', ResourceRecordSet: recordSetOf(target) }], 'CREATE a DNS record that points to the ALB');
+  } catch (error) {
+    if (!hasErrorCode(error, 'InvalidChangeBatch')) throw error;
+    const now = await recordSetsNamed(context, target.hostedZoneId, target.recordName);
+    if (now.some((recordSet) => holdsValue(recordSet, target.value))) return target;
+    const conflicting = now[0];
+    if (conflicting) {
+      // Not ours after all: drop the claim the intent made, so no later run overwrites it.
+      context.save({ created: false, data: {} });
+      throw recordExists(target.recordName, conflicting, zoneLabel(context, target.hostedZoneId));
+    }
+    if (/already exists/i.test((error as Error).message)) {
+      // Route 53 said "exists" but a fresh listing shows nothing by that name (a record deleted
+      // a moment ago; moto's prefix match does this too): UPSERT makes the record we checked for.
+      await changeRecordsAndWait(context, target.hostedZoneId, [{ Action: 'UPSERT', ResourceRecordSet: recordSetOf(target) }], 'CREATE a DNS record that points to the ALB');
+      context.save({ data: target });
+      return target;
+    }
+    if (/conflicting RRSet/i.test((error as Error).message)) {
+      context.save({ created: false, data: {} });
+      throw new AuthecsError(`${target.recordName} already has another record type, so a CNAME cannot be added: ${(error as Error).message}`, {
+        code: 'DNS_RECORD_EXISTS',
+        exit: 'conflict',
+        resource: target.recordName,
+        hint: 'A CNAME cannot share its name with other records. Remove them in Route 53, or pass --domain with another name.',
+      });
+    }
+    throw error;
+  }
+  context.save({ data: target });
+  return target;
+}
+
+export const dnsRecordStep = defineResource<'dns-record', DesiredDnsRecord>({
   name: 'dns-record',
   title: 'DNS record (CNAME to the ALB)',
   articleSection: 'Configure both the Route 53 hosted zone and record',
   dependsOn: ['hosted-zone', 'load-balancer'],
 
+  desired: (config, inputs) => ({
+    hostedZoneId: known(inputs['hosted-zone'], (zone) => zone.hostedZoneId) ?? UNKNOWN,
+    recordName: normalizeDnsName(config.domain),
+    type: 'CNAME',
+    ttl: ARTICLE_TTL,
+    value: known(inputs['load-balancer'], (loadBalancer) => normalizeDnsName(loadBalancer.dnsName)) ?? UNKNOWN,
+  }),
+  // Route 53 API Reference, Change: UPSERT updates a record set matched by name and type (value
+  // and TTL in place); another name or zone is another record set.
+  effects: { hostedZoneId: 'replace', recordName: 'replace', type: 'replace', ttl: 'update', value: 'update' },
+
   async preflight(context) {
     if (context.record?.created) return;
-    const zone = await locateZone(context as unknown as StepContext<'hosted-zone'>);
+    const zone = await lookUpZone(context.clients.route53, { domain: context.config.domain, hostedZoneId: context.config.hostedZoneId });
     if (!zone) return; // the hosted-zone step reports it
-    const live = await recordSetsNamed(context, zone.Id!.replace(/^\/hostedzone\//, ''), context.config.domain);
+    const live = await recordSetsNamed(context, bareZoneId(zone.Id!), context.config.domain);
     const loadBalancerDns = context.hasOutput('load-balancer') ? context.output('load-balancer').dnsName : undefined;
     const other = live.find((recordSet) => !loadBalancerDns || !holdsValue(recordSet, loadBalancerDns));
-    if (other) throw recordExists(context, context.config.domain, other, zone.Name!.replace(/\.$/, ''));
+    if (other) throw recordExists(context.config.domain, other, normalizeDnsName(zone.Name!));
   },
 
-  async find(context) {
-    const target = desired(context);
-    const live = await recordSetsNamed(context, target.hostedZoneId, target.recordName);
-    const current = live.find((recordSet) => holdsValue(recordSet, target.value));
-    if (!current) return undefined;
-    // Records cannot be tagged: only our own record (intent saved before the change) says we made it.
-    return { output: desired(context, current.TTL ?? ARTICLE_TTL), created: context.record?.created === true };
+  /**
+   * The recorded record (ours: whatever it points at now, so drift shows), else a CNAME by the
+   * domain's name in today's zone that already points at the ALB (adopted, not claimed). A CNAME
+   * there that points elsewhere and is not ours is a conflict.
+   */
+  async read(context) {
+    const data = context.record?.data;
+    const ours = context.record?.created === true;
+    const hostedZoneId = data?.hostedZoneId ?? (context.hasOutput('hosted-zone') ? context.output('hosted-zone').hostedZoneId : undefined);
+    const recordName = data?.recordName ?? context.config.domain;
+    if (!hostedZoneId) return undefined;
+    const sets = await recordSetsNamed(context, hostedZoneId, recordName);
+    const loadBalancerDns = context.hasOutput('load-balancer') ? context.output('load-balancer').dnsName : undefined;
+    const expected = ours ? data?.value : loadBalancerDns;
+    const current = (expected ? sets.find((recordSet) => holdsValue(recordSet, expected)) : undefined) ?? (ours ? sets[0] : undefined);
+    if (!current) {
+      const other = sets[0];
+      if (other) throw recordExists(recordName, other, zoneLabel(context, hostedZoneId));
+      return undefined;
+    }
+    const value = recordValues(current).join(', ');
+    const ttl = current.TTL ?? ARTICLE_TTL;
+    const output: DnsRecordOutput = { hostedZoneId, recordName, type: 'CNAME', ttl, value };
+    const pointsAtAlb = loadBalancerDns ? holdsValue(current, loadBalancerDns) : undefined;
+    const observed: Live<'dns-record', DesiredDnsRecord>['observed'] = {
+      hostedZoneId,
+      recordName: normalizeDnsName(current.Name ?? recordName),
+      type: 'CNAME',
+      value,
+      // The TTL of a record someone else made is theirs to choose.
+      ...(ours ? { ttl: current.TTL } : {}),
+    };
+    return {
+      output,
+      observed,
+      created: ours,
+      health: {
+        healthy: pointsAtAlb !== false,
+        summary: `${recordName} -> ${value}`,
+        details: { value, ttl: current.TTL, ...(loadBalancerDns ? { albDnsName: loadBalancerDns } : {}) },
+      },
+    };
   },
 
-  async create(context) {
-    const target = desired(context);
-    const weCreatedIt = context.record?.created === true;
-    const live = await recordSetsNamed(context, target.hostedZoneId, target.recordName);
-    const current = live.find((recordSet) => holdsValue(recordSet, target.value));
-    if (current) {
-      const output = desired(context, current.TTL ?? ARTICLE_TTL);
-      context.save({ created: weCreatedIt, data: output });
-      return output;
-    }
-    const other = live[0];
-    if (other && !weCreatedIt) throw recordExists(context, target.recordName, other);
-    // Ours but pointing elsewhere: the ALB was replaced, so repoint the record.
-    const action = other ? 'UPSERT' : 'CREATE';
-    if (other) context.progress(`repointing ${target.recordName} from ${recordValues(other).join(', ')} to ${target.value}`);
+  async create(context, want) {
+    return createRecord(context, targetOf(want));
+  },
 
-    // Intent first: a DNS record cannot be tagged, so this is the only proof that it is ours.
-    context.save({ created: true, data: target });
-    try {
-      await changeRecordsAndWait(
-        context,
-        target.hostedZoneId,
-        [{ Action: action, ResourceRecordSet: { Name: target.recordName, Type: 'CNAME', TTL: ARTICLE_TTL, ResourceRecords: [{ Value: target.value }] } }],
-        'CREATE a DNS record that points to the ALB',
-      );
-    } catch (error) {
-      if (!hasErrorCode(error, 'InvalidChangeBatch')) throw error;
-      const now = await recordSetsNamed(context, target.hostedZoneId, target.recordName);
-      // Our CREATE raced an identical record into place: that is the outcome we wanted.
-      if (now.some((recordSet) => holdsValue(recordSet, target.value))) return target;
-      const conflicting = now[0];
-      if (conflicting) throw recordExists(context, target.recordName, conflicting);
-      if (action === 'CREATE' && /already exists/i.test((error as Error).message)) {
-        // Route 53 said "exists" but a fresh listing shows nothing by that name (a record deleted
-        // a moment ago; moto's prefix match does this too): UPSERT makes the record we checked for.
-        await changeRecordsAndWait(
-          context,
-          target.hostedZoneId,
-          [{ Action: 'UPSERT', ResourceRecordSet: { Name: target.recordName, Type: 'CNAME', TTL: ARTICLE_TTL, ResourceRecords: [{ Value: target.value }] } }],
-          'CREATE a DNS record that points to the ALB',
-        );
-        context.save({ data: target });
-        return target;
-      }
-      if (/conflicting RRSet/i.test((error as Error).message)) {
-        throw new AuthecsError(`${target.recordName} already has another record type, so a CNAME cannot be added: ${(error as Error).message}`, {
-          code: 'DNS_RECORD_EXISTS',
-          exit: 'conflict',
-          resource: target.recordName,
-          hint: 'A CNAME cannot share its name with other records. Remove them in Route 53, or pass --domain with another name.',
-        });
-      }
-      throw error;
-    }
+  /** A new value or TTL: one UPSERT of our own record (the ALB was replaced, or drift). */
+  async update(context, want, live, changes) {
+    const target = targetOf(want);
+    // Only the record's owner repoints it: authecs adopted it because it already pointed at the ALB.
+    if (!live.created) throw recordExists(target.recordName, recordSetOf(live.output), zoneLabel(context, target.hostedZoneId));
+    if (changes.some((change) => change.field === 'value')) context.progress(`repointing ${target.recordName} from ${live.output.value} to ${target.value}`);
+    await changeRecordsAndWait(context, target.hostedZoneId, [{ Action: 'UPSERT', ResourceRecordSet: recordSetOf(target) }], 'UPSERT the DNS record that points to the ALB');
     context.save({ data: target });
     return target;
+  },
+
+  /** Another name or zone: the new record first, then the old one goes once the run has succeeded. */
+  async replace(context, want, live) {
+    const output = await createRecord(context, targetOf(want));
+    if (live.created) context.retire(live.output);
+    return output;
   },
 
   async delete(context) {
@@ -194,32 +190,12 @@ export const dnsRecordStep = defineStep({
       if (other) context.progress(`left ${data.recordName} in place: it now points at ${recordValues(other).join(', ')}, not ${data.value}`);
       return;
     }
-    // The article's record, exactly: Route 53 deletes only an exact match of name, type, TTL and value.
+    // Route 53 deletes only an exact match of name, type, TTL and value.
     await deleteRecordSet(context, data.hostedZoneId, {
       Name: data.recordName,
       Type: 'CNAME',
       TTL: ours.TTL ?? data.ttl ?? ARTICLE_TTL,
       ResourceRecords: ours.ResourceRecords ?? [{ Value: data.value }],
     });
-  },
-
-  async inspect(context) {
-    const data = context.record?.data;
-    if (!data?.recordName || !data.hostedZoneId) return { present: false, healthy: false, summary: 'missing' };
-    const live = await recordSetsNamed(context, data.hostedZoneId, data.recordName);
-    const current = live[0];
-    if (!current) return { present: false, healthy: false, summary: 'missing', drift: [`CNAME ${data.recordName} is missing from zone ${data.hostedZoneId}`] };
-    const albDnsName = context.hasOutput('load-balancer') ? context.output('load-balancer').dnsName : data.value;
-    const values = recordValues(current);
-    const value = values.join(', ');
-    const drift: string[] = [];
-    if (albDnsName && !live.some((recordSet) => holdsValue(recordSet, albDnsName))) drift.push(`CNAME ${data.recordName} points at ${value}, not the ALB ${albDnsName}`);
-    return {
-      present: true,
-      healthy: drift.length === 0,
-      summary: `${data.recordName} -> ${value}`,
-      ...(drift.length > 0 ? { drift } : {}),
-      details: { value, ttl: current.TTL, ...(albDnsName ? { albDnsName } : {}) },
-    };
   },
 });

@@ -2,42 +2,65 @@ import {
   CreateRuleCommand,
   DeleteRuleCommand,
   DescribeRulesCommand,
-  type DescribeRulesCommandOutput,
+  DescribeTagsCommand,
   ModifyRuleCommand,
+  paginateDescribeRules,
   SetRulePrioritiesCommand,
   type Action,
   type ElasticLoadBalancingV2Client,
   type Rule,
   type RuleCondition,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import type { Config } from '../config/schema.js';
 import { hasErrorCode } from '../aws/errors.js';
 import { AuthecsError } from '../errors.js';
 import type { HostRuleOutput } from './outputs.js';
-import { defineStep, stackTags, type StepContext } from './step.js';
+import { defineResource, diffFields, known, UNKNOWN, type Change, type Inputs, type Live, type Maybe } from './resource.js';
+import { normaliseScope } from './shared/cognito.js';
+import { resolved } from './shared/resolved.js';
+import { hasStackTag, stackTags } from './shared/tags.js';
+import type { StepContext } from './step.js';
 
 type Context = StepContext<'host-rule'>;
 
 const RULE_NOT_FOUND = ['RuleNotFoundException', 'RuleNotFound'];
 const LISTENER_NOT_FOUND = ['ListenerNotFoundException', 'ListenerNotFound', 'LoadBalancerNotFoundException', 'LoadBalancerNotFound'];
+const PRIORITY_IN_USE = ['PriorityInUseException', 'PriorityInUse'];
 
 /** The rule the article builds: authenticate with Cognito, then forward to the target group. */
 export interface DesiredRule {
-  listenerArn: string;
+  listenerArn: Maybe<string>;
   priority: number;
+  /** Lower case: the ALB matches host headers case-insensitively. */
   host: string;
-  userPoolArn: string;
-  userPoolClientId: string;
-  userPoolDomain: string;
+  userPoolArn: Maybe<string>;
+  userPoolClientId: Maybe<string>;
+  userPoolDomain: Maybe<string>;
   sessionCookieName: string;
+  /** Sorted and single-spaced, as the ALB does not keep the order. */
   scope: string;
-  targetGroupArn: string;
+  targetGroupArn: Maybe<string>;
 }
 
-export function conditionsFor(want: DesiredRule): RuleCondition[] {
+/** The desired rule with every dependency known, as create and update send it. */
+type KnownRule = { [Field in keyof DesiredRule]: Exclude<DesiredRule[Field], typeof UNKNOWN> };
+
+function knownRule(want: DesiredRule): KnownRule {
+  return {
+    ...want,
+    listenerArn: resolved(want.listenerArn, 'listener ARN'),
+    userPoolArn: resolved(want.userPoolArn, 'user pool ARN'),
+    userPoolClientId: resolved(want.userPoolClientId, 'app client ID'),
+    userPoolDomain: resolved(want.userPoolDomain, 'Cognito domain'),
+    targetGroupArn: resolved(want.targetGroupArn, 'target group ARN'),
+  };
+}
+
+function conditionsFor(want: KnownRule): RuleCondition[] {
   return [{ Field: 'host-header', HostHeaderConfig: { Values: [want.host] } }];
 }
 
-export function actionsFor(want: DesiredRule): Action[] {
+function actionsFor(want: KnownRule): Action[] {
   return [
     {
       Type: 'authenticate-cognito',
@@ -55,22 +78,25 @@ export function actionsFor(want: DesiredRule): Action[] {
   ];
 }
 
-function desired(context: Context): DesiredRule {
-  const { config } = context;
+function desiredRule(config: Config, inputs: Inputs): DesiredRule {
   return {
-    listenerArn: context.output('https-listener').listenerArn,
+    listenerArn: known(inputs['https-listener'], (listener) => listener.listenerArn) ?? UNKNOWN,
     priority: config.rulePriority,
-    host: config.domain,
-    userPoolArn: context.output('user-pool').userPoolArn,
-    userPoolClientId: context.output('app-client').clientId,
-    userPoolDomain: context.output('user-pool-domain').domain,
+    host: config.domain.toLowerCase(),
+    userPoolArn: known(inputs['user-pool'], (pool) => pool.userPoolArn) ?? UNKNOWN,
+    userPoolClientId: known(inputs['app-client'], (client) => client.clientId) ?? UNKNOWN,
+    userPoolDomain: known(inputs['user-pool-domain'], (domain) => domain.domain) ?? UNKNOWN,
     sessionCookieName: config.sessionCookieName,
-    scope: config.scope,
-    targetGroupArn: context.output('target-group').targetGroupArn,
+    scope: normaliseScope(config.scope),
+    targetGroupArn: known(inputs['target-group'], (group) => group.targetGroupArn) ?? UNKNOWN,
   };
 }
 
-const normaliseScope = (scope: string | undefined): string => (scope ?? '').split(/\s+/).filter(Boolean).sort().join(' ');
+/** A rule's listener, from its ARN: DescribeRules does not return it. */
+export function listenerOfRule(ruleArn: string): string | undefined {
+  const match = /^(arn:[^:]+:elasticloadbalancing:[^:]*:[^:]*:)listener-rule\/(.+)\/[^/]+$/.exec(ruleArn);
+  return match ? `${match[1]}listener/${match[2]}` : undefined;
+}
 
 function forwardTargetOf(action: Action): string | undefined {
   if (action.TargetGroupArn) return action.TargetGroupArn;
@@ -78,39 +104,38 @@ function forwardTargetOf(action: Action): string | undefined {
   return groups.length === 1 ? groups[0]?.TargetGroupArn : undefined;
 }
 
+/** The host the rule matches; anything but one host-header value is described in full, so it differs. */
+function hostOf(conditions: readonly RuleCondition[]): string {
+  const [only] = conditions;
+  const hosts = only?.HostHeaderConfig?.Values ?? only?.Values ?? [];
+  if (conditions.length === 1 && only?.Field === 'host-header' && hosts.length === 1) return hosts[0]!.toLowerCase();
+  return conditions.map((condition) => `${condition.Field ?? '?'} ${(condition.HostHeaderConfig?.Values ?? condition.Values ?? []).join(',')}`.trim()).join('; ') || 'no condition';
+}
+
 /**
- * Each way the rule differs from ours; empty when it matches. Fields of `want` that are
- * undefined are not checked (status may run without every upstream output).
+ * The live values of the desired fields. The Cognito and forward fields are observed only when the
+ * actions are ours (authenticate, then forward); otherwise they are undefined, so they differ and
+ * ModifyRule puts both actions back.
  */
-export function ruleDrift(rule: Rule, want: Partial<DesiredRule>): string[] {
-  const drift: string[] = [];
-  if (want.priority !== undefined && rule.Priority !== String(want.priority)) drift.push(`priority is ${rule.Priority ?? 'unset'}, not ${want.priority}`);
-
-  const conditions = rule.Conditions ?? [];
-  const hostCondition = conditions.find((condition) => condition.Field === 'host-header');
-  const hosts = (hostCondition?.HostHeaderConfig?.Values ?? hostCondition?.Values ?? []).map((host) => host.toLowerCase());
-  if (want.host !== undefined && (hosts.length !== 1 || hosts[0] !== want.host.toLowerCase())) drift.push(`host is ${hosts.join(', ') || 'unset'}, not ${want.host}`);
-  if (conditions.length !== 1) drift.push(`rule has ${conditions.length} conditions, not just the host header`);
-
+function observedOf(rule: Rule, recordedListener: string | undefined): Partial<DesiredRule> {
   const actions = [...(rule.Actions ?? [])].sort((left, right) => (left.Order ?? 0) - (right.Order ?? 0));
   const [authenticate, forward] = actions;
-  if (actions.length !== 2 || authenticate?.Type !== 'authenticate-cognito' || forward?.Type !== 'forward') {
-    drift.push(`actions are ${actions.map((action) => action.Type).join(' then ') || 'none'}, not authenticate-cognito then forward`);
-  }
-  const cognito = authenticate?.Type === 'authenticate-cognito' ? authenticate.AuthenticateCognitoConfig : undefined;
-  const compare = (label: string, have: string | undefined, expected: string | undefined) => {
-    if (expected !== undefined && have !== expected) drift.push(`${label} is ${have ?? 'unset'}, not ${expected}`);
+  const cognito =
+    actions.length === 2 && authenticate?.Type === 'authenticate-cognito' && authenticate.AuthenticateCognitoConfig?.OnUnauthenticatedRequest === 'authenticate'
+      ? authenticate.AuthenticateCognitoConfig
+      : undefined;
+  const forwardsTo = cognito && forward?.Type === 'forward' ? forwardTargetOf(forward) : undefined;
+  return {
+    listenerArn: listenerOfRule(rule.RuleArn!) ?? recordedListener,
+    priority: Number(rule.Priority),
+    host: hostOf(rule.Conditions ?? []),
+    userPoolArn: cognito?.UserPoolArn,
+    userPoolClientId: cognito?.UserPoolClientId,
+    userPoolDomain: cognito?.UserPoolDomain,
+    sessionCookieName: cognito?.SessionCookieName,
+    scope: cognito ? normaliseScope(cognito.Scope) : undefined,
+    targetGroupArn: forwardsTo,
   };
-  if (cognito) {
-    compare('user pool ARN', cognito.UserPoolArn, want.userPoolArn);
-    compare('client ID', cognito.UserPoolClientId, want.userPoolClientId);
-    compare('Cognito domain', cognito.UserPoolDomain, want.userPoolDomain);
-    compare('session cookie', cognito.SessionCookieName, want.sessionCookieName);
-    if (want.scope !== undefined && normaliseScope(cognito.Scope) !== normaliseScope(want.scope)) drift.push(`scope is ${cognito.Scope ?? 'unset'}, not ${want.scope}`);
-    compare('unauthenticated requests', cognito.OnUnauthenticatedRequest, 'authenticate');
-  }
-  if (forward?.Type === 'forward') compare('forward target', forwardTargetOf(forward), want.targetGroupArn);
-  return drift;
 }
 
 async function describeRule(elbv2: ElasticLoadBalancingV2Client, ruleArn: string): Promise<Rule | undefined> {
@@ -125,19 +150,15 @@ async function describeRule(elbv2: ElasticLoadBalancingV2Client, ruleArn: string
 
 /** The listener's rule at `priority`, across pages; none when the listener is gone. */
 async function ruleAtPriority(elbv2: ElasticLoadBalancingV2Client, listenerArn: string, priority: number): Promise<Rule | undefined> {
-  let marker: string | undefined;
-  do {
-    let page: DescribeRulesCommandOutput;
-    try {
-      page = await elbv2.send(new DescribeRulesCommand({ ListenerArn: listenerArn, ...(marker ? { Marker: marker } : {}) }));
-    } catch (error) {
-      if (hasErrorCode(error, ...LISTENER_NOT_FOUND)) return undefined;
-      throw error;
+  try {
+    for await (const page of paginateDescribeRules({ client: elbv2 }, { ListenerArn: listenerArn })) {
+      const match = (page.Rules ?? []).find((rule) => rule.Priority === String(priority));
+      if (match) return match;
     }
-    const match = (page.Rules ?? []).find((rule) => rule.Priority === String(priority));
-    if (match) return match;
-    marker = page.NextMarker;
-  } while (marker);
+  } catch (error) {
+    if (hasErrorCode(error, ...LISTENER_NOT_FOUND)) return undefined;
+    throw error;
+  }
   return undefined;
 }
 
@@ -151,88 +172,127 @@ function priorityInUse(priority: number, listenerArn: string, cause?: unknown): 
   });
 }
 
-function toOutput(ruleArn: string, want: DesiredRule): HostRuleOutput {
-  return { ruleArn, listenerArn: want.listenerArn, priority: want.priority };
+/** What the rule should be, from the dependencies' recorded outputs (read has no `want`). */
+function wantedFromState(context: Context): DesiredRule {
+  const inputs: Record<string, unknown> = {};
+  for (const dependency of hostRuleStep.dependsOn) {
+    if (context.hasOutput(dependency)) inputs[dependency] = context.output(dependency);
+  }
+  return desiredRule(context.config, inputs as Inputs);
 }
 
-interface Located {
-  /** The rule we recorded, if it still exists on our listener. */
-  recorded: Rule | undefined;
-  /** Whatever rule holds our priority now. */
-  atPriority: Rule | undefined;
+/**
+ * An unrecorded rule at our priority is ours when it carries our stack tag, or when it is exactly
+ * the rule we would make (a killed run's, made before tags were read back); else someone else's.
+ */
+async function isOurs(context: Context, rule: Rule, priority: number): Promise<boolean> {
+  const want = { ...wantedFromState(context), priority };
+  if (diffFields(want, observedOf(rule, undefined), hostRuleStep.effects).length === 0) return true;
+  const response = await context.clients.elbv2.send(new DescribeTagsCommand({ ResourceArns: [rule.RuleArn!] }));
+  return hasStackTag(response.TagDescriptions?.[0]?.Tags, context.stack);
 }
 
-async function locate(context: Context, want: DesiredRule): Promise<Located> {
+/**
+ * The recorded rule, else (a killed run) ours at today's priority on today's listener. A rule on
+ * an older listener went with it. Someone else's rule at our priority is a conflict.
+ */
+async function locate(context: Context): Promise<Rule | undefined> {
+  const elbv2 = context.clients.elbv2;
   const recordedArn = context.record?.data.ruleArn;
-  const recorded = recordedArn ? await describeRule(context.clients.elbv2, recordedArn) : undefined;
-  // A rule on an older listener went with it; only a rule on today's listener counts.
-  const recordedHere = recorded && (!context.record?.data.listenerArn || context.record.data.listenerArn === want.listenerArn) ? recorded : undefined;
-  const atPriority = recordedHere && recordedHere.Priority === String(want.priority) ? recordedHere : await ruleAtPriority(context.clients.elbv2, want.listenerArn, want.priority);
-  return { recorded: recordedHere, atPriority };
+  const recorded = recordedArn ? await describeRule(elbv2, recordedArn) : undefined;
+  if (recorded) return recorded;
+  if (!context.hasOutput('https-listener')) return undefined;
+  const { listenerArn } = context.output('https-listener');
+  const priority = context.config.rulePriority;
+  const atPriority = await ruleAtPriority(elbv2, listenerArn, priority);
+  if (!atPriority) return undefined;
+  if (!(await isOurs(context, atPriority, priority))) throw priorityInUse(priority, listenerArn);
+  return atPriority;
 }
 
-export const hostRuleStep = defineStep({
+function toOutput(ruleArn: string, listenerArn: string, priority: number): HostRuleOutput {
+  return { ruleArn, listenerArn, priority };
+}
+
+function live(rule: Rule, recordedListener: string | undefined): Live<'host-rule', DesiredRule> {
+  const observed = observedOf(rule, recordedListener);
+  return {
+    output: toOutput(rule.RuleArn!, resolved(observed.listenerArn, 'listener ARN'), observed.priority!),
+    observed,
+    created: true,
+    health: { healthy: true, summary: `priority ${rule.Priority ?? '?'}: sign in, then forward`, details: { priority: rule.Priority, ruleArn: rule.RuleArn } },
+  };
+}
+
+/** Moves our rule to a new priority, unless someone else's rule holds it. */
+async function movePriority(context: Context, ruleArn: string, listenerArn: string, priority: number): Promise<void> {
+  const holder = await ruleAtPriority(context.clients.elbv2, listenerArn, priority);
+  if (holder && holder.RuleArn !== ruleArn) throw priorityInUse(priority, listenerArn);
+  try {
+    await context.clients.elbv2.send(new SetRulePrioritiesCommand({ RulePriorities: [{ RuleArn: ruleArn, Priority: priority }] }));
+  } catch (error) {
+    if (hasErrorCode(error, ...PRIORITY_IN_USE)) throw priorityInUse(priority, listenerArn, error);
+    throw error;
+  }
+}
+
+export const hostRuleStep = defineResource<'host-rule', DesiredRule>({
   name: 'host-rule',
   title: 'Host-header rule with Cognito sign-in',
   articleSection: 'Configure host-based routing and an authentication rule on the ALB',
   dependsOn: ['https-listener', 'user-pool', 'app-client', 'user-pool-domain', 'target-group'],
 
-  async find(context) {
-    const want = desired(context);
-    const { recorded, atPriority } = await locate(context, want);
-    const candidate = recorded ?? atPriority;
-    if (!candidate || ruleDrift(candidate, want).length > 0) return undefined;
-    return { output: toOutput(candidate.RuleArn!, want), created: true };
+  desired: desiredRule,
+
+  effects: {
+    // A rule belongs to one listener; ModifyRule cannot move it.
+    listenerArn: 'replace',
+    // SetRulePriorities reorders rules in place (API reference).
+    priority: 'update',
+    // ModifyRule replaces the conditions and actions it is given (API reference).
+    host: 'update',
+    userPoolArn: 'update',
+    userPoolClientId: 'update',
+    userPoolDomain: 'update',
+    sessionCookieName: 'update',
+    scope: 'update',
+    targetGroupArn: 'update',
   },
 
-  async create(context) {
-    const want = desired(context);
-    const elbv2 = context.clients.elbv2;
-    const { recorded, atPriority } = await locate(context, want);
-    const conditions = conditionsFor(want);
-    const actions = actionsFor(want);
+  async read(context) {
+    const rule = await locate(context);
+    const listenerArn = context.record?.data.listenerArn ?? (context.hasOutput('https-listener') ? context.output('https-listener').listenerArn : undefined);
+    return rule ? live(rule, listenerArn) : undefined;
+  },
 
-    if (recorded) {
-      const ruleArn = recorded.RuleArn!;
-      context.save({ created: true, data: toOutput(ruleArn, want) });
-      if (recorded.Priority !== String(want.priority)) {
-        // --rule-priority changed: move our rule, unless someone else holds the new slot.
-        if (atPriority && atPriority.RuleArn !== ruleArn) throw priorityInUse(want.priority, want.listenerArn);
-        try {
-          await elbv2.send(new SetRulePrioritiesCommand({ RulePriorities: [{ RuleArn: ruleArn, Priority: want.priority }] }));
-        } catch (error) {
-          if (hasErrorCode(error, 'PriorityInUseException', 'PriorityInUse')) throw priorityInUse(want.priority, want.listenerArn, error);
-          throw error;
-        }
-      }
-      if (ruleDrift({ ...recorded, Priority: String(want.priority) }, want).length > 0) {
-        context.progress('updating the host rule to the expected host, Cognito settings and target group');
-        await elbv2.send(new ModifyRuleCommand({ RuleArn: ruleArn, Conditions: conditions, Actions: actions }));
-      }
-      return toOutput(ruleArn, want);
-    }
-
-    if (atPriority) {
-      // Not recorded: ours only if it is exactly the rule we would make (a killed run's).
-      if (ruleDrift(atPriority, want).length > 0) throw priorityInUse(want.priority, want.listenerArn);
-      const output = toOutput(atPriority.RuleArn!, want);
-      context.save({ created: true, data: output });
-      return output;
-    }
-
+  async create(context, desired) {
+    const want = knownRule(desired);
     // Rules can be tagged but not looked up by tag cheaply: record the intent first.
     context.save({ created: true, data: { listenerArn: want.listenerArn, priority: want.priority } });
     let ruleArn: string;
     try {
-      const response = await elbv2.send(
-        new CreateRuleCommand({ ListenerArn: want.listenerArn, Priority: want.priority, Conditions: conditions, Actions: actions, Tags: stackTags(context.stack) }),
+      const response = await context.clients.elbv2.send(
+        new CreateRuleCommand({ ListenerArn: want.listenerArn, Priority: want.priority, Conditions: conditionsFor(want), Actions: actionsFor(want), Tags: stackTags(context.stack) }),
       );
       ruleArn = response.Rules![0]!.RuleArn!;
     } catch (error) {
-      if (hasErrorCode(error, 'PriorityInUseException', 'PriorityInUse')) throw priorityInUse(want.priority, want.listenerArn, error);
+      if (hasErrorCode(error, ...PRIORITY_IN_USE)) throw priorityInUse(want.priority, want.listenerArn, error);
       throw error;
     }
-    const output = toOutput(ruleArn, want);
+    const output = toOutput(ruleArn, want.listenerArn, want.priority);
+    context.save({ data: output });
+    return output;
+  },
+
+  async update(context, desired, current, changes: Change[]) {
+    const want = knownRule(desired);
+    const { ruleArn, listenerArn } = current.output;
+    if (changes.some((change) => change.field === 'priority')) await movePriority(context, ruleArn, listenerArn, want.priority);
+    // ModifyRule takes whole lists: send both, so a drifted condition or action is put back too.
+    if (changes.some((change) => change.field !== 'priority')) {
+      await context.clients.elbv2.send(new ModifyRuleCommand({ RuleArn: ruleArn, Conditions: conditionsFor(want), Actions: actionsFor(want) }));
+    }
+    const output = toOutput(ruleArn, listenerArn, want.priority);
     context.save({ data: output });
     return output;
   },
@@ -243,7 +303,7 @@ export const hostRuleStep = defineStep({
     if (!ruleArn && recorded?.listenerArn && recorded.priority !== undefined) {
       // Killed between the intent and the ARN: delete the rule at our priority only if it is ours.
       const candidate = await ruleAtPriority(context.clients.elbv2, recorded.listenerArn, recorded.priority);
-      if (candidate && ruleDrift(candidate, { ...wantedForStatus(context), priority: recorded.priority }).length === 0) ruleArn = candidate.RuleArn;
+      if (candidate && (await isOurs(context, candidate, recorded.priority))) ruleArn = candidate.RuleArn;
     }
     if (!ruleArn) return;
     try {
@@ -252,33 +312,4 @@ export const hostRuleStep = defineStep({
       if (!hasErrorCode(error, ...RULE_NOT_FOUND, ...LISTENER_NOT_FOUND)) throw error;
     }
   },
-
-  async inspect(context) {
-    const ruleArn = context.record?.data.ruleArn;
-    const rule = ruleArn ? await describeRule(context.clients.elbv2, ruleArn) : undefined;
-    if (!rule) return { present: false, healthy: false, summary: 'missing' };
-    const drift = ruleDrift(rule, wantedForStatus(context));
-    return {
-      present: true,
-      healthy: true,
-      summary: `priority ${rule.Priority ?? '?'}: sign in, then forward`,
-      drift,
-      details: { priority: rule.Priority, ruleArn: rule.RuleArn },
-    };
-  },
 });
-
-/** What the rule should be, from whichever upstream outputs are still recorded. */
-function wantedForStatus(context: Context): Partial<DesiredRule> {
-  const { config } = context;
-  return {
-    priority: config.rulePriority,
-    host: config.domain,
-    sessionCookieName: config.sessionCookieName,
-    scope: config.scope,
-    ...(context.hasOutput('user-pool') ? { userPoolArn: context.output('user-pool').userPoolArn } : {}),
-    ...(context.hasOutput('app-client') ? { userPoolClientId: context.output('app-client').clientId } : {}),
-    ...(context.hasOutput('user-pool-domain') ? { userPoolDomain: context.output('user-pool-domain').domain } : {}),
-    ...(context.hasOutput('target-group') ? { targetGroupArn: context.output('target-group').targetGroupArn } : {}),
-  };
-}

@@ -13,7 +13,7 @@ import { loadBalancerStep } from './load-balancer.js';
 import { networkStep } from './network.js';
 import { securityGroupIngressStep } from './security-group-ingress.js';
 import { serviceStep } from './service.js';
-import type { AnyStep } from './step.js';
+import type { AnyResource } from './resource.js';
 import { targetGroupStep } from './target-group.js';
 import { taskDefinitionStep } from './task-definition.js';
 import { userPoolDomainStep } from './user-pool-domain.js';
@@ -23,7 +23,7 @@ import { userPoolStep } from './user-pool.js';
  * Every step, in the article's order. The engine runs each one as soon as the steps in its
  * dependsOn have finished (so independent branches overlap), and `down` runs them in reverse.
  */
-export const STEPS: readonly AnyStep[] = [
+export const STEPS: readonly AnyResource[] = [
   networkStep,
   loadBalancerSecurityGroupStep,
   securityGroupIngressStep,

@@ -4,9 +4,19 @@ import { hasErrorCode } from '../aws/errors.js';
 import { AuthecsError } from '../errors.js';
 import { privateKeyPath, writeFileAtomic } from '../state/state-file.js';
 import type { KeyPairOutput } from './outputs.js';
-import { defineStep, hasStackTag, stackTags, type StepContext } from './step.js';
+import { defineResource, diffFields, type Change, type Effect, type Health, type Live, type ReadContext } from './resource.js';
+import { hasStackTag, stackTags } from './shared/tags.js';
+import type { StepContext } from './step.js';
 
 type Context = StepContext<'key-pair'>;
+
+export interface DesiredKeyPair {
+  keyName: string;
+}
+
+// EC2 has CreateKeyPair, ImportKeyPair and DeleteKeyPair but no call that renames or re-keys a pair
+// (EC2 API Reference, CreateKeyPair: a name in use is an error), so a new name is a new pair.
+const EFFECTS: { readonly [Field in keyof DesiredKeyPair]-?: Effect } = { keyName: 'replace' };
 
 async function describeKeyPair(context: Context, keyName: string): Promise<KeyPairInfo | undefined> {
   try {
@@ -36,9 +46,8 @@ function toOutput(context: Context, pair: KeyPairInfo): KeyPairOutput {
   return { keyName, ...(pair.KeyPairId ? { keyPairId: pair.KeyPairId } : {}), privateKeyFile: keyFileOf(context, keyName) };
 }
 
-/** Our key pair by name; a same-named pair without our tag is someone else's. */
-async function locate(context: Context): Promise<KeyPairInfo | undefined> {
-  const keyName = context.config.keyPairName;
+/** Our key pair of this name; a same-named pair without our tag is someone else's. */
+async function locate(context: Context, keyName: string): Promise<KeyPairInfo | undefined> {
   const pair = await describeKeyPair(context, keyName);
   if (!pair) return undefined;
   if (isOurs(context, pair)) return pair;
@@ -50,28 +59,65 @@ async function locate(context: Context): Promise<KeyPairInfo | undefined> {
   });
 }
 
-export const keyPairStep = defineStep({
+/** The recorded pair first (so a renamed key shows as a change), then one of the wanted name. */
+async function locateLive(context: Context): Promise<KeyPairInfo | undefined> {
+  const recorded = context.record?.data.keyName;
+  if (recorded !== undefined && recorded !== context.config.keyPairName) {
+    const pair = await describeKeyPair(context, recorded);
+    if (pair && isOurs(context, pair)) return pair;
+  }
+  return locate(context, context.config.keyPairName);
+}
+
+function healthOf(pair: KeyPairInfo, keyFile: string): Health {
+  if (!existsSync(keyFile)) {
+    return { healthy: false, summary: 'present, key file missing', details: { keyPairId: pair.KeyPairId, privateKeyFile: keyFile, privateKeyFileMissing: true } };
+  }
+  const mode = statSync(keyFile).mode & 0o777;
+  const shown = mode.toString(8).padStart(4, '0');
+  const wide = (mode & 0o077) !== 0;
+  return {
+    healthy: !wide,
+    summary: wide ? 'present, key file readable by others' : 'present',
+    details: { keyPairId: pair.KeyPairId, privateKeyFile: keyFile, mode: shown },
+  };
+}
+
+export const keyPairStep = defineResource<'key-pair', DesiredKeyPair>({
   name: 'key-pair',
   title: 'EC2 key pair',
   articleSection: 'Configure the Amazon EC2 key pair and bring up the ECS cluster',
   dependsOn: [],
   enabled: (config) => config.launchType === 'EC2',
 
-  async preflight(context) {
-    await locate(context);
+  desired: (config) => ({ keyName: config.keyPairName }),
+  effects: EFFECTS,
+
+  async preflight(context: ReadContext<'key-pair'>) {
+    await locate(context, context.config.keyPairName);
   },
 
-  async find(context) {
-    const pair = await locate(context);
-    // Without its private key file the pair is useless; create() replaces it.
-    if (!pair || !existsSync(keyFileOf(context, pair.KeyName!))) return undefined;
-    return { output: toOutput(context, pair), created: true };
+  async read(context): Promise<Live<'key-pair', DesiredKeyPair> | undefined> {
+    const pair = await locateLive(context);
+    if (!pair) return undefined;
+    const output = toOutput(context, pair);
+    return { output, observed: { keyName: output.keyName }, created: true, health: healthOf(pair, output.privateKeyFile) };
   },
 
-  async create(context) {
-    const keyName = context.config.keyPairName;
+  // AWS shows the private key only once: a pair whose key file is gone is useless and can only be replaced.
+  diff(want, live): Change[] {
+    const changes = diffFields(want, live.observed, EFFECTS);
+    if (changes.length === 0 && live.health.details?.privateKeyFileMissing === true) {
+      changes.push({ field: 'keyName', from: `${live.output.keyName} (private key file missing)`, to: want.keyName, effect: 'replace' });
+    }
+    return changes;
+  },
+
+  async create(context, want) {
+    const keyName = want.keyName;
     const keyFile = keyFileOf(context, keyName);
-    const existing = await locate(context);
+    // CreateKeyPair has no idempotency token: look right before creating.
+    const existing = await locate(context, keyName);
     if (existing && existsSync(keyFile)) {
       const output = toOutput(context, existing);
       context.save({ created: true, data: output });
@@ -105,27 +151,5 @@ export const keyPairStep = defineStep({
       await context.clients.ec2.send(new DeleteKeyPairCommand({ KeyName: keyName }));
     }
     rmSync(context.record?.data.privateKeyFile ?? keyFileOf(context, keyName), { force: true });
-  },
-
-  async inspect(context) {
-    const keyName = keyNameOf(context);
-    const keyFile = context.record?.data.privateKeyFile ?? keyFileOf(context, keyName);
-    const pair = await describeKeyPair(context, keyName);
-    const drift: string[] = [];
-    let mode: number | undefined;
-    if (existsSync(keyFile)) {
-      mode = statSync(keyFile).mode & 0o777;
-      if ((mode & 0o077) !== 0) drift.push(`private key file ${keyFile} has mode ${mode.toString(8).padStart(4, '0')}, wider than 0600`);
-    } else {
-      drift.push(`private key file ${keyFile} is missing`);
-    }
-    if (!pair) return { present: false, healthy: false, summary: 'missing', drift };
-    return {
-      present: true,
-      healthy: drift.length === 0,
-      summary: existsSync(keyFile) ? (drift.length === 0 ? 'present' : 'present, key file readable by others') : 'present, key file missing',
-      drift,
-      details: { keyPairId: pair.KeyPairId, privateKeyFile: keyFile, ...(mode === undefined ? {} : { mode: mode.toString(8).padStart(4, '0') }) },
-    };
   },
 });

@@ -1,5 +1,6 @@
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import {
+  AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
   DeleteSecurityGroupCommand,
   DescribeSecurityGroupsCommand,
@@ -7,19 +8,34 @@ import {
   type SecurityGroup,
 } from '@aws-sdk/client-ec2';
 import { hasErrorCode } from '../aws/errors.js';
-import { retryWhileInUse } from './shared/poll.js';
 import { AuthecsError } from '../errors.js';
 import type { LoadBalancerSecurityGroupOutput } from './outputs.js';
-import { defineStep, hasStackTag, stackTags, type StepContext } from './step.js';
+import { defineResource, isUnknown, known, UNKNOWN, type Live, type Maybe, type ReadContext } from './resource.js';
+import { pollUntil, retryWhileInUse } from './shared/poll.js';
+import { ANYWHERE, IN_USE_POLL_SECONDS, isTcp, revokeIngress, tcpPermission } from './shared/security-groups.js';
+import { hasStackTag, stackTags } from './shared/tags.js';
+import type { StepContext } from './step.js';
 
 type Context = StepContext<'load-balancer-security-group'>;
 
-/** What the ALB group must admit from anywhere: HTTPS, and HTTP only for the redirect listener. */
-export const LOAD_BALANCER_PORTS: readonly number[] = [443, 80];
-export const ANYWHERE = '0.0.0.0/0';
+export interface DesiredLoadBalancerSecurityGroup {
+  groupName: string;
+  vpcId: Maybe<string>;
+  /** TCP ports open to 0.0.0.0/0, ascending. */
+  ingressPorts: number[];
+}
 
-// ENIs of a deleted ALB keep its group "in use" for minutes; Terraform waits up to 35 (aws-behaviour.md).
-const IN_USE_POLL_SECONDS = 15;
+/** The ports this step manages on its group; other rules someone adds there are left alone. */
+const MANAGED_PORTS: readonly number[] = [80, 443];
+
+// EC2 is eventually consistent: a group made a moment ago can be InvalidGroup.NotFound for a few seconds.
+const NEW_GROUP_RETRY_SECONDS = 2;
+const NEW_GROUP_RETRY_TIMEOUT_SECONDS = 30;
+
+/** HTTPS from anywhere, and HTTP only when the redirect listener is there to answer it. */
+export function loadBalancerPorts(httpRedirect: boolean): number[] {
+  return httpRedirect ? [80, 443] : [443];
+}
 
 /**
  * `<cluster>-alb`. A group name is at most 255 characters and must not start with "sg-", so
@@ -30,8 +46,9 @@ export function loadBalancerGroupName(cluster: string): string {
   return (name.toLowerCase().startsWith('sg-') ? `authecs-${name}` : name).slice(0, 255);
 }
 
+// Fixed at creation, so it names no ports: --no-http-redirect may change them later.
 function groupDescription(cluster: string): string {
-  return `authecs: load balancer of ${cluster} (443 and 80 from anywhere)`.slice(0, 255);
+  return `authecs: load balancer of ${cluster}`.slice(0, 255);
 }
 
 async function describeById(context: Context, groupId: string): Promise<SecurityGroup | undefined> {
@@ -71,18 +88,28 @@ function toOutput(group: SecurityGroup, vpcId: string): LoadBalancerSecurityGrou
   return { groupName: group.GroupName!, vpcId: group.VpcId ?? vpcId, groupId: group.GroupId! };
 }
 
-/** The recorded group if it still exists in this VPC, else our same-named group; someone else's is a conflict. */
-async function locate(context: Context, vpcId: string): Promise<SecurityGroup | undefined> {
-  const recordedId = context.record?.data.groupId;
-  if (recordedId) {
-    const recorded = await describeById(context, recordedId);
-    if (recorded && recorded.VpcId === vpcId) return recorded;
-  }
-  const name = loadBalancerGroupName(context.config.cluster);
+/** Our group of this name in this VPC; a same-named group without our tag is someone else's. */
+async function ourGroupByName(context: Context, name: string, vpcId: string): Promise<SecurityGroup | undefined> {
   const named = await describeByName(context, name, vpcId);
   if (!named) return undefined;
   if (!hasStackTag(named.Tags, context.stack)) throw nameTaken(named, name, vpcId);
   return named;
+}
+
+/**
+ * The recorded group wherever it is (a group in another VPC than the network's shows as a
+ * vpcId change), else our same-named group in the network's VPC.
+ */
+async function locate(context: Context): Promise<SecurityGroup | undefined> {
+  const recordedId = context.record?.data.groupId;
+  if (recordedId) {
+    const recorded = await describeById(context, recordedId);
+    if (recorded) return recorded;
+  }
+  // Without the network's output (not made yet) and no recorded VPC, there is nowhere to look.
+  const vpcId = context.hasOutput('network') ? context.output('network').vpcId : context.record?.data.vpcId;
+  if (!vpcId) return undefined;
+  return ourGroupByName(context, loadBalancerGroupName(context.config.cluster), vpcId);
 }
 
 /**
@@ -105,12 +132,104 @@ async function plannedVpcId(context: Context): Promise<string | undefined> {
 
 function opensToAnywhere(permissions: readonly IpPermission[], port: number): boolean {
   return permissions.some(
-    (permission) =>
-      (permission.IpProtocol === 'tcp' || permission.IpProtocol === '6') &&
-      permission.FromPort === port &&
-      permission.ToPort === port &&
-      (permission.IpRanges ?? []).some((range) => range.CidrIp === ANYWHERE),
+    (permission) => isTcp(permission.IpProtocol) && permission.FromPort === port && permission.ToPort === port && (permission.IpRanges ?? []).some((range) => range.CidrIp === ANYWHERE),
   );
+}
+
+function openPorts(group: SecurityGroup): number[] {
+  return MANAGED_PORTS.filter((port) => opensToAnywhere(group.IpPermissions ?? [], port));
+}
+
+function live(context: ReadContext<'load-balancer-security-group'>, group: SecurityGroup): Live<'load-balancer-security-group', DesiredLoadBalancerSecurityGroup> {
+  const ports = openPorts(group);
+  const missing = loadBalancerPorts(context.config.httpRedirect).filter((port) => !ports.includes(port));
+  return {
+    output: toOutput(group, group.VpcId ?? ''),
+    observed: { groupName: group.GroupName!, vpcId: group.VpcId!, ingressPorts: ports },
+    // Found by its recorded ID or by our tag: authecs made it.
+    created: true,
+    health: {
+      healthy: missing.length === 0,
+      summary: `${group.GroupName ?? group.GroupId} (${group.GroupId})${missing.length > 0 ? `, ${missing.join(' and ')} not open` : ''}`,
+      details: { groupId: group.GroupId, vpcId: group.VpcId, openPorts: ports },
+    },
+  };
+}
+
+function knownVpc(want: DesiredLoadBalancerSecurityGroup): string {
+  if (isUnknown(want.vpcId)) {
+    throw new AuthecsError('The ALB security group was asked to apply before the network was known', { code: 'STEP_INPUT_UNKNOWN', exit: 'internal' });
+  }
+  return want.vpcId;
+}
+
+/** One rule per call (moto reports only the last of several), tagged; an existing rule is fine. */
+async function authorizePort(context: Context, groupId: string, port: number): Promise<void> {
+  await pollUntil(context, {
+    description: `security group ${groupId} to accept tcp/${port}`,
+    intervalSeconds: NEW_GROUP_RETRY_SECONDS,
+    timeoutSeconds: NEW_GROUP_RETRY_TIMEOUT_SECONDS,
+    check: async () => {
+      try {
+        await context.clients.ec2.send(
+          new AuthorizeSecurityGroupIngressCommand({
+            GroupId: groupId,
+            IpPermissions: [tcpPermission({ port, cidr: ANYWHERE })],
+            TagSpecifications: [{ ResourceType: 'security-group-rule', Tags: stackTags(context.stack) }],
+          }),
+        );
+      } catch (error) {
+        if (hasErrorCode(error, 'InvalidGroup.NotFound')) return undefined;
+        if (!hasErrorCode(error, 'InvalidPermission.Duplicate')) throw error;
+      }
+      return true;
+    },
+  });
+}
+
+async function revokePort(context: Context, groupId: string, port: number): Promise<void> {
+  await revokeIngress(context, { GroupId: groupId, IpPermissions: [tcpPermission({ port, cidr: ANYWHERE })] }, `tcp/${port} from ${ANYWHERE}`);
+}
+
+/** Our group with this name in this VPC if one exists (the recorded one first), else undefined. */
+async function adoptable(context: Context, groupName: string, vpcId: string): Promise<SecurityGroup | undefined> {
+  const recordedId = context.record?.data.groupId;
+  if (recordedId) {
+    const recorded = await describeById(context, recordedId);
+    if (recorded && recorded.VpcId === vpcId && recorded.GroupName === groupName) return recorded;
+  }
+  return ourGroupByName(context, groupName, vpcId);
+}
+
+async function createGroup(context: Context, want: DesiredLoadBalancerSecurityGroup): Promise<LoadBalancerSecurityGroupOutput> {
+  const vpcId = knownVpc(want);
+  const { groupName } = want;
+  let group = await adoptable(context, groupName, vpcId);
+  if (!group) {
+    // Intent first: `down` after a run killed mid-call still finds the tagged group by name.
+    context.save({ created: true, data: { groupName, vpcId } });
+    try {
+      const response = await context.clients.ec2.send(
+        new CreateSecurityGroupCommand({
+          GroupName: groupName,
+          Description: groupDescription(context.config.cluster),
+          VpcId: vpcId,
+          TagSpecifications: [{ ResourceType: 'security-group', Tags: stackTags(context.stack) }],
+        }),
+      );
+      group = { GroupId: response.GroupId!, GroupName: groupName, VpcId: vpcId, IpPermissions: [] };
+    } catch (error) {
+      if (!hasErrorCode(error, 'InvalidGroup.Duplicate')) throw error;
+      // Made since we looked: ours if it carries our tag (ourGroupByName throws the conflict otherwise).
+      group = await ourGroupByName(context, groupName, vpcId);
+      if (!group) throw error;
+    }
+  }
+  const output: LoadBalancerSecurityGroupOutput = { groupName, vpcId, groupId: group.GroupId! };
+  context.save({ created: true, data: output });
+  const open = openPorts(group);
+  for (const port of want.ingressPorts) if (!open.includes(port)) await authorizePort(context, output.groupId, port);
+  return output;
 }
 
 async function deleteGroup(context: Context, groupId: string): Promise<void> {
@@ -132,12 +251,20 @@ async function deleteGroup(context: Context, groupId: string): Promise<void> {
   );
 }
 
-export const loadBalancerSecurityGroupStep = defineStep({
+export const loadBalancerSecurityGroupStep = defineResource<'load-balancer-security-group', DesiredLoadBalancerSecurityGroup>({
   name: 'load-balancer-security-group',
   title: 'ALB security group',
   articleSection: 'Configure the security group rules needed for web traffic access',
   dependsOn: ['network'],
   enabled: (config) => config.ingressMode === 'isolated',
+
+  desired: (config, inputs) => ({
+    groupName: loadBalancerGroupName(config.cluster),
+    vpcId: known(inputs.network, (network) => network.vpcId) ?? UNKNOWN,
+    ingressPorts: loadBalancerPorts(config.httpRedirect),
+  }),
+  // No EC2 call renames a group or moves it to another VPC; Authorize/RevokeSecurityGroupIngress change its rules in place.
+  effects: { groupName: 'replace', vpcId: 'replace', ingressPorts: 'update' },
 
   async preflight(context) {
     const vpcId = await plannedVpcId(context);
@@ -147,44 +274,27 @@ export const loadBalancerSecurityGroupStep = defineStep({
     if (named && !hasStackTag(named.Tags, context.stack)) throw nameTaken(named, name, vpcId);
   },
 
-  async find(context) {
-    const { vpcId } = context.output('network');
-    const group = await locate(context, vpcId);
-    return group ? { output: toOutput(group, vpcId), created: true } : undefined;
+  async read(context) {
+    const group = await locate(context);
+    return group ? live(context, group) : undefined;
   },
 
-  async create(context) {
-    const { vpcId } = context.output('network');
-    const { cluster } = context.config;
-    const groupName = loadBalancerGroupName(cluster);
-    const existing = await locate(context, vpcId);
-    if (existing) {
-      const output = toOutput(existing, vpcId);
-      context.save({ created: true, data: output });
-      return output;
-    }
-    // Intent first: `down` after a run killed mid-call still finds the tagged group by name.
-    context.save({ created: true, data: { groupName, vpcId } });
-    let groupId: string;
-    try {
-      const response = await context.clients.ec2.send(
-        new CreateSecurityGroupCommand({
-          GroupName: groupName,
-          Description: groupDescription(cluster),
-          VpcId: vpcId,
-          TagSpecifications: [{ ResourceType: 'security-group', Tags: stackTags(context.stack) }],
-        }),
-      );
-      groupId = response.GroupId!;
-    } catch (error) {
-      if (!hasErrorCode(error, 'InvalidGroup.Duplicate')) throw error;
-      // Made since we looked: ours if it carries our tag (locate throws the conflict otherwise).
-      const appeared = await locate(context, vpcId);
-      if (!appeared) throw error;
-      groupId = appeared.GroupId!;
-    }
-    const output: LoadBalancerSecurityGroupOutput = { groupName, vpcId, groupId };
-    context.save({ data: output });
+  create: createGroup,
+
+  async update(context, want, current) {
+    const { groupId } = current.output;
+    const open = current.observed.ingressPorts ?? [];
+    // Open the new way in before closing the old one.
+    for (const port of want.ingressPorts) if (!open.includes(port)) await authorizePort(context, groupId, port);
+    for (const port of open) if (!want.ingressPorts.includes(port)) await revokePort(context, groupId, port);
+    context.save({ created: true, data: current.output });
+    return current.output;
+  },
+
+  // Create-before-delete: the ALB moves to the new group before the old one, still in use, is deleted.
+  async replace(context, want, current) {
+    const output = await createGroup(context, want);
+    context.retire(current.output);
     return output;
   },
 
@@ -200,21 +310,5 @@ export const loadBalancerSecurityGroupStep = defineStep({
     }
     context.progress(`deleting security group ${groupId} (waits while the ALB's network interfaces linger)`);
     await deleteGroup(context, groupId);
-  },
-
-  async inspect(context) {
-    const groupId = context.record?.data.groupId;
-    const group = groupId ? await describeById(context, groupId) : undefined;
-    if (!groupId || !group) return { present: false, healthy: false, summary: 'missing', ...(groupId ? { details: { groupId } } : {}) };
-    const drift = LOAD_BALANCER_PORTS.filter((port) => !opensToAnywhere(group.IpPermissions ?? [], port)).map(
-      (port) => `ingress tcp/${port} from ${ANYWHERE} is missing on ${groupId}`,
-    );
-    return {
-      present: true,
-      healthy: drift.length === 0,
-      summary: `${group.GroupName ?? groupId} (${groupId})`,
-      ...(drift.length > 0 ? { drift } : {}),
-      details: { groupId },
-    };
   },
 });

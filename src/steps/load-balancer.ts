@@ -4,16 +4,34 @@ import {
   DescribeLoadBalancersCommand,
   DescribeTagsCommand,
   SetSecurityGroupsCommand,
+  SetSubnetsCommand,
   waitUntilLoadBalancerAvailable,
   waitUntilLoadBalancersDeleted,
   type LoadBalancer,
+  type LoadBalancerSchemeEnum,
+  type LoadBalancerTypeEnum,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { hasErrorCode } from '../aws/errors.js';
+import type { Config } from '../config/schema.js';
 import { AuthecsError } from '../errors.js';
 import type { LoadBalancerOutput } from './outputs.js';
-import { defineStep, hasStackTag, stackTags, type StepContext } from './step.js';
+import { defineResource, isUnknown, known, UNKNOWN, type Inputs, type Live, type Maybe } from './resource.js';
+import { hasStackTag, stackTags } from './shared/tags.js';
+import type { StepContext } from './step.js';
 
 type Context = StepContext<'load-balancer'>;
+
+export interface DesiredLoadBalancer {
+  name: string;
+  scheme: LoadBalancerSchemeEnum;
+  type: LoadBalancerTypeEnum;
+  /** The network's VPC: an ALB lives in one VPC, and takes subnets and groups only from it. */
+  vpcId: Maybe<string>;
+  /** The public subnets, sorted. */
+  subnets: Maybe<string[]>;
+  /** Sorted; an entry is UNKNOWN while its group is still to be made. */
+  securityGroups: Maybe<string>[];
+}
 
 // LoadBalancerAvailable waiter: every 15 s (aws-behaviour.md); ALBs take 1-3 minutes.
 const POLL_SECONDS = 15;
@@ -73,15 +91,48 @@ async function locate(context: Context): Promise<LoadBalancer | undefined> {
   return named;
 }
 
-/** The ALB's own group (isolated ingress), or the network's group that the article shares with the instances. */
-function wantedSecurityGroups(context: Context): string[] {
-  if (context.config.ingressMode === 'isolated') return [context.output('load-balancer-security-group').groupId];
-  return [context.output('network').securityGroupId];
+function sortMaybe(values: Maybe<string>[]): Maybe<string>[] {
+  const text = (value: Maybe<string>) => (isUnknown(value) ? '' : value);
+  return [...values].sort((left, right) => text(left).localeCompare(text(right)));
 }
 
-function sameGroups(loadBalancer: LoadBalancer, wanted: readonly string[]): boolean {
-  const actual = [...(loadBalancer.SecurityGroups ?? [])].sort();
-  return actual.length === wanted.length && [...wanted].sort().every((groupId, index) => groupId === actual[index]);
+/** The ALB's own group (isolated ingress), or the network's group that the article shares with the instances. */
+function wantedSecurityGroups(config: Config, inputs: Inputs): Maybe<string>[] {
+  if (config.ingressMode === 'isolated') return [known(inputs['load-balancer-security-group'], (group) => group.groupId) ?? UNKNOWN];
+  return [known(inputs.network, (network) => network.securityGroupId) ?? UNKNOWN];
+}
+
+function live(loadBalancer: LoadBalancer): Live<'load-balancer', DesiredLoadBalancer> {
+  const state = loadBalancer.State?.Code ?? 'unknown';
+  const securityGroups = [...(loadBalancer.SecurityGroups ?? [])].sort();
+  return {
+    output: toOutput(loadBalancer),
+    observed: {
+      name: loadBalancer.LoadBalancerName!,
+      ...(loadBalancer.Scheme ? { scheme: loadBalancer.Scheme } : {}),
+      ...(loadBalancer.Type ? { type: loadBalancer.Type } : {}),
+      ...(loadBalancer.VpcId ? { vpcId: loadBalancer.VpcId } : {}),
+      subnets: (loadBalancer.AvailabilityZones ?? []).flatMap((zone) => (zone.SubnetId ? [zone.SubnetId] : [])).sort(),
+      securityGroups,
+    },
+    // locate() returns only an ALB that is ours (recorded or tagged).
+    created: true,
+    settled: state !== 'provisioning',
+    health: {
+      healthy: state === 'active',
+      summary: state,
+      details: { dnsName: loadBalancer.DNSName, scheme: loadBalancer.Scheme, securityGroups },
+    },
+  };
+}
+
+function knownList(values: Maybe<string[]> | Maybe<string>[], what: string): string[] {
+  const unknown = () => new AuthecsError(`The load balancer was asked to apply before its ${what} were known`, { code: 'STEP_INPUT_UNKNOWN', exit: 'internal' });
+  if (isUnknown(values)) throw unknown();
+  return values.map((value) => {
+    if (isUnknown(value)) throw unknown();
+    return value;
+  });
 }
 
 async function waitUntilActive(context: Context, arn: string): Promise<void> {
@@ -99,51 +150,80 @@ async function waitUntilActive(context: Context, arn: string): Promise<void> {
   });
 }
 
-export const loadBalancerStep = defineStep({
+export const loadBalancerStep = defineResource<'load-balancer', DesiredLoadBalancer>({
   name: 'load-balancer',
   title: 'Application Load Balancer',
   articleSection: 'Create a public Application Load Balancer',
   dependsOn: ['network', 'load-balancer-security-group'],
 
+  desired: (config, inputs) => ({
+    name: config.loadBalancerName,
+    scheme: 'internet-facing',
+    type: 'application',
+    vpcId: known(inputs.network, (network) => network.vpcId) ?? UNKNOWN,
+    subnets: known(inputs.network, (network) => [...network.publicSubnets].sort()) ?? UNKNOWN,
+    securityGroups: sortMaybe(wantedSecurityGroups(config, inputs)),
+  }),
+  effects: {
+    // No ELBv2 call renames an ALB or changes its scheme or type; names are unique, so the engine deletes, then creates.
+    name: 'replace',
+    scheme: 'replace',
+    type: 'replace',
+    // SetSubnets accepts only subnets of the ALB's own VPC: another network needs a new ALB.
+    vpcId: 'replace',
+    // SetSubnets: "The specified subnets replace the previously enabled subnets" (ELBv2 API reference, SetSubnets).
+    subnets: 'update',
+    // SetSecurityGroups: "The specified security groups override the previously associated security groups" (ELBv2 API reference).
+    securityGroups: 'update',
+  },
+
   async preflight(context) {
     await locate(context);
   },
 
-  async find(context) {
+  async read(context) {
     const loadBalancer = await locate(context);
-    if (!loadBalancer || loadBalancer.State?.Code !== 'active') return undefined;
-    // Other groups than the --ingress mode wants (the mode changed, or someone edited them): create() repairs.
-    if (!sameGroups(loadBalancer, wantedSecurityGroups(context))) return undefined;
-    return { output: toOutput(loadBalancer), created: true };
+    return loadBalancer ? live(loadBalancer) : undefined;
   },
 
-  async create(context) {
-    const network = context.output('network');
-    const securityGroups = wantedSecurityGroups(context);
-    let loadBalancer = await locate(context);
-    if (!loadBalancer) {
-      // Tags ride on the create call itself, so a run killed mid-request can adopt the ALB.
-      const response = await context.clients.elbv2.send(
-        new CreateLoadBalancerCommand({
-          Name: context.config.loadBalancerName,
-          Subnets: network.publicSubnets,
-          SecurityGroups: securityGroups,
-          Scheme: 'internet-facing',
-          Type: 'application',
-          IpAddressType: 'ipv4',
-          Tags: stackTags(context.stack),
-        }),
-      );
-      loadBalancer = response.LoadBalancers![0]!;
-      context.save({ created: true, data: toOutput(loadBalancer) });
-    } else if (!sameGroups(loadBalancer, securityGroups)) {
-      await context.clients.elbv2.send(new SetSecurityGroupsCommand({ LoadBalancerArn: loadBalancer.LoadBalancerArn!, SecurityGroups: securityGroups }));
-      loadBalancer = { ...loadBalancer, SecurityGroups: securityGroups };
-      // locate() returns only an ALB that is ours (recorded or tagged).
-      context.save({ created: true, data: toOutput(loadBalancer) });
-    }
+  async create(context, want) {
+    // Tags ride on the create call itself, so a run killed mid-request can adopt the ALB.
+    const response = await context.clients.elbv2.send(
+      new CreateLoadBalancerCommand({
+        Name: want.name,
+        Subnets: knownList(want.subnets, 'subnets'),
+        SecurityGroups: knownList(want.securityGroups, 'security groups'),
+        Scheme: want.scheme,
+        Type: want.type,
+        IpAddressType: 'ipv4',
+        Tags: stackTags(context.stack),
+      }),
+    );
+    const loadBalancer = response.LoadBalancers![0]!;
+    context.save({ created: true, data: toOutput(loadBalancer) });
+    // Listeners need an active ALB (Terraform and CloudFormation wait too).
     if (loadBalancer.State?.Code !== 'active') await waitUntilActive(context, loadBalancer.LoadBalancerArn!);
     return toOutput(loadBalancer);
+  },
+
+  async update(context, want, current, changes) {
+    const arn = current.output.loadBalancerArn;
+    const fields = new Set(changes.map((change) => change.field));
+    if (fields.has('subnets')) {
+      await context.clients.elbv2.send(new SetSubnetsCommand({ LoadBalancerArn: arn, Subnets: knownList(want.subnets, 'subnets') }));
+    }
+    if (fields.has('securityGroups')) {
+      await context.clients.elbv2.send(new SetSecurityGroupsCommand({ LoadBalancerArn: arn, SecurityGroups: knownList(want.securityGroups, 'security groups') }));
+    }
+    context.save({ created: true, data: current.output });
+    return current.output;
+  },
+
+  async settle(context, current) {
+    const arn = current.output.loadBalancerArn;
+    await waitUntilActive(context, arn);
+    const loadBalancer = await describeByArn(context, arn);
+    return loadBalancer ? toOutput(loadBalancer) : current.output;
   },
 
   async delete(context) {
@@ -156,26 +236,5 @@ export const loadBalancerStep = defineStep({
       { client: context.clients.elbv2, maxWaitTime: context.waitTimeoutSeconds, minDelay: context.pollSeconds(POLL_SECONDS), maxDelay: context.pollSeconds(POLL_SECONDS) },
       { LoadBalancerArns: [loadBalancer.LoadBalancerArn!] },
     );
-  },
-
-  async inspect(context) {
-    const arn = context.record?.data.loadBalancerArn;
-    const loadBalancer = arn ? await describeByArn(context, arn) : undefined;
-    if (!loadBalancer) return { present: false, healthy: false, summary: 'missing' };
-    const state = loadBalancer.State?.Code ?? 'unknown';
-    const drift: string[] = [];
-    // Without the ALB group's record (an unfinished run), there is nothing to compare with.
-    const comparable = context.config.ingressMode !== 'isolated' || context.hasOutput('load-balancer-security-group');
-    if (comparable) {
-      const wanted = wantedSecurityGroups(context);
-      if (!sameGroups(loadBalancer, wanted)) drift.push(`security groups are ${(loadBalancer.SecurityGroups ?? []).join(', ') || 'none'}, not ${wanted.join(', ')}`);
-    }
-    return {
-      present: true,
-      healthy: state === 'active',
-      summary: state,
-      ...(drift.length > 0 ? { drift } : {}),
-      details: { dnsName: loadBalancer.DNSName, scheme: loadBalancer.Scheme, securityGroups: loadBalancer.SecurityGroups ?? [] },
-    };
   },
 });

@@ -75,11 +75,15 @@ export interface CertificateOutput {
   status: string;
   validationRecords: ValidationRecord[];
   hostedZoneId: string;
+  /** RequestCertificate's IdempotencyToken, saved before the call and cleared once the ARN is recorded: a run that lost the answer reuses it. */
+  pendingRequest?: { token: string; domain: string };
 }
 
 export interface ListenerOutput {
   listenerArn: string;
   port: number;
+  /** The ALB it is on, so `down` finds a listener whose ARN a killed run never recorded. Absent in older records. */
+  loadBalancerArn?: string;
 }
 
 export interface HttpsListenerOutput extends ListenerOutput {
@@ -110,6 +114,8 @@ export interface TargetGroupOutput {
   name: string;
   targetGroupArn: string;
   targetType: 'instance' | 'ip';
+  /** The --target-group-name this group stands for; differs from `name` after a create-before-delete replacement. */
+  configuredName?: string;
 }
 
 export interface HostRuleOutput {
@@ -130,12 +136,29 @@ export interface KeyPairOutput {
   privateKeyFile: string;
 }
 
+/** A RunInstances recorded before the call: its token is reused only to resume that exact launch. */
+export interface PendingLaunch {
+  clientToken: string;
+  index: number;
+  launchTemplateId: string;
+  version: number;
+  subnetId: string;
+}
+
 export interface CapacityOutput {
   launchTemplateId?: string;
   launchTemplateName?: string;
   amiId?: string;
+  /** How amiId was chosen: the newest ECS-optimized AMI when the template version was made, or --ami. */
+  amiSource?: 'default' | 'setting';
+  /** The launch template version every instance should run (the latest, made the default). */
+  launchTemplateVersion?: number;
+  /** The private subnets the instances are spread over (sorted); instances elsewhere are rolled. */
+  subnets?: string[];
   instanceIds: string[];
+  /** The ClientToken of the latest RunInstances; each launch gets a fresh one. */
   clientToken: string;
+  pendingLaunch?: PendingLaunch;
 }
 
 export interface TaskDefinitionOutput {

@@ -1,25 +1,31 @@
-import {
-  AuthorizeSecurityGroupIngressCommand,
-  DescribeSecurityGroupRulesCommand,
-  RevokeSecurityGroupIngressCommand,
-  type IpPermission,
-  type SecurityGroupRule,
-} from '@aws-sdk/client-ec2';
+import { AuthorizeSecurityGroupIngressCommand, type SecurityGroupRule } from '@aws-sdk/client-ec2';
 import { hasErrorCode } from '../aws/errors.js';
-import { retryWhileInUse } from './shared/poll.js';
-import { ANYWHERE, LOAD_BALANCER_PORTS } from './load-balancer-security-group.js';
+import { AuthecsError } from '../errors.js';
 import type { IngressRule, SecurityGroupIngressOutput } from './outputs.js';
-import { defineStep, hasStackTag, stackTags, type StepContext } from './step.js';
+import { defineResource, isUnknown, known, UNKNOWN, type Live, type Maybe } from './resource.js';
+import { ANYWHERE, describeIngressRules, describeSource, revokeIngress, ruleMatches, tcpPermission } from './shared/security-groups.js';
+import { hasStackTag, stackTags } from './shared/tags.js';
+import type { StepContext } from './step.js';
 
 type Context = StepContext<'security-group-ingress'>;
 
-/** The article's two `authorize-security-group-ingress` calls, in its order. */
-export const ARTICLE_INGRESS: readonly { port: number; cidr: string }[] = [
-  { port: 443, cidr: ANYWHERE },
-  { port: 80, cidr: ANYWHERE },
-];
+/** The article's two `authorize-security-group-ingress` calls: 443 and 80 from anywhere. */
+export const ARTICLE_PORTS: readonly number[] = [443, 80];
 
-/** A TCP rule up wants: on groupId, from an address range (cidr) or from another group (sourceGroupId). */
+/** A TCP rule authecs wants: on groupId, from an address range (cidr) or from another group (sourceGroupId). */
+export interface DesiredRule {
+  groupId: Maybe<string>;
+  port: number;
+  cidr?: string;
+  sourceGroupId?: Maybe<string>;
+}
+
+export interface DesiredIngress {
+  /** Sorted by group, port and source, so the same wish always compares equal. */
+  rules: DesiredRule[];
+}
+
+/** A wanted rule once every group ID is known. */
 interface WantedRule {
   groupId: string;
   port: number;
@@ -27,26 +33,34 @@ interface WantedRule {
   sourceGroupId?: string;
 }
 
-// ENIs of a deleted ALB keep the group "in use" for minutes (aws-behaviour.md).
-const IN_USE_POLL_SECONDS = 15;
-
-/**
- * article: 443 and 80 from anywhere on the network's group, which the ALB and the instances
- * or tasks share. isolated: 443 and 80 (the redirect listener) from anywhere on the ALB's own
- * group, and only the app port on the network's group, from the ALB's group alone.
- */
-function wantedRules(context: Context): WantedRule[] {
-  const appGroupId = context.output('network').securityGroupId;
-  if (context.config.ingressMode !== 'isolated') return ARTICLE_INGRESS.map((rule) => ({ groupId: appGroupId, port: rule.port, cidr: rule.cidr }));
-  const loadBalancerGroupId = context.output('load-balancer-security-group').groupId;
-  return [
-    ...LOAD_BALANCER_PORTS.map((port) => ({ groupId: loadBalancerGroupId, port, cidr: ANYWHERE })),
-    { groupId: appGroupId, port: context.config.containerPort, sourceGroupId: loadBalancerGroupId },
-  ];
+function sortKey(rule: DesiredRule): string {
+  const text = (value: Maybe<string> | undefined) => (value === undefined || isUnknown(value) ? '' : value);
+  return `${text(rule.groupId)} ${String(rule.port).padStart(5, '0')} ${rule.cidr ?? ''} ${text(rule.sourceGroupId)}`;
 }
 
-function describeRule(rule: { port: number; cidr?: string; sourceGroupId?: string }): string {
-  return `tcp/${rule.port} from ${rule.cidr ?? rule.sourceGroupId ?? '?'}`;
+function sortRules<Rule extends DesiredRule>(rules: Rule[]): Rule[] {
+  return [...rules].sort((left, right) => sortKey(left).localeCompare(sortKey(right)));
+}
+
+/**
+ * article: 443 and 80 from anywhere on the network's group, which the ALB and the instances or
+ * tasks share, exactly as the article does (80 too without the redirect listener). isolated: only
+ * the app port on the network's group, from the ALB's group alone; the ALB group's own ports
+ * belong to the load-balancer-security-group step.
+ */
+function rulesFor(ingressMode: string, containerPort: number, appGroupId: Maybe<string>, loadBalancerGroupId: Maybe<string>): DesiredRule[] {
+  if (ingressMode !== 'isolated') return sortRules(ARTICLE_PORTS.map((port) => ({ groupId: appGroupId, port, cidr: ANYWHERE })));
+  return [{ groupId: appGroupId, port: containerPort, sourceGroupId: loadBalancerGroupId }];
+}
+
+/** Only the fields that describe the rule itself, in the desired form. */
+function shape(rule: WantedRule): WantedRule {
+  return {
+    groupId: rule.groupId,
+    port: rule.port,
+    ...(rule.cidr !== undefined ? { cidr: rule.cidr } : {}),
+    ...(rule.sourceGroupId !== undefined ? { sourceGroupId: rule.sourceGroupId } : {}),
+  };
 }
 
 function sameRule(left: WantedRule, right: WantedRule): boolean {
@@ -54,27 +68,7 @@ function sameRule(left: WantedRule, right: WantedRule): boolean {
 }
 
 function toRule(wanted: WantedRule, created: boolean, ruleId: string | undefined): IngressRule {
-  return {
-    groupId: wanted.groupId,
-    port: wanted.port,
-    ...(wanted.cidr !== undefined ? { cidr: wanted.cidr } : {}),
-    ...(wanted.sourceGroupId !== undefined ? { sourceGroupId: wanted.sourceGroupId } : {}),
-    created,
-    ...(ruleId ? { ruleId } : {}),
-  };
-}
-
-async function describeIngress(context: Context, groupId: string): Promise<SecurityGroupRule[]> {
-  const rules: SecurityGroupRule[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await context.clients.ec2.send(
-      new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: 'group-id', Values: [groupId] }], ...(nextToken ? { NextToken: nextToken } : {}) }),
-    );
-    rules.push(...(page.SecurityGroupRules ?? []).filter((rule) => !rule.IsEgress));
-    nextToken = page.NextToken;
-  } while (nextToken);
-  return rules;
+  return { ...shape(wanted), created, ...(ruleId ? { ruleId } : {}) };
 }
 
 /** Live ingress rules per group, each group described once per call of the step. */
@@ -83,7 +77,7 @@ function liveRules(context: Context): (groupId: string) => Promise<SecurityGroup
   return (groupId) => {
     let rules = cache.get(groupId);
     if (!rules) {
-      rules = describeIngress(context, groupId);
+      rules = describeIngressRules(context, groupId);
       cache.set(groupId, rules);
     }
     return rules;
@@ -91,9 +85,7 @@ function liveRules(context: Context): (groupId: string) => Promise<SecurityGroup
 }
 
 function matches(rule: SecurityGroupRule, wanted: WantedRule): boolean {
-  const protocol = rule.IpProtocol === 'tcp' || rule.IpProtocol === '6';
-  const source = wanted.cidr !== undefined ? rule.CidrIpv4 === wanted.cidr : rule.ReferencedGroupInfo?.GroupId === wanted.sourceGroupId;
-  return protocol && (rule.GroupId === undefined || rule.GroupId === wanted.groupId) && rule.FromPort === wanted.port && rule.ToPort === wanted.port && source;
+  return (rule.GroupId === undefined || rule.GroupId === wanted.groupId) && ruleMatches(rule, wanted);
 }
 
 /** The live rule for a wanted rule: the recorded one if it is still there, else any identical one. */
@@ -112,22 +104,38 @@ function recordedRules(context: Context): IngressRule[] {
   return (data?.rules ?? []).map((rule) => ({ ...rule, groupId: rule.groupId ?? data?.groupId ?? '' }));
 }
 
+/**
+ * Rules this step manages: records written before the ALB group step opened its own ports also
+ * hold rules on the ALB group. That group's ports now belong to its step (and go with the group),
+ * so they are neither reported nor revoked here.
+ */
+function ownRules(context: Context): IngressRule[] {
+  const recorded = recordedRules(context);
+  const loadBalancerGroups = new Set(recorded.flatMap((rule) => (rule.sourceGroupId ? [rule.sourceGroupId] : [])));
+  if (context.hasOutput('load-balancer-security-group')) loadBalancerGroups.add(context.output('load-balancer-security-group').groupId);
+  return recorded.filter((rule) => !loadBalancerGroups.has(rule.groupId));
+}
+
 function recordedFor(recorded: IngressRule[], wanted: WantedRule): IngressRule | undefined {
   return recorded.find((rule) => sameRule(rule, wanted));
 }
 
-/** Rules authecs added that the current mode no longer wants (the other --ingress mode's, or another group's). */
-function staleRules(recorded: IngressRule[], wanted: WantedRule[]): IngressRule[] {
-  return recorded.filter((rule) => rule.created && !wanted.some((each) => sameRule(rule, each)));
+/** What the settings want now, as far as the recorded dependencies tell (read cannot see UNKNOWN). */
+function currentWanted(context: Context): WantedRule[] {
+  if (!context.hasOutput('network')) return [];
+  const isolated = context.config.ingressMode === 'isolated';
+  if (isolated && !context.hasOutput('load-balancer-security-group')) return [];
+  const loadBalancerGroupId = isolated ? context.output('load-balancer-security-group').groupId : UNKNOWN;
+  return knownRules(rulesFor(context.config.ingressMode, context.config.containerPort, context.output('network').securityGroupId, loadBalancerGroupId));
 }
 
-function permissionFor(wanted: WantedRule): IpPermission {
-  return {
-    IpProtocol: 'tcp',
-    FromPort: wanted.port,
-    ToPort: wanted.port,
-    ...(wanted.cidr !== undefined ? { IpRanges: [{ CidrIp: wanted.cidr }] } : { UserIdGroupPairs: [{ GroupId: wanted.sourceGroupId! }] }),
-  };
+function knownRules(rules: DesiredRule[]): WantedRule[] {
+  return rules.map(({ groupId, port, cidr, sourceGroupId }) => {
+    if (isUnknown(groupId) || isUnknown(sourceGroupId)) {
+      throw new AuthecsError('Ingress rules were asked to apply before their security groups were known', { code: 'STEP_INPUT_UNKNOWN', exit: 'internal' });
+    }
+    return shape({ groupId, port, cidr, sourceGroupId });
+  });
 }
 
 /** One rule per call: with two IpPermissions in one call, moto reports only the last rule. */
@@ -136,7 +144,7 @@ async function authorize(context: Context, wanted: WantedRule): Promise<IngressR
     const response = await context.clients.ec2.send(
       new AuthorizeSecurityGroupIngressCommand({
         GroupId: wanted.groupId,
-        IpPermissions: [permissionFor(wanted)],
+        IpPermissions: [tcpPermission(wanted)],
         TagSpecifications: [{ ResourceType: 'security-group-rule', Tags: stackTags(context.stack) }],
       }),
     );
@@ -145,43 +153,23 @@ async function authorize(context: Context, wanted: WantedRule): Promise<IngressR
   } catch (error) {
     if (!hasErrorCode(error, 'InvalidPermission.Duplicate')) throw error;
     // It appeared since we looked: ours if it carries our tag, someone else's otherwise.
-    const existing = resolveRule(context, await describeIngress(context, wanted.groupId), wanted, undefined);
+    const existing = resolveRule(context, await describeIngressRules(context, wanted.groupId), wanted, undefined);
     if (!existing) throw error;
     return existing;
   }
-}
-
-async function revoke(context: Context, groupId: string, ruleId: string, rule: IngressRule): Promise<void> {
-  await retryWhileInUse(
-    context,
-    {
-      description: `revoke ${describeRule(rule)} (${ruleId}) on ${groupId}`,
-      codes: ['DependencyViolation'],
-      intervalSeconds: IN_USE_POLL_SECONDS,
-      call: async () => {
-        try {
-          await context.clients.ec2.send(new RevokeSecurityGroupIngressCommand({ GroupId: groupId, SecurityGroupRuleIds: [ruleId] }));
-        } catch (error) {
-          // Already revoked, or the whole group is gone: either way the rule is no more.
-          if (!hasErrorCode(error, 'InvalidPermission.NotFound', 'InvalidSecurityGroupRuleId.NotFound', 'InvalidGroup.NotFound')) throw error;
-        }
-      },
-    },
-    hasErrorCode,
-  );
 }
 
 /** Revokes a rule authecs recorded as its own; without a recorded ID, only a live rule carrying our tag. */
 async function revokeRecorded(context: Context, rule: IngressRule): Promise<void> {
   let ruleId = rule.ruleId;
   if (!ruleId) {
-    const live = (await describeIngress(context, rule.groupId)).find((candidate) => matches(candidate, rule) && hasStackTag(candidate.Tags, context.stack));
+    const live = (await describeIngressRules(context, rule.groupId)).find((candidate) => matches(candidate, rule) && hasStackTag(candidate.Tags, context.stack));
     ruleId = live?.SecurityGroupRuleId;
   }
-  if (ruleId) await revoke(context, rule.groupId, ruleId, rule);
+  if (ruleId) await revokeIngress(context, { GroupId: rule.groupId, SecurityGroupRuleIds: [ruleId] }, `${describeSource(rule)} (${ruleId})`);
 }
 
-/** "443, 80 open to 0.0.0.0/0 on sg-alb; 80 from sg-alb on sg-app" */
+/** "443, 80 open to 0.0.0.0/0 on sg-app" or "80 from sg-alb on sg-app" */
 function summarize(rules: WantedRule[]): string {
   const groups = [...new Set(rules.map((rule) => rule.groupId))];
   return groups
@@ -196,58 +184,95 @@ function summarize(rules: WantedRule[]): string {
     .join('; ');
 }
 
-export const securityGroupIngressStep = defineStep({
+/**
+ * Authorizes the wanted rules that are not live yet, then revokes the rules authecs added that
+ * are no longer wanted (the other --ingress mode's, another port's or another group's), never a
+ * rule that pre-existed. Known rules of the last read are reused without describing again.
+ */
+async function apply(context: Context, want: DesiredIngress, known: IngressRule[]): Promise<SecurityGroupIngressOutput> {
+  const wanted = knownRules(want.rules);
+  const groupId = wanted[0]?.groupId ?? context.output('network').securityGroupId;
+  const own = ownRules(context);
+  let stale = [...own, ...known].filter((rule, index, all) => rule.created && !wanted.some((each) => sameRule(rule, each)) && all.findIndex((other) => sameRule(other, rule)) === index);
+  const live = liveRules(context);
+  const rules: IngressRule[] = [];
+  // Stale rules stay in the record until revoked, so a killed run still revokes them later.
+  const record = () => {
+    const all = [...rules, ...stale];
+    context.save({ created: all.some((each) => each.created), data: { groupId, rules: all } });
+  };
+  for (const each of wanted) {
+    const seen = known.find((rule) => sameRule(rule, each));
+    const rule = seen ?? resolveRule(context, await live(each.groupId), each, recordedFor(own, each)) ?? (await authorize(context, each));
+    rules.push(rule);
+    // Record, then move on: created is true as soon as any rule is authecs's to revoke.
+    record();
+  }
+  // Open the new way in before closing the old one.
+  for (const rule of [...stale]) {
+    await revokeRecorded(context, rule);
+    stale = stale.filter((each) => each !== rule);
+    record();
+  }
+  return { groupId, rules };
+}
+
+export const securityGroupIngressStep = defineResource<'security-group-ingress', DesiredIngress>({
   name: 'security-group-ingress',
-  title: 'Security group ingress (443 and 80)',
+  title: 'Security group ingress',
   articleSection: 'Configure the security group rules needed for web traffic access',
   dependsOn: ['network', 'load-balancer-security-group'],
 
-  async find(context) {
-    const groupId = context.output('network').securityGroupId;
-    const wanted = wantedRules(context);
-    const recorded = recordedRules(context);
-    // Rules of the other mode are still to be revoked: that is create()'s work.
-    if (staleRules(recorded, wanted).length > 0) return undefined;
+  desired: (config, inputs) => ({
+    rules: rulesFor(
+      config.ingressMode,
+      config.containerPort,
+      known(inputs.network, (network) => network.securityGroupId) ?? UNKNOWN,
+      known(inputs['load-balancer-security-group'], (group) => group.groupId) ?? UNKNOWN,
+    ),
+  }),
+  // AuthorizeSecurityGroupIngress and RevokeSecurityGroupIngress change a group's rules in place.
+  effects: { rules: 'update' },
+
+  /**
+   * The live rules this step answers for: those the settings want that exist (whoever made
+   * them), and those authecs added that are still there though no longer wanted.
+   */
+  async read(context): Promise<Live<'security-group-ingress', DesiredIngress> | undefined> {
+    const own = ownRules(context);
+    const wanted = currentWanted(context);
+    const candidates = [...wanted, ...own.filter((rule) => rule.created && !wanted.some((each) => sameRule(rule, each)))];
     const live = liveRules(context);
-    const rules: IngressRule[] = [];
-    for (const each of wanted) {
-      const rule = resolveRule(context, await live(each.groupId), each, recordedFor(recorded, each));
-      if (!rule) return undefined;
-      rules.push(rule);
+    const found: IngressRule[] = [];
+    for (const candidate of candidates) {
+      const rule = resolveRule(context, await live(candidate.groupId), candidate, recordedFor(own, candidate));
+      if (rule) found.push(rule);
     }
-    const output: SecurityGroupIngressOutput = { groupId, rules };
-    const created = rules.some((rule) => rule.created);
-    // A tagged rule a killed run added makes the record ours, so `down` revokes it.
-    if (created && context.record && !context.record.created) context.save({ created: true, data: output });
-    return { output, created };
+    if (found.length === 0) return undefined;
+    const rules = sortRules(found);
+    const missing = wanted.filter((each) => !rules.some((rule) => sameRule(rule, each)));
+    const groupId = context.hasOutput('network') ? context.output('network').securityGroupId : (context.record?.data.groupId ?? rules[0]!.groupId);
+    const open = wanted.length > 0 ? wanted.filter((each) => !missing.includes(each)) : rules;
+    return {
+      output: { groupId, rules },
+      observed: { rules: rules.map(shape) },
+      created: rules.some((rule) => rule.created),
+      health: {
+        healthy: missing.length === 0,
+        summary: open.length > 0 ? summarize(open) : `no authecs ingress rules on ${groupId}`,
+        details: {
+          groupId,
+          openPorts: open.filter((rule) => rule.cidr !== undefined).map((rule) => rule.port),
+          ...(open.some((rule) => rule.sourceGroupId !== undefined) ? { fromGroups: open.filter((rule) => rule.sourceGroupId !== undefined).map((rule) => `${rule.port} from ${rule.sourceGroupId}`) } : {}),
+          ...(missing.length > 0 ? { missing: missing.map((rule) => `${describeSource(rule)} on ${rule.groupId}`) } : {}),
+        },
+      },
+    };
   },
 
-  async create(context) {
-    const groupId = context.output('network').securityGroupId;
-    const wanted = wantedRules(context);
-    const recorded = recordedRules(context);
-    let stale = staleRules(recorded, wanted);
-    const live = liveRules(context);
-    const rules: IngressRule[] = [];
-    // Stale rules stay in the record until revoked, so a killed run still revokes them later.
-    const record = () => {
-      const all = [...rules, ...stale];
-      context.save({ created: all.some((each) => each.created) || context.record?.created === true, data: { groupId, rules: all } });
-    };
-    for (const each of wanted) {
-      const rule = resolveRule(context, await live(each.groupId), each, recordedFor(recorded, each)) ?? (await authorize(context, each));
-      rules.push(rule);
-      // Record, then move on: created is true as soon as any rule is authecs's to revoke.
-      record();
-    }
-    // Open the new way in before closing the old one.
-    for (const rule of [...stale]) {
-      await revokeRecorded(context, rule);
-      stale = stale.filter((each) => each !== rule);
-      record();
-    }
-    return { groupId, rules };
-  },
+  create: (context, want) => apply(context, want, []),
+
+  update: (context, want, current) => apply(context, want, current.output.rules),
 
   async delete(context) {
     const data = context.record?.data;
@@ -261,36 +286,5 @@ export const securityGroupIngressStep = defineStep({
       remaining = remaining.filter((each) => each !== rule);
       context.save({ data: { groupId, rules: remaining } });
     }
-  },
-
-  async inspect(context) {
-    const data = context.record?.data;
-    const groupId = data?.groupId;
-    if (!groupId) return { present: false, healthy: false, summary: 'missing' };
-    const recorded = recordedRules(context);
-    // What up would make now; without the ALB group's record (an unfinished run), what was recorded.
-    const isolatedWithoutGroup = context.config.ingressMode === 'isolated' && !context.hasOutput('load-balancer-security-group');
-    const wanted: WantedRule[] = isolatedWithoutGroup || !context.hasOutput('network') ? recorded : wantedRules(context);
-    const live = liveRules(context);
-    const drift: string[] = [];
-    const open: WantedRule[] = [];
-    for (const each of wanted) {
-      const recordedRule = recordedFor(recorded, each);
-      const rule = resolveRule(context, await live(each.groupId), each, recordedRule);
-      if (rule) open.push(each);
-      else drift.push(`ingress ${describeRule(each)} on ${each.groupId}${recordedRule?.ruleId ? ` (${recordedRule.ruleId})` : ''} is gone`);
-    }
-    const groupIds = [...new Set(wanted.map((rule) => rule.groupId))];
-    return {
-      present: open.length > 0,
-      healthy: drift.length === 0,
-      summary: open.length > 0 ? summarize(open) : `no authecs ingress rules on ${groupIds.join(', ') || groupId}`,
-      ...(drift.length > 0 ? { drift } : {}),
-      details: {
-        groupId,
-        openPorts: open.filter((rule) => rule.cidr !== undefined).map((rule) => rule.port),
-        ...(open.some((rule) => rule.sourceGroupId !== undefined) ? { fromGroups: open.filter((rule) => rule.sourceGroupId !== undefined).map((rule) => `${rule.port} from ${rule.sourceGroupId}`) } : {}),
-      },
-    };
   },
 });

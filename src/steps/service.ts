@@ -5,16 +5,21 @@ import {
   DescribeServicesCommand,
   UpdateServiceCommand,
   waitUntilServicesInactive,
+  type AssignPublicIp,
   type CreateServiceCommandInput,
+  type LaunchType,
+  type NetworkConfiguration,
   type Service,
+  type UpdateServiceCommandInput,
 } from '@aws-sdk/client-ecs';
 import { hasErrorCode } from '../aws/errors.js';
-import { pollUntil, retryWhileInUse } from './shared/poll.js';
 import { AuthecsError } from '../errors.js';
-import { ecsStackTags } from './shared/tags.js';
-import type { ServiceOutput } from './outputs.js';
-import { defineStep, hasStackTag, type StepContext } from './step.js';
-import { CONTAINER_NAME } from './task-definition.js';
+import type { NetworkOutput, ServiceOutput } from './outputs.js';
+import { defineResource, isUnknown, known, UNKNOWN, type Effect, type Live, type Maybe } from './resource.js';
+import { CONTAINER_NAME } from './shared/ecs.js';
+import { pollUntil, retryWhileInUse } from './shared/poll.js';
+import { ecsStackTags, hasStackTag } from './shared/tags.js';
+import type { StepContext } from './step.js';
 
 type Context = StepContext<'service'>;
 
@@ -25,6 +30,43 @@ const LOAD_BALANCER_RETRY_SECONDS = 5;
 const LOAD_BALANCER_RETRY_TIMEOUT_SECONDS = 120;
 const NO_LOAD_BALANCER = /does not have an associated load balancer/i;
 const GONE_CODES = ['ServiceNotFoundException', 'ServiceNotActiveException', 'ClusterNotFoundException'];
+// The article's grace period and rollout bounds: half the tasks may stop, so 2 tasks on 2 instances can roll.
+const HEALTH_CHECK_GRACE_PERIOD_SECONDS = 60;
+const DEPLOYMENT_CONFIGURATION = { minimumHealthyPercent: 50, maximumPercent: 200 };
+
+export interface DesiredLoadBalancer {
+  targetGroupArn: Maybe<string>;
+  containerName: string;
+  containerPort: number;
+}
+
+export interface DesiredNetworkConfiguration {
+  subnets: string[];
+  securityGroups: string[];
+  assignPublicIp: AssignPublicIp;
+}
+
+export interface DesiredService {
+  serviceName: string;
+  cluster: Maybe<string>;
+  /** UNKNOWN while a new task definition revision is still to be registered. */
+  taskDefinitionArn: Maybe<string>;
+  desiredCount: number;
+  launchType: LaunchType;
+  loadBalancer: DesiredLoadBalancer;
+  /** Fargate only (awsvpc); undefined under EC2, whose bridge-mode tasks use the instance's network. */
+  networkConfiguration: Maybe<DesiredNetworkConfiguration> | undefined;
+  healthCheckGracePeriodSeconds: number;
+  deploymentConfiguration: { minimumHealthyPercent: number; maximumPercent: number };
+}
+
+/** `want` with every dependency's value known: what create and update send. */
+interface ResolvedService extends DesiredService {
+  cluster: string;
+  taskDefinitionArn: string;
+  loadBalancer: DesiredLoadBalancer & { targetGroupArn: string };
+  networkConfiguration: DesiredNetworkConfiguration | undefined;
+}
 
 /**
  * ECS keeps a clientToken for a while; deriving it from the task definition revision keeps it
@@ -32,6 +74,31 @@ const GONE_CODES = ['ServiceNotFoundException', 'ServiceNotActiveException', 'Cl
  */
 export function serviceClientToken(stack: string, serviceName: string, taskDefinitionArn: string): string {
   return `authecs-${createHash('sha256').update(`${stack}\n${serviceName}\n${taskDefinitionArn}`).digest('hex').slice(0, 28)}`;
+}
+
+/** A dependency that is never disabled: absent from the inputs only until its output is known. */
+function required<Output, Field>(output: Maybe<Output> | undefined, pick: (output: Output) => Field): Maybe<Field> {
+  return known(output, pick) ?? UNKNOWN;
+}
+
+function networkConfigurationOf(network: NetworkOutput): DesiredNetworkConfiguration {
+  // Private subnets only, and no public IP: the ALB is the only way in.
+  return { subnets: [...network.privateSubnets].sort(), securityGroups: [network.securityGroupId], assignPublicIp: 'DISABLED' };
+}
+
+/** A plan made while a dependency was still to be made holds UNKNOWN; by apply time its output is recorded. */
+function resolve(context: Context, want: DesiredService): ResolvedService {
+  const { networkConfiguration } = want;
+  return {
+    ...want,
+    cluster: isUnknown(want.cluster) ? context.output('cluster').clusterName : want.cluster,
+    taskDefinitionArn: isUnknown(want.taskDefinitionArn) ? context.output('task-definition').taskDefinitionArn : want.taskDefinitionArn,
+    loadBalancer: {
+      ...want.loadBalancer,
+      targetGroupArn: isUnknown(want.loadBalancer.targetGroupArn) ? context.output('target-group').targetGroupArn : want.loadBalancer.targetGroupArn,
+    },
+    networkConfiguration: isUnknown(networkConfiguration) ? networkConfigurationOf(context.output('network')) : networkConfiguration,
+  };
 }
 
 function clusterNameOf(context: Context): string {
@@ -57,8 +124,8 @@ function isOurs(context: Context, service: Service): boolean {
   return hasStackTag(service.tags, context.stack) || (recordedArn !== undefined && recordedArn === service.serviceArn);
 }
 
-function conflict(context: Context, service: Service): AuthecsError {
-  return new AuthecsError(`An ECS service named "${service.serviceName}" already runs in cluster ${clusterNameOf(context)} and was not created by authecs`, {
+function conflict(service: Service, cluster: string): AuthecsError {
+  return new AuthecsError(`An ECS service named "${service.serviceName}" already runs in cluster ${cluster} and was not created by authecs`, {
     code: 'SERVICE_NAME_TAKEN',
     exit: 'conflict',
     resource: service.serviceArn,
@@ -70,24 +137,48 @@ function toOutput(service: Service, cluster: string): ServiceOutput {
   return { serviceName: service.serviceName!, serviceArn: service.serviceArn!, clusterName: cluster };
 }
 
-/** What `up` would change on a live service: the task definition revision and the desired count. */
-function driftOf(context: Context, service: Service): string[] {
-  const drift: string[] = [];
-  if (service.desiredCount !== context.config.desiredCount) drift.push(`desired count is ${service.desiredCount}, not ${context.config.desiredCount}`);
-  if (context.hasOutput('task-definition')) {
-    const wanted = context.output('task-definition').taskDefinitionArn;
-    if (service.taskDefinition !== wanted) drift.push(`runs task definition ${service.taskDefinition}, not ${wanted}`);
-  }
-  if (context.hasOutput('target-group')) {
-    const targetGroupArn = context.output('target-group').targetGroupArn;
-    const attached = (service.loadBalancers ?? []).some((loadBalancer) => loadBalancer.targetGroupArn === targetGroupArn);
-    if (!attached) drift.push(`is not attached to target group ${targetGroupArn}`);
-  }
-  return drift;
-}
-
 function isStable(service: Service): boolean {
   return (service.deployments ?? []).length === 1 && service.runningCount === service.desiredCount;
+}
+
+function observedNetwork(configuration: NetworkConfiguration | undefined): DesiredNetworkConfiguration | undefined {
+  const awsvpc = configuration?.awsvpcConfiguration;
+  if (!awsvpc) return undefined;
+  return { subnets: [...(awsvpc.subnets ?? [])].sort(), securityGroups: [...(awsvpc.securityGroups ?? [])].sort(), assignPublicIp: awsvpc.assignPublicIp ?? 'DISABLED' };
+}
+
+function live(service: Service, cluster: string): Live<'service', DesiredService> {
+  // authecs attaches one target group; the first stands for the service's load balancing.
+  const loadBalancer = service.loadBalancers?.[0];
+  const deployment = service.deploymentConfiguration;
+  const running = service.runningCount ?? 0;
+  const desired = service.desiredCount ?? 0;
+  return {
+    output: toOutput(service, cluster),
+    observed: {
+      serviceName: service.serviceName,
+      cluster: service.clusterArn?.split('/').pop() ?? cluster,
+      taskDefinitionArn: service.taskDefinition,
+      desiredCount: service.desiredCount,
+      launchType: service.launchType,
+      loadBalancer: loadBalancer && { targetGroupArn: loadBalancer.targetGroupArn!, containerName: loadBalancer.containerName!, containerPort: loadBalancer.containerPort! },
+      networkConfiguration: observedNetwork(service.networkConfiguration),
+      healthCheckGracePeriodSeconds: service.healthCheckGracePeriodSeconds,
+      deploymentConfiguration: deployment && { minimumHealthyPercent: deployment.minimumHealthyPercent!, maximumPercent: deployment.maximumPercent! },
+    },
+    created: true,
+    settled: isStable(service),
+    health: {
+      healthy: running === desired,
+      summary: `running ${running}/${desired}`,
+      details: {
+        runningCount: running,
+        desiredCount: desired,
+        pendingCount: service.pendingCount,
+        events: (service.events ?? []).slice(0, 3).map((event) => event.message),
+      },
+    },
+  };
 }
 
 async function waitUntilInactive(context: Context, cluster: string, name: string): Promise<void> {
@@ -108,10 +199,10 @@ async function waitUntilInactive(context: Context, cluster: string, name: string
   }
 }
 
-async function waitUntilStable(context: Context, cluster: string, name: string): Promise<void> {
+async function waitUntilStable(context: Context, cluster: string, name: string, desiredCount: number): Promise<void> {
   let latest: Service | undefined;
   await pollUntil(context, {
-    description: `service ${name} to be stable (${context.config.desiredCount} tasks running)`,
+    description: `service ${name} to be stable (${desiredCount} tasks running)`,
     intervalSeconds: STABLE_POLL_SECONDS,
     check: async () => {
       latest = await describeService(context, cluster, name);
@@ -124,7 +215,7 @@ async function waitUntilStable(context: Context, cluster: string, name: string):
       }
       return isStable(latest) ? latest : undefined;
     },
-    onWaiting: () => `running ${latest?.runningCount ?? 0}/${latest?.desiredCount ?? context.config.desiredCount}`,
+    onWaiting: () => `running ${latest?.runningCount ?? 0}/${latest?.desiredCount ?? desiredCount}`,
     timeoutCode: 'SERVICE_NOT_STABLE',
     timeoutHint:
       `Check the target health of ${context.hasOutput('target-group') ? context.output('target-group').name : 'the target group'} ` +
@@ -133,30 +224,23 @@ async function waitUntilStable(context: Context, cluster: string, name: string):
   });
 }
 
-function createInput(context: Context, cluster: string, taskDefinitionArn: string): CreateServiceCommandInput {
-  const { config } = context;
-  const input: CreateServiceCommandInput = {
-    cluster,
-    serviceName: config.serviceName,
-    taskDefinition: taskDefinitionArn,
-    desiredCount: config.desiredCount,
-    launchType: config.launchType,
-    loadBalancers: [{ targetGroupArn: context.output('target-group').targetGroupArn, containerName: CONTAINER_NAME, containerPort: config.containerPort }],
-    clientToken: serviceClientToken(context.stack, config.serviceName, taskDefinitionArn),
-    tags: ecsStackTags(context.stack),
-    healthCheckGracePeriodSeconds: 60,
-    // Half the tasks may stop during a rollout, so 2 tasks on 2 instances can roll.
-    deploymentConfiguration: { minimumHealthyPercent: 50, maximumPercent: 200 },
+function createInput(want: ResolvedService, stack: string): CreateServiceCommandInput {
+  return {
+    cluster: want.cluster,
+    serviceName: want.serviceName,
+    taskDefinition: want.taskDefinitionArn,
+    desiredCount: want.desiredCount,
+    launchType: want.launchType,
+    loadBalancers: [want.loadBalancer],
+    clientToken: serviceClientToken(stack, want.serviceName, want.taskDefinitionArn),
+    tags: ecsStackTags(stack),
+    healthCheckGracePeriodSeconds: want.healthCheckGracePeriodSeconds,
+    deploymentConfiguration: want.deploymentConfiguration,
+    ...(want.networkConfiguration ? { networkConfiguration: { awsvpcConfiguration: want.networkConfiguration } } : {}),
   };
-  if (config.launchType === 'FARGATE') {
-    const network = context.output('network');
-    input.networkConfiguration = { awsvpcConfiguration: { subnets: network.privateSubnets, securityGroups: [network.securityGroupId], assignPublicIp: 'DISABLED' } };
-  }
-  return input;
 }
 
-async function createService(context: Context, cluster: string, taskDefinitionArn: string): Promise<Service> {
-  const input = createInput(context, cluster, taskDefinitionArn);
+async function createService(context: Context, input: CreateServiceCommandInput): Promise<Service> {
   const onlyMissingLoadBalancer = (error: unknown, ...codes: string[]) => hasErrorCode(error, ...codes) && NO_LOAD_BALANCER.test((error as Error).message);
   const response = await retryWhileInUse(
     context,
@@ -172,60 +256,105 @@ async function createService(context: Context, cluster: string, taskDefinitionAr
   return response.service!;
 }
 
-export const serviceStep = defineStep({
+/** The UpdateService fields for the changed desired fields; the others are left as they are. */
+function updateInput(want: ResolvedService, output: ServiceOutput, fields: ReadonlySet<string>): UpdateServiceCommandInput {
+  const input: UpdateServiceCommandInput = { cluster: output.clusterName, service: output.serviceName };
+  if (fields.has('desiredCount')) input.desiredCount = want.desiredCount;
+  if (fields.has('taskDefinitionArn')) input.taskDefinition = want.taskDefinitionArn;
+  if (fields.has('loadBalancer')) input.loadBalancers = [want.loadBalancer];
+  if (fields.has('networkConfiguration') && want.networkConfiguration) input.networkConfiguration = { awsvpcConfiguration: want.networkConfiguration };
+  if (fields.has('healthCheckGracePeriodSeconds')) input.healthCheckGracePeriodSeconds = want.healthCheckGracePeriodSeconds;
+  if (fields.has('deploymentConfiguration')) input.deploymentConfiguration = want.deploymentConfiguration;
+  return input;
+}
+
+// UpdateService (rolling update) changes the desired count, task definition, deployment
+// configuration, network configuration, load balancers and grace period in place; it has no
+// launchType or serviceName parameter, and a service never moves cluster (ECS API reference, UpdateService).
+const serviceEffects: { readonly [Field in keyof DesiredService]-?: Effect } = {
+  serviceName: 'replace',
+  cluster: 'replace',
+  taskDefinitionArn: 'update',
+  desiredCount: 'update',
+  launchType: 'replace',
+  loadBalancer: 'update',
+  networkConfiguration: 'update',
+  healthCheckGracePeriodSeconds: 'update',
+  deploymentConfiguration: 'update',
+};
+
+export const serviceStep = defineResource<'service', DesiredService>({
   name: 'service',
   title: 'ECS service',
   articleSection: 'Create the ECS service',
   dependsOn: ['cluster', 'task-definition', 'capacity', 'host-rule', 'target-group', 'network'],
 
-  async find(context) {
-    const cluster = context.output('cluster').clusterName;
-    const service = await describeService(context, cluster, context.config.serviceName);
+  desired(config, inputs) {
+    return {
+      serviceName: config.serviceName,
+      cluster: required(inputs.cluster, (cluster) => cluster.clusterName),
+      taskDefinitionArn: required(inputs['task-definition'], (taskDefinition) => taskDefinition.taskDefinitionArn),
+      desiredCount: config.desiredCount,
+      launchType: config.launchType,
+      loadBalancer: {
+        targetGroupArn: required(inputs['target-group'], (targetGroup) => targetGroup.targetGroupArn),
+        containerName: CONTAINER_NAME,
+        containerPort: config.containerPort,
+      },
+      networkConfiguration: config.launchType === 'FARGATE' ? required(inputs.network, networkConfigurationOf) : undefined,
+      healthCheckGracePeriodSeconds: HEALTH_CHECK_GRACE_PERIOD_SECONDS,
+      deploymentConfiguration: { ...DEPLOYMENT_CONFIGURATION },
+    };
+  },
+  effects: serviceEffects,
+
+  async read(context) {
+    const cluster = context.record?.data.clusterName ?? (context.hasOutput('cluster') ? context.output('cluster').clusterName : undefined);
+    // No cluster yet: no service can run in it.
+    if (!cluster) return undefined;
+    const service = await describeService(context, cluster, serviceNameOf(context));
+    // DRAINING is on its way out: create() waits for it, then makes a new one.
     if (!service || service.status !== 'ACTIVE') return undefined;
-    if (!isOurs(context, service)) throw conflict(context, service);
-    if (driftOf(context, service).length > 0 || !isStable(service)) return undefined;
-    return { output: toOutput(service, cluster), created: true };
+    if (!isOurs(context, service)) throw conflict(service, cluster);
+    return live(service, cluster);
   },
 
-  async create(context) {
-    const cluster = context.output('cluster').clusterName;
-    const name = context.config.serviceName;
-    const taskDefinitionArn = context.output('task-definition').taskDefinitionArn;
-    let service = await describeService(context, cluster, name);
+  async create(context, desired) {
+    const want = resolve(context, desired);
+    let existing = await describeService(context, want.cluster, want.serviceName);
     // CreateService on a live name silently replaces it on moto, so never call it over one.
-    if (service?.status === 'ACTIVE' && !isOurs(context, service)) throw conflict(context, service);
-    if (service?.status === 'DRAINING') {
-      await waitUntilInactive(context, cluster, name);
-      service = undefined;
+    if (existing?.status === 'ACTIVE' && !isOurs(context, existing)) throw conflict(existing, want.cluster);
+    if (existing?.status === 'DRAINING') {
+      await waitUntilInactive(context, want.cluster, want.serviceName);
+      existing = undefined;
     }
+    // An ACTIVE one of ours appeared since read (a parallel or killed run): the next plan diffs it.
+    const service = existing?.status === 'ACTIVE' ? existing : await createService(context, createInput(want, context.stack));
+    const output = toOutput(service, want.cluster);
+    context.save({ created: true, data: output });
+    await waitUntilStable(context, want.cluster, want.serviceName, want.desiredCount);
+    return output;
+  },
 
-    if (service?.status === 'ACTIVE') {
-      context.save({ created: true, data: toOutput(service, cluster) });
-      const drift = driftOf(context, service);
-      if (drift.length > 0) {
-        // Repair what drifted; loadBalancers only when detached, as changing them starts a rollout.
-        context.progress(`updating service ${name}: ${drift.join('; ')}`);
-        const loadBalancers = createInput(context, cluster, taskDefinitionArn).loadBalancers!;
-        const detached = !(service.loadBalancers ?? []).some((loadBalancer) => loadBalancer.targetGroupArn === loadBalancers[0]!.targetGroupArn);
-        const response = await context.clients.ecs.send(
-          new UpdateServiceCommand({
-            cluster,
-            service: name,
-            taskDefinition: taskDefinitionArn,
-            desiredCount: context.config.desiredCount,
-            ...(detached ? { loadBalancers } : {}),
-          }),
-        );
-        service = response.service ?? service;
-        context.save({ data: toOutput(service, cluster) });
-      }
-    } else {
-      service = await createService(context, cluster, taskDefinitionArn);
-      context.save({ created: true, data: toOutput(service, cluster) });
+  async update(context, desired, current, changes) {
+    const want = resolve(context, desired);
+    const fields = new Set(changes.filter((change) => change.effect === 'update').map((change) => change.field));
+    const input = updateInput(want, current.output, fields);
+    let output = current.output;
+    // Nothing left to change in place (only a rollout to finish): just wait.
+    if (Object.keys(input).some((key) => key !== 'cluster' && key !== 'service')) {
+      context.progress(`updating service ${output.serviceName}: ${[...fields].join(', ')}`);
+      const response = await context.clients.ecs.send(new UpdateServiceCommand(input));
+      if (response.service) output = toOutput(response.service, output.clusterName);
+      context.save({ data: output });
     }
+    await waitUntilStable(context, output.clusterName, output.serviceName, want.desiredCount);
+    return output;
+  },
 
-    await waitUntilStable(context, cluster, name);
-    return toOutput(service, cluster);
+  async settle(context, current) {
+    await waitUntilStable(context, current.output.clusterName, current.output.serviceName, current.observed.desiredCount ?? context.config.desiredCount);
+    return current.output;
   },
 
   async delete(context) {
@@ -245,22 +374,10 @@ export const serviceStep = defineStep({
     await waitUntilInactive(context, cluster, name);
   },
 
-  async inspect(context) {
-    const service = await describeService(context, clusterNameOf(context), serviceNameOf(context));
-    if (!service || service.status === 'INACTIVE') return { present: false, healthy: false, summary: 'missing' };
-    const running = service.runningCount ?? 0;
-    const desired = service.desiredCount ?? 0;
-    return {
-      present: true,
-      healthy: service.status === 'ACTIVE' && running === desired,
-      summary: service.status === 'ACTIVE' ? `running ${running}/${desired}` : `${service.status} (running ${running}/${desired})`,
-      drift: driftOf(context, service),
-      details: {
-        runningCount: running,
-        desiredCount: desired,
-        pendingCount: service.pendingCount,
-        events: (service.events ?? []).slice(0, 3).map((event) => event.message),
-      },
-    };
+  // Replacing (launch type, name) or deleting stops every task before a new service runs: the site is down meanwhile.
+  async loss(_context, current) {
+    const running = current.health.details?.runningCount;
+    if (typeof running !== 'number' || running === 0) return undefined;
+    return `the running service (${running} task${running === 1 ? '' : 's'}) is stopped while it is replaced`;
   },
 });

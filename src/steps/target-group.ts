@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   CreateTargetGroupCommand,
   DeleteTargetGroupCommand,
@@ -6,14 +7,19 @@ import {
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
   ModifyTargetGroupAttributesCommand,
+  ModifyTargetGroupCommand,
+  type ProtocolEnum,
   type TargetGroup,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Config } from '../config/schema.js';
 import { hasErrorCode } from '../aws/errors.js';
-import { retryWhileInUse } from './shared/poll.js';
 import { AuthecsError } from '../errors.js';
 import type { TargetGroupOutput } from './outputs.js';
-import { defineStep, hasStackTag, stackTags, type StepContext } from './step.js';
+import { canonical, defineResource, known, UNKNOWN, type Live, type Maybe } from './resource.js';
+import { retryWhileInUse } from './shared/poll.js';
+import { resolved } from './shared/resolved.js';
+import { hasStackTag, stackTags } from './shared/tags.js';
+import type { StepContext } from './step.js';
 
 type Context = StepContext<'target-group'>;
 
@@ -22,6 +28,45 @@ export const DEREGISTRATION_DELAY_KEY = 'deregistration_delay.timeout_seconds';
 export const DEREGISTRATION_DELAY_SECONDS = '60';
 
 const NOT_FOUND = ['TargetGroupNotFoundException', 'TargetGroupNotFound'];
+const MAX_NAME_LENGTH = 32;
+const SUFFIX_HEX = 4;
+
+export interface DesiredHealthCheck {
+  protocol: ProtocolEnum;
+  port: string;
+  path: string;
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  healthyThreshold: number;
+  unhealthyThreshold: number;
+  /** HTTP codes that count as healthy. */
+  matcher: string;
+}
+
+export interface DesiredTargetGroup {
+  /** The configured name; a replacement's group carries a suffix (see replace). */
+  name: string;
+  port: number;
+  protocol: ProtocolEnum;
+  targetType: 'instance' | 'ip';
+  vpcId: Maybe<string>;
+  healthCheck: DesiredHealthCheck;
+  /** Target group attributes authecs sets, by key. */
+  attributes: Record<string, string>;
+}
+
+// The ALB's defaults for an HTTP target group, as the article leaves them, now sent explicitly
+// so drift shows (ALB user guide, "Health checks for your target groups").
+const HEALTH_CHECK: DesiredHealthCheck = {
+  protocol: 'HTTP',
+  port: 'traffic-port',
+  path: '/',
+  intervalSeconds: 30,
+  timeoutSeconds: 5,
+  healthyThreshold: 5,
+  unhealthyThreshold: 2,
+  matcher: '200',
+};
 
 export function targetTypeFor(config: Config): 'instance' | 'ip' {
   // Fargate tasks use awsvpc networking and register by IP; EC2 tasks (bridge) by instance.
@@ -67,89 +112,202 @@ async function locate(context: Context): Promise<TargetGroup | undefined> {
   return named;
 }
 
-/** Settings that cannot change on a live target group. */
-function immutableDrift(group: TargetGroup, config: Config, vpcId: string | undefined): string[] {
-  const drift: string[] = [];
-  const targetType = targetTypeFor(config);
-  if (group.TargetType !== targetType) drift.push(`target type is ${group.TargetType ?? 'unset'}, not ${targetType} (launch type ${config.launchType})`);
-  if (group.Port !== config.containerPort) drift.push(`port is ${group.Port ?? 'unset'}, not ${config.containerPort}`);
-  if (group.Protocol !== 'HTTP') drift.push(`protocol is ${group.Protocol ?? 'unset'}, not HTTP`);
-  if (vpcId && group.VpcId !== vpcId) drift.push(`VPC is ${group.VpcId ?? 'unset'}, not ${vpcId}`);
-  return drift;
+function healthCheckOf(group: TargetGroup): DesiredHealthCheck {
+  return {
+    protocol: group.HealthCheckProtocol!,
+    port: group.HealthCheckPort!,
+    path: group.HealthCheckPath!,
+    intervalSeconds: group.HealthCheckIntervalSeconds!,
+    timeoutSeconds: group.HealthCheckTimeoutSeconds!,
+    healthyThreshold: group.HealthyThresholdCount!,
+    unhealthyThreshold: group.UnhealthyThresholdCount!,
+    matcher: group.Matcher?.HttpCode ?? '',
+  };
 }
 
-async function deregistrationDelay(context: Context, arn: string): Promise<string | undefined> {
+/** The live values of the attributes authecs sets (the others are AWS's business). */
+async function attributesOf(context: Context, arn: string, wanted: readonly string[]): Promise<Record<string, string>> {
   const response = await context.clients.elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: arn }));
-  return response.Attributes?.find((attribute) => attribute.Key === DEREGISTRATION_DELAY_KEY)?.Value;
+  const live = new Map((response.Attributes ?? []).map((attribute) => [attribute.Key, attribute.Value]));
+  return Object.fromEntries(wanted.flatMap((key) => (live.has(key) ? [[key, live.get(key) ?? '']] : [])));
 }
 
-function toOutput(group: TargetGroup, config: Config): TargetGroupOutput {
-  return { name: group.TargetGroupName ?? config.targetGroupName, targetGroupArn: group.TargetGroupArn!, targetType: group.TargetType === 'ip' ? 'ip' : targetTypeFor(config) };
+function toOutput(group: TargetGroup, configuredName: string): TargetGroupOutput {
+  return { name: group.TargetGroupName!, targetGroupArn: group.TargetGroupArn!, targetType: group.TargetType === 'ip' ? 'ip' : 'instance', configuredName };
 }
 
-export const targetGroupStep = defineStep({
+/** The request fields of the health check, as CreateTargetGroup and ModifyTargetGroup take them. */
+function healthCheckInput(healthCheck: DesiredHealthCheck) {
+  return {
+    HealthCheckProtocol: healthCheck.protocol,
+    HealthCheckPort: healthCheck.port,
+    HealthCheckPath: healthCheck.path,
+    HealthCheckIntervalSeconds: healthCheck.intervalSeconds,
+    HealthCheckTimeoutSeconds: healthCheck.timeoutSeconds,
+    HealthyThresholdCount: healthCheck.healthyThreshold,
+    UnhealthyThresholdCount: healthCheck.unhealthyThreshold,
+    Matcher: { HttpCode: healthCheck.matcher },
+  };
+}
+
+async function setHealthCheck(context: Context, arn: string, want: DesiredTargetGroup): Promise<void> {
+  await context.clients.elbv2.send(new ModifyTargetGroupCommand({ TargetGroupArn: arn, ...healthCheckInput(want.healthCheck) }));
+}
+
+async function setAttributes(context: Context, arn: string, want: DesiredTargetGroup): Promise<void> {
+  const attributes = Object.entries(want.attributes).map(([Key, Value]) => ({ Key, Value }));
+  await context.clients.elbv2.send(new ModifyTargetGroupAttributesCommand({ TargetGroupArn: arn, Attributes: attributes }));
+}
+
+/** Creates the group under `name` and records it before anything else (CreateTargetGroup takes no attributes). */
+async function createGroup(context: Context, want: DesiredTargetGroup, name: string): Promise<TargetGroupOutput> {
+  let group: TargetGroup;
+  try {
+    const response = await context.clients.elbv2.send(
+      new CreateTargetGroupCommand({
+        Name: name,
+        Protocol: want.protocol,
+        Port: want.port,
+        TargetType: want.targetType,
+        VpcId: resolved(want.vpcId, 'VPC ID'),
+        ...healthCheckInput(want.healthCheck),
+        Tags: stackTags(context.stack),
+      }),
+    );
+    group = response.TargetGroups![0]!;
+  } catch (error) {
+    // A same-named group appeared between our look and the create: not ours.
+    if (hasErrorCode(error, 'DuplicateTargetGroupNameException', 'DuplicateTargetGroupName')) throw nameTaken(name, undefined, error);
+    throw error;
+  }
+  const output = toOutput(group, want.name);
+  context.save({ created: true, data: output });
+  return output;
+}
+
+/**
+ * Names for a replacement group. Target group names are unique per account and region, and the
+ * old group must keep serving until the rule and the service move, so the new group cannot take
+ * its name: it gets the configured name when that is free, else `<name>-<4 hex>` (32 characters
+ * at most), the hex derived from the new settings so a killed run finds the same name again.
+ */
+export function replacementNames(want: DesiredTargetGroup, liveName: string): string[] {
+  const base = want.name.slice(0, MAX_NAME_LENGTH - SUFFIX_HEX - 1).replace(/-+$/, '');
+  const seed = canonical({ name: want.name, port: want.port, protocol: want.protocol, targetType: want.targetType, vpcId: want.vpcId });
+  const suffixed = [0, 1, 2].map((attempt) => `${base}-${createHash('sha256').update(`${seed}#${attempt}`).digest('hex').slice(0, SUFFIX_HEX)}`);
+  return [want.name, ...suffixed].filter((name) => name !== liveName);
+}
+
+/** A group a killed replacement left: ours, with the settings a new group would have. */
+async function isLeftover(context: Context, group: TargetGroup, want: DesiredTargetGroup, liveArn: string): Promise<boolean> {
+  if (group.TargetGroupArn === liveArn) return false;
+  const fits = group.Port === want.port && group.Protocol === want.protocol && group.TargetType === want.targetType && group.VpcId === want.vpcId;
+  return fits && (await isOurs(context, group.TargetGroupArn!));
+}
+
+export const targetGroupStep = defineResource<'target-group', DesiredTargetGroup>({
   name: 'target-group',
   title: 'Target group',
   articleSection: 'Create and configure a target group for the ALB',
   dependsOn: ['network'],
 
+  desired: (config, inputs) => ({
+    name: config.targetGroupName,
+    port: config.containerPort,
+    protocol: 'HTTP',
+    targetType: targetTypeFor(config),
+    vpcId: known(inputs.network, (network) => network.vpcId) ?? UNKNOWN,
+    healthCheck: HEALTH_CHECK,
+    attributes: { [DEREGISTRATION_DELAY_KEY]: DEREGISTRATION_DELAY_SECONDS },
+  }),
+
+  // ModifyTargetGroup changes the health check and ModifyTargetGroupAttributes the attributes in
+  // place (API reference); name, port, protocol, target type and VPC need a new target group
+  // (CreateTargetGroup only; Terraform's aws_lb_target_group marks them ForceNew).
+  effects: {
+    name: 'replace',
+    port: 'replace',
+    protocol: 'replace',
+    targetType: 'replace',
+    vpcId: 'replace',
+    healthCheck: 'update',
+    attributes: 'update',
+  },
+
   async preflight(context) {
     await locate(context);
   },
 
-  async find(context) {
+  async read(context) {
     const group = await locate(context);
     if (!group) return undefined;
-    if (immutableDrift(group, context.config, context.output('network').vpcId).length > 0) return undefined;
-    if ((await deregistrationDelay(context, group.TargetGroupArn!)) !== DEREGISTRATION_DELAY_SECONDS) return undefined;
-    return { output: toOutput(group, context.config), created: true };
+    const arn = group.TargetGroupArn!;
+    const recorded = context.record?.data;
+    // A replacement's group stands for the configured name it was made for.
+    const configuredName = (recorded?.targetGroupArn === arn ? recorded.configuredName : undefined) ?? group.TargetGroupName!;
+    const attributes = await attributesOf(context, arn, [DEREGISTRATION_DELAY_KEY]);
+    const health = await context.clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }));
+    const targets = (health.TargetHealthDescriptions ?? []).map((description) => ({
+      id: description.Target?.Id,
+      port: description.Target?.Port,
+      state: description.TargetHealth?.State ?? 'unknown',
+      ...(description.TargetHealth?.Reason ? { reason: description.TargetHealth.Reason } : {}),
+    }));
+    const healthyCount = targets.filter((target) => target.state === 'healthy').length;
+    const desiredCount = context.config.desiredCount;
+    const live: Live<'target-group', DesiredTargetGroup> = {
+      output: toOutput(group, configuredName),
+      observed: {
+        name: configuredName,
+        port: group.Port!,
+        protocol: group.Protocol!,
+        targetType: group.TargetType === 'ip' ? 'ip' : 'instance',
+        vpcId: group.VpcId!,
+        healthCheck: healthCheckOf(group),
+        attributes,
+      },
+      created: true,
+      health: { healthy: healthyCount >= desiredCount, summary: `${healthyCount}/${desiredCount} healthy`, details: { targets } },
+    };
+    return live;
   },
 
-  async create(context) {
-    const { config } = context;
-    const { vpcId } = context.output('network');
-    let group = await locate(context);
+  async create(context, want) {
+    const output = await createGroup(context, want, want.name);
+    await setAttributes(context, output.targetGroupArn, want);
+    return output;
+  },
 
-    if (group) {
-      const drift = immutableDrift(group, config, vpcId);
-      if (drift.length > 0) {
-        throw new AuthecsError(`Target group ${group.TargetGroupName} does not match the settings (${drift.join('; ')}) and these cannot be changed in place`, {
-          code: 'TARGET_GROUP_MISMATCH',
-          exit: 'conflict',
-          resource: group.TargetGroupArn,
-          hint: 'Run `authecs down` and then `authecs up` to rebuild it, or pass --target-group-name with a new name.',
-        });
-      }
-      context.save({ created: true, data: toOutput(group, config) });
-    } else {
-      try {
-        const response = await context.clients.elbv2.send(
-          new CreateTargetGroupCommand({
-            Name: config.targetGroupName,
-            Protocol: 'HTTP',
-            Port: config.containerPort,
-            TargetType: targetTypeFor(config),
-            VpcId: vpcId,
-            // Health check: AWS defaults, as in the article.
-            Tags: stackTags(context.stack),
-          }),
-        );
-        group = response.TargetGroups![0]!;
-      } catch (error) {
-        // A same-named group appeared between our look and the create: not ours.
-        if (hasErrorCode(error, 'DuplicateTargetGroupNameException', 'DuplicateTargetGroupName')) throw nameTaken(config.targetGroupName, undefined, error);
-        throw error;
-      }
-      context.save({ created: true, data: toOutput(group, config) });
-    }
+  async update(context, want, current, changes) {
+    const arn = current.output.targetGroupArn;
+    if (changes.some((change) => change.field === 'healthCheck')) await setHealthCheck(context, arn, want);
+    if (changes.some((change) => change.field === 'attributes')) await setAttributes(context, arn, want);
+    const output: TargetGroupOutput = { ...current.output, configuredName: want.name };
+    context.save({ data: output });
+    return output;
+  },
 
-    const arn = group.TargetGroupArn!;
-    if ((await deregistrationDelay(context, arn)) !== DEREGISTRATION_DELAY_SECONDS) {
-      await context.clients.elbv2.send(
-        new ModifyTargetGroupAttributesCommand({ TargetGroupArn: arn, Attributes: [{ Key: DEREGISTRATION_DELAY_KEY, Value: DEREGISTRATION_DELAY_SECONDS }] }),
-      );
+  /** Create-before-delete, so the site stays up: the engine deletes the old group once nothing uses it. */
+  async replace(context, want, current) {
+    const liveArn = current.output.targetGroupArn;
+    for (const name of replacementNames(want, current.output.name)) {
+      const holder = await describe(context, { Names: [name] });
+      if (!holder) {
+        const output = await createGroup(context, want, name);
+        await setAttributes(context, output.targetGroupArn, want);
+        context.retire(current.output);
+        return output;
+      }
+      if (await isLeftover(context, holder, want, liveArn)) {
+        const output = toOutput(holder, want.name);
+        context.save({ created: true, data: output });
+        await setHealthCheck(context, output.targetGroupArn, want);
+        await setAttributes(context, output.targetGroupArn, want);
+        context.retire(current.output);
+        return output;
+      }
     }
-    return toOutput(group, config);
+    throw nameTaken(want.name, liveArn);
   },
 
   async delete(context) {
@@ -160,7 +318,7 @@ export const targetGroupStep = defineStep({
     }
     if (!arn) return;
     const targetGroupArn = arn;
-    // A rule or listener that was just deleted can hold the group for a short while.
+    // A rule or listener that was just deleted or moved can hold the group for a short while.
     await retryWhileInUse(
       context,
       {
@@ -177,31 +335,5 @@ export const targetGroupStep = defineStep({
       },
       hasErrorCode,
     );
-  },
-
-  async inspect(context) {
-    const arn = context.record?.data.targetGroupArn;
-    const group = arn ? await describe(context, { TargetGroupArns: [arn] }) : undefined;
-    if (!group) return { present: false, healthy: false, summary: 'missing' };
-    const health = await context.clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: group.TargetGroupArn! }));
-    const targets = (health.TargetHealthDescriptions ?? []).map((description) => ({
-      id: description.Target?.Id,
-      port: description.Target?.Port,
-      state: description.TargetHealth?.State ?? 'unknown',
-      ...(description.TargetHealth?.Reason ? { reason: description.TargetHealth.Reason } : {}),
-    }));
-    const healthyCount = targets.filter((target) => target.state === 'healthy').length;
-    const desired = context.config.desiredCount;
-    const vpcId = context.hasOutput('network') ? context.output('network').vpcId : undefined;
-    const drift = immutableDrift(group, context.config, vpcId);
-    const delay = await deregistrationDelay(context, group.TargetGroupArn!);
-    if (delay !== DEREGISTRATION_DELAY_SECONDS) drift.push(`deregistration delay is ${delay ?? 'unset'}s, not ${DEREGISTRATION_DELAY_SECONDS}s`);
-    return {
-      present: true,
-      healthy: healthyCount >= desired,
-      summary: `${healthyCount}/${desired} healthy`,
-      drift,
-      details: { targets },
-    };
   },
 });

@@ -2,81 +2,65 @@ import {
   DeleteTaskDefinitionsCommand,
   DeregisterTaskDefinitionCommand,
   DescribeTaskDefinitionCommand,
-  ListTaskDefinitionsCommand,
+  paginateListTaskDefinitions,
   RegisterTaskDefinitionCommand,
+  type Compatibility,
+  type ContainerDefinition,
+  type NetworkMode,
   type RegisterTaskDefinitionCommandInput,
   type Tag,
   type TaskDefinition,
+  type TransportProtocol,
 } from '@aws-sdk/client-ecs';
 import { hasErrorCode } from '../aws/errors.js';
-import type { Config } from '../config/schema.js';
-import { ecsStackTags } from './shared/tags.js';
 import type { TaskDefinitionOutput } from './outputs.js';
-import { defineStep, hasStackTag, type StepContext } from './step.js';
+import { defineResource, diffFields, type Effect, type Live } from './resource.js';
+import { CONTAINER_NAME } from './shared/ecs.js';
+import { ecsStackTags, hasStackTag } from './shared/tags.js';
+import type { StepContext } from './step.js';
 
 type Context = StepContext<'task-definition'>;
 
-/** The compose file's only service; the target group forwards to it. */
-export const CONTAINER_NAME = 'web';
+export interface DesiredPortMapping {
+  containerPort: number;
+  hostPort: number;
+  protocol: TransportProtocol;
+}
+
+export interface DesiredContainer {
+  name: string;
+  image: string;
+  essential: boolean;
+  /** Container memory (MiB): EC2 only, where the task has no task-level size. */
+  memory?: number;
+  portMappings: DesiredPortMapping[];
+}
+
+/** The registration input authecs wants, normalised so one wish always compares equal. */
+export interface DesiredTaskDefinition {
+  family: string;
+  networkMode: NetworkMode;
+  requiresCompatibilities: Compatibility[];
+  /** Task-level size: Fargate requires it; the article's EC2 task has none. */
+  cpu?: string;
+  memory?: string;
+  container: DesiredContainer;
+}
+
+// A revision cannot be edited: to change it, register a new revision and point the service at it
+// (ECS guide, "Updating a task definition"; RegisterTaskDefinition numbers each one in the family).
+const taskDefinitionEffects: { readonly [Field in keyof DesiredTaskDefinition]-?: Effect } = {
+  family: 'replace',
+  networkMode: 'replace',
+  requiresCompatibilities: 'replace',
+  cpu: 'replace',
+  memory: 'replace',
+  container: 'replace',
+};
 
 interface Described {
   taskDefinition: TaskDefinition;
   tags: Tag[];
-}
-
-/** What `ecs-cli compose` registers for the article's compose file (web, the sample image, 80:80). */
-export function taskDefinitionInput(config: Config, stack: string): RegisterTaskDefinitionCommandInput {
-  const portMappings = [{ containerPort: config.containerPort, hostPort: config.containerPort, protocol: 'tcp' as const }];
-  if (config.launchType === 'FARGATE') {
-    return {
-      family: config.serviceName,
-      networkMode: 'awsvpc',
-      requiresCompatibilities: ['FARGATE'],
-      cpu: String(config.taskCpu),
-      memory: String(config.taskMemory),
-      containerDefinitions: [{ name: CONTAINER_NAME, image: config.image, essential: true, portMappings }],
-      tags: ecsStackTags(stack),
-    };
-  }
-  return {
-    family: config.serviceName,
-    networkMode: 'bridge',
-    requiresCompatibilities: ['EC2'],
-    // ecs-cli's default container memory (512 MiB) is the taskMemory default.
-    containerDefinitions: [{ name: CONTAINER_NAME, image: config.image, essential: true, memory: config.taskMemory, portMappings }],
-    tags: ecsStackTags(stack),
-  };
-}
-
-/** How a registered revision differs from what `up` would register; empty when it matches. */
-export function taskDefinitionDrift(taskDefinition: TaskDefinition, config: Config): string[] {
-  const drift: string[] = [];
-  const fargate = config.launchType === 'FARGATE';
-  const networkMode = fargate ? 'awsvpc' : 'bridge';
-  if (taskDefinition.networkMode !== networkMode) drift.push(`network mode is ${taskDefinition.networkMode}, not ${networkMode}`);
-  if (!(taskDefinition.requiresCompatibilities ?? []).includes(config.launchType)) drift.push(`does not require ${config.launchType} compatibility`);
-  const containers = taskDefinition.containerDefinitions ?? [];
-  const container = containers[0];
-  if (containers.length !== 1 || container?.name !== CONTAINER_NAME) {
-    drift.push(`containers are ${containers.map((each) => each.name).join(', ') || 'none'}, not ${CONTAINER_NAME}`);
-    return drift;
-  }
-  if (container.image !== config.image) drift.push(`image is ${container.image}, not ${config.image}`);
-  const ports = container.portMappings ?? [];
-  const port = ports[0];
-  const portMatches =
-    ports.length === 1 && port?.containerPort === config.containerPort && port.hostPort === config.containerPort && (port.protocol ?? 'tcp') === 'tcp';
-  if (!portMatches) {
-    const actual = ports.map((mapping) => `${mapping.hostPort ?? ''}:${mapping.containerPort}/${mapping.protocol ?? 'tcp'}`).join(', ') || 'none';
-    drift.push(`port mappings are ${actual}, not ${config.containerPort}:${config.containerPort}/tcp`);
-  }
-  if (fargate) {
-    if (taskDefinition.cpu !== String(config.taskCpu)) drift.push(`task cpu is ${taskDefinition.cpu}, not ${config.taskCpu}`);
-    if (taskDefinition.memory !== String(config.taskMemory)) drift.push(`task memory is ${taskDefinition.memory}, not ${config.taskMemory}`);
-  } else if (container.memory !== config.taskMemory) {
-    drift.push(`container memory is ${container.memory}, not ${config.taskMemory}`);
-  }
-  return drift;
 }
 
 function isMissing(error: unknown): boolean {
@@ -96,6 +80,60 @@ function revisionOf(arn: string): number {
   return Number(/:(\d+)$/.exec(arn)?.[1] ?? 0);
 }
 
+function sortedPortMappings(mappings: DesiredPortMapping[]): DesiredPortMapping[] {
+  return [...mappings].sort((left, right) => left.containerPort - right.containerPort || left.hostPort - right.hostPort || left.protocol.localeCompare(right.protocol));
+}
+
+/** The live values of the desired fields, in the same normalised form. */
+function observe(taskDefinition: TaskDefinition): Partial<DesiredTaskDefinition> {
+  const containers = taskDefinition.containerDefinitions ?? [];
+  const container: ContainerDefinition | undefined = containers.find((each) => each.name === CONTAINER_NAME) ?? containers[0];
+  return {
+    family: taskDefinition.family,
+    networkMode: taskDefinition.networkMode,
+    requiresCompatibilities: [...(taskDefinition.requiresCompatibilities ?? [])].sort(),
+    // Present even when absent on AWS (EC2 without a task size), so a change to or from one is seen.
+    cpu: taskDefinition.cpu,
+    memory: taskDefinition.memory,
+    container: container && {
+      // More than one container never matches the compose file's single one: say which are there.
+      name: containers.length === 1 ? container.name! : containers.map((each) => each.name).join(', '),
+      image: container.image!,
+      essential: container.essential ?? true,
+      ...(container.memory === undefined ? {} : { memory: container.memory }),
+      portMappings: sortedPortMappings(
+        (container.portMappings ?? []).map((mapping) => ({
+          containerPort: mapping.containerPort!,
+          // awsvpc maps the host port to the container port; bridge without one picks a dynamic port (0).
+          hostPort: mapping.hostPort ?? (taskDefinition.networkMode === 'awsvpc' ? mapping.containerPort! : 0),
+          protocol: mapping.protocol ?? 'tcp',
+        })),
+      ),
+    },
+  };
+}
+
+function registrationInput(want: DesiredTaskDefinition, stack: string): RegisterTaskDefinitionCommandInput {
+  const { container } = want;
+  return {
+    family: want.family,
+    networkMode: want.networkMode,
+    requiresCompatibilities: want.requiresCompatibilities,
+    ...(want.cpu === undefined ? {} : { cpu: want.cpu }),
+    ...(want.memory === undefined ? {} : { memory: want.memory }),
+    containerDefinitions: [
+      {
+        name: container.name,
+        image: container.image,
+        essential: container.essential,
+        ...(container.memory === undefined ? {} : { memory: container.memory }),
+        portMappings: container.portMappings,
+      },
+    ],
+    tags: ecsStackTags(stack),
+  };
+}
+
 async function describe(context: Context, reference: string): Promise<Described | undefined> {
   try {
     const response = await context.clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: reference, include: ['TAGS'] }));
@@ -108,14 +146,9 @@ async function describe(context: Context, reference: string): Promise<Described 
 
 async function activeRevisionArns(context: Context, family: string): Promise<string[]> {
   const arns: string[] = [];
-  let nextToken: string | undefined;
-  do {
-    const response = await context.clients.ecs.send(
-      new ListTaskDefinitionsCommand({ familyPrefix: family, status: 'ACTIVE', sort: 'DESC', ...(nextToken ? { nextToken } : {}) }),
-    );
-    arns.push(...(response.taskDefinitionArns ?? []));
-    nextToken = response.nextToken;
-  } while (nextToken);
+  for await (const page of paginateListTaskDefinitions({ client: context.clients.ecs }, { familyPrefix: family, status: 'ACTIVE', sort: 'DESC' })) {
+    arns.push(...(page.taskDefinitionArns ?? []));
+  }
   // Newest first, whatever order the endpoint honours; only this exact family.
   return arns.filter((arn) => arn.split('/').pop()?.replace(/:\d+$/, '') === family).sort((left, right) => revisionOf(right) - revisionOf(left));
 }
@@ -128,28 +161,41 @@ async function latestActive(context: Context, family: string): Promise<Described
   return newest ? describe(context, newest) : undefined;
 }
 
-/**
- * A revision `up` can use as is: the recorded one, else the newest ACTIVE revision of the family
- * when it is ours and matches. RegisterTaskDefinition adds a revision on every call, so look first.
- */
-async function locate(context: Context): Promise<TaskDefinition | undefined> {
-  const usable = (described: Described | undefined, recorded: boolean): TaskDefinition | undefined =>
-    described &&
-    described.taskDefinition.status === 'ACTIVE' &&
-    (recorded || hasStackTag(described.tags, context.stack)) &&
-    taskDefinitionDrift(described.taskDefinition, context.config).length === 0
-      ? described.taskDefinition
-      : undefined;
-  const recordedArn = context.record?.data.taskDefinitionArn;
-  if (recordedArn) {
-    const recorded = usable(await describe(context, recordedArn), true);
-    if (recorded) return recorded;
-  }
-  return usable(await latestActive(context, context.config.serviceName), false);
+function isOurActive(described: Described | undefined, context: Context): described is Described {
+  return described !== undefined && described.taskDefinition.status === 'ACTIVE' && hasStackTag(described.tags, context.stack);
 }
 
 function toOutput(taskDefinition: TaskDefinition): TaskDefinitionOutput {
   return { taskDefinitionArn: taskDefinition.taskDefinitionArn!, family: taskDefinition.family!, revision: taskDefinition.revision! };
+}
+
+function live(taskDefinition: TaskDefinition): Live<'task-definition', DesiredTaskDefinition> {
+  return {
+    output: toOutput(taskDefinition),
+    observed: observe(taskDefinition),
+    created: true,
+    health: {
+      healthy: true,
+      summary: `${taskDefinition.family}:${taskDefinition.revision} ACTIVE`,
+      details: { taskDefinitionArn: taskDefinition.taskDefinitionArn, image: taskDefinition.containerDefinitions?.[0]?.image },
+    },
+  };
+}
+
+/**
+ * Registers `want`, unless the family's newest ACTIVE revision is ours and already matches it:
+ * RegisterTaskDefinition has no idempotency token and adds a revision on every call, so a run
+ * killed after registering must not leave a second, identical revision behind.
+ */
+async function register(context: Context, want: DesiredTaskDefinition): Promise<TaskDefinitionOutput> {
+  const latest = await latestActive(context, want.family);
+  const reusable = isOurActive(latest, context) && diffFields(want, observe(latest.taskDefinition), taskDefinitionEffects).length === 0;
+  const taskDefinition = reusable
+    ? latest.taskDefinition
+    : (await context.clients.ecs.send(new RegisterTaskDefinitionCommand(registrationInput(want, context.stack)))).taskDefinition!;
+  const output = toOutput(taskDefinition);
+  context.save({ created: true, data: output });
+  return output;
 }
 
 async function deregister(context: Context, arn: string): Promise<void> {
@@ -166,57 +212,69 @@ async function deregister(context: Context, arn: string): Promise<void> {
   }
 }
 
-export const taskDefinitionStep = defineStep({
+export const taskDefinitionStep = defineResource<'task-definition', DesiredTaskDefinition>({
   name: 'task-definition',
   title: 'ECS task definition',
   articleSection: 'Configuring the ECS service',
   dependsOn: [],
 
-  async find(context) {
-    const taskDefinition = await locate(context);
-    return taskDefinition ? { output: toOutput(taskDefinition), created: true } : undefined;
+  /** What `ecs-cli compose` registers for the article's compose file (web, the image, port:port). */
+  desired(config) {
+    const fargate = config.launchType === 'FARGATE';
+    const portMappings: DesiredPortMapping[] = [{ containerPort: config.containerPort, hostPort: config.containerPort, protocol: 'tcp' }];
+    return {
+      family: config.serviceName,
+      networkMode: fargate ? 'awsvpc' : 'bridge',
+      requiresCompatibilities: [config.launchType],
+      ...(fargate ? { cpu: String(config.taskCpu), memory: String(config.taskMemory) } : {}),
+      container: {
+        name: CONTAINER_NAME,
+        image: config.image,
+        essential: true,
+        // ecs-cli's default container memory (512 MiB) is the taskMemory default.
+        ...(fargate ? {} : { memory: config.taskMemory }),
+        portMappings,
+      },
+    };
+  },
+  effects: taskDefinitionEffects,
+
+  async read(context) {
+    const recordedArn = context.record?.data.taskDefinitionArn;
+    if (recordedArn) {
+      const recorded = await describe(context, recordedArn);
+      // An INACTIVE revision cannot be given to a service (DeregisterTaskDefinition), so it is gone for us.
+      if (recorded?.taskDefinition.status === 'ACTIVE') return live(recorded.taskDefinition);
+    }
+    // A revision a killed run registered before it could record it.
+    const latest = await latestActive(context, context.record?.data.family ?? context.config.serviceName);
+    return isOurActive(latest, context) ? live(latest.taskDefinition) : undefined;
   },
 
-  async create(context) {
-    const existing = await locate(context);
-    if (existing) {
-      const output = toOutput(existing);
-      context.save({ created: true, data: output });
-      return output;
-    }
-    const response = await context.clients.ecs.send(new RegisterTaskDefinitionCommand(taskDefinitionInput(context.config, context.stack)));
-    const output = toOutput(response.taskDefinition!);
-    context.save({ created: true, data: output });
+  create: register,
+
+  // Create-before-delete: the service still runs the old revision until it is updated; the
+  // engine deletes the retired one after the run (a deregistered revision keeps running anyway).
+  async replace(context, want, current) {
+    const output = await register(context, want);
+    if (output.taskDefinitionArn !== current.output.taskDefinitionArn) context.retire(current.output);
     return output;
   },
 
   async delete(context) {
-    const family = context.record?.data.family ?? context.config.serviceName;
+    const data = context.record?.data;
+    const family = data?.family ?? context.config.serviceName;
+    const recordedArn = data?.taskDefinitionArn;
+    const recordedRevision = data?.revision ?? (recordedArn ? revisionOf(recordedArn) : undefined);
     const targets = new Set<string>();
-    const recordedArn = context.record?.data.taskDefinitionArn;
     if (recordedArn) targets.add(recordedArn);
-    // Earlier revisions this stack registered (a changed image or port) go too.
+    // Earlier revisions this stack registered go too; later ones may be the live revision when
+    // this record is a retired one, so they stay.
     for (const arn of await activeRevisionArns(context, family)) {
-      if (targets.has(arn)) continue;
+      if (targets.has(arn) || (recordedRevision !== undefined && revisionOf(arn) >= recordedRevision)) continue;
       const described = await describe(context, arn);
       if (described && hasStackTag(described.tags, context.stack)) targets.add(arn);
     }
     for (const arn of targets) await deregister(context, arn);
-  },
-
-  async inspect(context) {
-    const arn = context.record?.data.taskDefinitionArn;
-    const described = arn ? await describe(context, arn) : undefined;
-    if (!described) return { present: false, healthy: false, summary: 'missing' };
-    const status = described.taskDefinition.status ?? 'unknown';
-    if (status !== 'ACTIVE') return { present: false, healthy: false, summary: status };
-    const drift = taskDefinitionDrift(described.taskDefinition, context.config);
-    return {
-      present: true,
-      healthy: true,
-      summary: `${described.taskDefinition.family}:${described.taskDefinition.revision} ACTIVE`,
-      drift,
-      details: { taskDefinitionArn: described.taskDefinition.taskDefinitionArn, image: described.taskDefinition.containerDefinitions?.[0]?.image },
-    };
   },
 });

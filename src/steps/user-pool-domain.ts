@@ -8,31 +8,44 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { hasErrorCode } from '../aws/errors.js';
 import { COGNITO_PREFIX } from '../config/schema.js';
-import { pollUntil } from './shared/poll.js';
 import { AuthecsError } from '../errors.js';
 import type { UserPoolDomainOutput } from './outputs.js';
-import { defineStep, type StepContext } from './step.js';
+import { defineResource, known, UNKNOWN, type Live, type Maybe } from './resource.js';
+import { pollUntil } from './shared/poll.js';
+import { resolved } from './shared/resolved.js';
+import type { StepContext } from './step.js';
 
 type Context = StepContext<'user-pool-domain'>;
 
 const MAX_PREFIX_LENGTH = 63;
 const HASH_LENGTH = 8;
-// Cognito refuses prefixes that contain these words.
+// Cognito refuses a prefix that contains any of these ("Domain cannot contain reserved word";
+// developer guide, "Using the Amazon Cognito prefix domain").
+const RESERVED_WORD = /aws|amazon|cognito/;
 const RESERVED_WORDS = /aws|amazon|cognito/g;
-// Status values of a domain that is there, or on its way.
-const LIVE_STATUSES = new Set(['ACTIVE', 'CREATING', 'UPDATING']);
+
+export interface DesiredUserPoolDomain {
+  /** The prefix of <prefix>.auth.<region>.amazoncognito.com. */
+  domain: Maybe<string>;
+  userPoolId: Maybe<string>;
+}
+
+/** Removes reserved words until none is left: removing one can join its neighbours into another ("amamazonazon"). */
+export function withoutReservedWords(text: string): string {
+  let rest = text;
+  while (RESERVED_WORD.test(rest)) rest = rest.replace(RESERVED_WORDS, '');
+  return rest;
+}
 
 /**
  * `<cluster>-<8 hex of sha256(pool ID)>`: the article's authecsblog$(whoami) collides between
- * users; this is stable for one pool and unlikely to be taken by anyone else.
+ * users; this is stable for one pool and unlikely to be taken by anyone else. Hex digits hold
+ * no reserved word and the hyphen keeps the two parts apart, so the result has none either.
  */
 export function derivePrefix(cluster: string, userPoolId: string): string {
   const hash = createHash('sha256').update(userPoolId).digest('hex').slice(0, HASH_LENGTH);
   const room = MAX_PREFIX_LENGTH - HASH_LENGTH - 1;
-  const clusterPart = cluster
-    .toLowerCase()
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(RESERVED_WORDS, '')
+  const clusterPart = withoutReservedWords(cluster.toLowerCase().replace(/[^a-z0-9-]+/g, '-'))
     .replace(/-{2,}/g, '-')
     .replace(/^-+/, '')
     .slice(0, room)
@@ -68,40 +81,71 @@ async function describeDomain(context: Context, prefix: string): Promise<DomainD
   }
 }
 
-interface Plan {
-  userPoolId: string;
-  prefix: string;
-  /** The domain's current holder, if any. */
-  holder: DomainDescriptionType | undefined;
+/** The prefix domain a pool holds now, if any (a pool holds only one). */
+async function poolDomain(context: Context, userPoolId: string): Promise<string | undefined> {
+  try {
+    const response = await context.clients.cognito.send(new DescribeUserPoolCommand({ UserPoolId: userPoolId }));
+    return response.UserPool?.Domain || undefined;
+  } catch (error) {
+    if (hasErrorCode(error, 'ResourceNotFoundException')) return undefined;
+    throw error;
+  }
 }
 
+// moto omits Status; a domain it answers for is there.
+const statusOf = (holder: DomainDescriptionType): string => holder.Status ?? 'ACTIVE';
+
 /**
- * Which prefix this pool should have. A pool holds one prefix domain: if ours already has one
- * (an earlier run with another --cognito-domain), keep it unless a different prefix was asked for.
+ * Our pool's domain: the recorded one while it still belongs to the recorded pool, else the one
+ * today's pool holds (a killed run's, or an earlier --cognito-domain). A DELETING domain is gone.
  */
-async function plan(context: Context): Promise<Plan> {
-  const { userPoolId } = context.output('user-pool');
-  const requested = context.config.cognitoDomain;
-  let prefix = requested ?? derivePrefix(context.config.cluster, userPoolId);
-
-  const pool = await context.clients.cognito.send(new DescribeUserPoolCommand({ UserPoolId: userPoolId }));
-  const current = pool.UserPool?.Domain;
-  if (current && current !== prefix) {
-    if (requested) {
-      throw new AuthecsError(`User pool ${userPoolId} already has the domain prefix "${current}", and a pool can hold only one`, {
-        code: 'COGNITO_POOL_HAS_DOMAIN',
-        exit: 'conflict',
-        resource: userPoolId,
-        hint: `Pass --cognito-domain ${current} to keep it, or delete it first (aws cognito-idp delete-user-pool-domain --user-pool-id ${userPoolId} --domain ${current}) and run \`authecs up\` again.`,
-      });
-    }
-    context.progress(`user pool already has the domain prefix "${current}"; keeping it`);
-    prefix = current;
+async function locate(context: Context): Promise<DomainDescriptionType | undefined> {
+  const recorded = context.record?.data;
+  if (recorded?.domain && recorded.userPoolId) {
+    const holder = await describeDomain(context, recorded.domain);
+    if (holder && holder.UserPoolId === recorded.userPoolId && statusOf(holder) !== 'DELETING') return holder;
   }
+  const userPoolId = context.hasOutput('user-pool') ? context.output('user-pool').userPoolId : undefined;
+  if (!userPoolId) return undefined;
+  const current = await poolDomain(context, userPoolId);
+  if (!current) return undefined;
+  const holder = await describeDomain(context, current);
+  return holder && holder.UserPoolId === userPoolId && statusOf(holder) !== 'DELETING' ? holder : undefined;
+}
 
-  const holder = await describeDomain(context, prefix);
-  if (holder && holder.UserPoolId !== userPoolId) throw domainTaken(prefix);
-  return { userPoolId, prefix, holder };
+/** A requested prefix that another pool holds is refused before anything changes. */
+async function refuseTakenPrefix(context: Context, ours: string | undefined): Promise<void> {
+  const requested = context.config.cognitoDomain;
+  if (!requested) return;
+  const holder = await describeDomain(context, requested);
+  const ourPools = new Set([ours, context.record?.data.userPoolId, context.hasOutput('user-pool') ? context.output('user-pool').userPoolId : undefined]);
+  if (holder && !ourPools.has(holder.UserPoolId)) throw domainTaken(requested);
+}
+
+function toOutput(prefix: string, userPoolId: string, region: string): UserPoolDomainOutput {
+  return { domain: prefix, userPoolId, hostedUiBaseUrl: hostedUiBaseUrl(prefix, region) };
+}
+
+function live(holder: DomainDescriptionType, region: string): Live<'user-pool-domain', DesiredUserPoolDomain> {
+  const status = statusOf(holder);
+  const output = toOutput(holder.Domain!, holder.UserPoolId!, region);
+  return {
+    output,
+    observed: { domain: output.domain, userPoolId: output.userPoolId },
+    created: true,
+    // A prefix domain takes up to a minute to become ACTIVE (API reference, CreateUserPoolDomain).
+    settled: status === 'ACTIVE',
+    health: { healthy: status === 'ACTIVE', summary: status === 'ACTIVE' ? 'ACTIVE' : `${status} (not ready yet)`, details: { status, hostedUiBaseUrl: output.hostedUiBaseUrl } },
+  };
+}
+
+function domainFailed(prefix: string, userPoolId: string): AuthecsError {
+  return new AuthecsError(`Cognito domain ${prefix} of user pool ${userPoolId} is in status FAILED`, {
+    code: 'COGNITO_DOMAIN_FAILED',
+    exit: 'aws',
+    resource: prefix,
+    hint: `Delete it (aws cognito-idp delete-user-pool-domain --user-pool-id ${userPoolId} --domain ${prefix}) and run \`authecs up\` again.`,
+  });
 }
 
 async function waitUntilGone(context: Context, prefix: string, userPoolId: string): Promise<void> {
@@ -116,45 +160,67 @@ async function waitUntilGone(context: Context, prefix: string, userPoolId: strin
   });
 }
 
-function toOutput(prefix: string, userPoolId: string, region: string): UserPoolDomainOutput {
-  return { domain: prefix, userPoolId, hostedUiBaseUrl: hostedUiBaseUrl(prefix, region) };
-}
-
-export const userPoolDomainStep = defineStep({
+export const userPoolDomainStep = defineResource<'user-pool-domain', DesiredUserPoolDomain>({
   name: 'user-pool-domain',
   title: 'Cognito hosted-UI domain',
   articleSection: 'Create an Amazon Cognito user pool domain',
   dependsOn: ['user-pool'],
 
+  desired(config, inputs) {
+    const userPoolId = known(inputs['user-pool'], (pool) => pool.userPoolId) ?? UNKNOWN;
+    // The derived prefix hashes the pool ID, so it is unknown until the pool exists.
+    const domain = config.cognitoDomain ?? known(inputs['user-pool'], (pool) => derivePrefix(config.cluster, pool.userPoolId)) ?? UNKNOWN;
+    return { domain, userPoolId };
+  },
+
+  // No UpdateUserPoolDomain for a prefix (it changes only a custom domain's certificate or the
+  // branding version), and a pool holds only one prefix domain: a new prefix or pool is delete, then create.
+  effects: { domain: 'replace', userPoolId: 'replace' },
+
   async preflight(context) {
     const requested = context.config.cognitoDomain;
-    if (!requested) return;
-    const holder = await describeDomain(context, requested);
-    const ourPool = context.record?.data.userPoolId ?? (context.hasOutput('user-pool') ? context.output('user-pool').userPoolId : undefined);
-    if (holder && holder.UserPoolId !== ourPool) throw domainTaken(requested);
-  },
-
-  async find(context) {
-    const { userPoolId, prefix, holder } = await plan(context);
-    if (!holder || !LIVE_STATUSES.has(holder.Status ?? 'ACTIVE')) return undefined;
-    return { output: toOutput(prefix, userPoolId, context.config.region), created: true };
-  },
-
-  async create(context) {
-    const { userPoolId, prefix, holder } = await plan(context);
-    const output = toOutput(prefix, userPoolId, context.config.region);
-    if (holder?.Status === 'FAILED') {
-      throw new AuthecsError(`Cognito domain ${prefix} of user pool ${userPoolId} is in status FAILED`, {
-        code: 'COGNITO_DOMAIN_FAILED',
-        exit: 'aws',
-        resource: prefix,
-        hint: `Delete it (aws cognito-idp delete-user-pool-domain --user-pool-id ${userPoolId} --domain ${prefix}) and run \`authecs up\` again.`,
+    if (requested && RESERVED_WORD.test(requested)) {
+      throw new AuthecsError(`Cognito domain prefix "${requested}" contains a word Cognito reserves (aws, amazon or cognito)`, {
+        code: 'COGNITO_DOMAIN_RESERVED',
+        exit: 'usage',
+        resource: requested,
+        hint: 'Pass --cognito-domain (or AUTH_COGNITO_DOMAIN) with a prefix without aws, amazon or cognito, or leave it out to derive one.',
       });
     }
-    if (holder?.Status === 'DELETING') {
-      await waitUntilGone(context, prefix, userPoolId);
-    } else if (holder) {
-      // Ours already (a killed run, or the pool's existing domain): our pool, so our domain.
+    await refuseTakenPrefix(context, undefined);
+  },
+
+  async read(context) {
+    const holder = await locate(context);
+    await refuseTakenPrefix(context, holder?.UserPoolId);
+    return holder ? live(holder, context.config.region) : undefined;
+  },
+
+  async settle(context, current) {
+    const { domain, userPoolId } = current.output;
+    return pollUntil(context, {
+      description: `Cognito domain ${domain} to be ACTIVE`,
+      intervalSeconds: 5,
+      check: async () => {
+        const holder = await describeDomain(context, domain);
+        if (!holder || holder.UserPoolId !== userPoolId) throw domainTaken(domain);
+        const status = statusOf(holder);
+        if (status === 'FAILED') throw domainFailed(domain, userPoolId);
+        return status === 'ACTIVE' ? current.output : undefined;
+      },
+      onWaiting: (attempt) => (attempt % 4 === 1 ? `waiting for Cognito domain ${domain} to be ACTIVE` : undefined),
+    });
+  },
+
+  async create(context, want) {
+    const prefix = resolved(want.domain, 'Cognito domain prefix');
+    const userPoolId = resolved(want.userPoolId, 'user pool ID');
+    const output = toOutput(prefix, userPoolId, context.config.region);
+    const holder = await describeDomain(context, prefix);
+    if (holder && holder.UserPoolId !== userPoolId) throw domainTaken(prefix);
+    if (holder && statusOf(holder) === 'DELETING') await waitUntilGone(context, prefix, userPoolId);
+    else if (holder) {
+      // Made by a killed run (read found it DELETING a moment ago, or it has just appeared).
       context.save({ created: true, data: output });
       return output;
     }
@@ -176,45 +242,26 @@ export const userPoolDomainStep = defineStep({
 
   async delete(context) {
     const recorded = context.record?.data;
-    if (!recorded?.domain || !recorded.userPoolId) return;
-    const { domain, userPoolId } = recorded;
-    // Only delete it while it is still our pool's: a prefix can move to another pool.
-    const holder = await describeDomain(context, domain);
-    if (!holder || holder.UserPoolId !== userPoolId) return;
-    if (holder.Status !== 'DELETING') {
-      try {
-        await context.clients.cognito.send(new DeleteUserPoolDomainCommand({ Domain: domain, UserPoolId: userPoolId }));
-      } catch (error) {
-        if (hasErrorCode(error, 'ResourceNotFoundException')) return;
-        throw error;
+    const targets = recorded?.domain && recorded.userPoolId ? [{ domain: recorded.domain, userPoolId: recorded.userPoolId }] : [];
+    // A replacement deletes what read found, which may be a domain the pool held before authecs
+    // recorded it (a pool holds only one, so it must go before the new one is made).
+    const userPoolId = context.hasOutput('user-pool') ? context.output('user-pool').userPoolId : undefined;
+    const current = userPoolId ? await poolDomain(context, userPoolId) : undefined;
+    if (userPoolId && current && !targets.some((target) => target.domain === current)) targets.push({ domain: current, userPoolId });
+    for (const { domain, userPoolId: owner } of targets) {
+      // Only delete it while it is still our pool's: a prefix can move to another pool.
+      const holder = await describeDomain(context, domain);
+      if (!holder || holder.UserPoolId !== owner) continue;
+      if (holder.Status !== 'DELETING') {
+        try {
+          await context.clients.cognito.send(new DeleteUserPoolDomainCommand({ Domain: domain, UserPoolId: owner }));
+        } catch (error) {
+          if (hasErrorCode(error, 'ResourceNotFoundException')) continue;
+          throw error;
+        }
       }
+      // AWS will not delete the pool while the domain is still DELETING, nor make a new one in it.
+      await waitUntilGone(context, domain, owner);
     }
-    // AWS will not delete the pool while the domain is still DELETING.
-    await waitUntilGone(context, domain, userPoolId);
-  },
-
-  async inspect(context) {
-    const recorded = context.record?.data;
-    if (!recorded?.domain) return { present: false, healthy: false, summary: 'missing' };
-    const holder = await describeDomain(context, recorded.domain);
-    if (!holder) return { present: false, healthy: false, summary: 'missing' };
-    const url = hostedUiBaseUrl(recorded.domain, context.config.region);
-    if (holder.UserPoolId !== recorded.userPoolId) {
-      return {
-        present: false,
-        healthy: false,
-        summary: 'held by another user pool',
-        drift: [`domain ${recorded.domain} belongs to user pool ${holder.UserPoolId}, not ${recorded.userPoolId}`],
-        details: { status: holder.Status, hostedUiBaseUrl: url },
-      };
-    }
-    const status = holder.Status ?? 'unknown';
-    return {
-      present: true,
-      healthy: status === 'ACTIVE',
-      summary: status === 'ACTIVE' ? 'ACTIVE' : `${status} (not ready yet)`,
-      drift: [],
-      details: { status, hostedUiBaseUrl: url },
-    };
   },
 });

@@ -1,6 +1,6 @@
 import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { main } from '../../src/cli/main.js';
 import { EXIT_CODES } from '../../src/errors.js';
 import {
   ClaimsError,
+  MAX_KEY_BYTES,
   createAlbClaimsVerifier,
   decodeAlbToken,
   DEFAULT_GRACE_SECONDS,
@@ -106,6 +107,26 @@ async function deadEndpoint(): Promise<string> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `http://127.0.0.1:${port}`;
+}
+
+/** A loopback server with a handler of the test's own (misbehaving key endpoints). */
+async function startServer(handler: RequestListener): Promise<{ url: string; close(): Promise<void> }> {
+  const server: Server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function keyPairOf(type: 'ec-p384' | 'rsa'): { privateKey: KeyObject; pem: string } {
+  const { privateKey, publicKey } = type === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  return { privateKey, pem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<ClaimsError> {
@@ -260,6 +281,128 @@ describe('verifyAlbClaims / createAlbClaimsVerifier', () => {
   });
 });
 
+describe('hardening (issue 9)', () => {
+  const GOV_WEST_ARN = 'arn:aws-us-gov:elasticloadbalancing:us-gov-west-1:123456789012:loadbalancer/app/ecsauth/50dc6c495c0c9188';
+  const GOV_EAST_ARN = 'arn:aws-us-gov:elasticloadbalancing:us-gov-east-1:123456789012:loadbalancer/app/ecsauth/50dc6c495c0c9188';
+  const CHINA_ARN = 'arn:aws-cn:elasticloadbalancing:cn-north-1:123456789012:loadbalancer/app/ecsauth/50dc6c495c0c9188';
+  const ISO_ARN = 'arn:aws-iso:elasticloadbalancing:us-iso-east-1:123456789012:loadbalancer/app/ecsauth/50dc6c495c0c9188';
+
+  for (const type of ['ec-p384', 'rsa'] as const) {
+    it(`key type pinned: rejects a token whose kid serves ${type === 'rsa' ? 'an RSA' : 'a P-384'} key, though the token says ES256`, async () => {
+      const pair = keyPairOf(type);
+      const kid = randomUUID();
+      keyServer.keys.set(kid, pair.pem);
+      // Signed so that the served key would verify it: sha256 with that key.
+      const token = mint({ kid, privateKey: pair.privateKey });
+      const error = await rejection(createAlbClaimsVerifier(options()).verify(token));
+      expect(error.check).toBe('key-type');
+      expect(error.message).toContain(type === 'rsa' ? 'a RSA key' : 'an EC P-384 key');
+      expect(error.exitCode).toBe(EXIT_CODES.claims);
+    });
+  }
+
+  it('refuses a redirect from the key endpoint, even to a host that serves the right key', async () => {
+    const redirector = await startServer((request, response) => {
+      response.writeHead(302, { location: `${keyServer.url}${request.url}` }).end();
+    });
+    try {
+      const error = await rejection(createAlbClaimsVerifier(options({ keyEndpoint: redirector.url })).verify(mint(keys)));
+      expect(error.check).toBe('key-fetch');
+      expect(error.message).toContain('HTTP 302');
+      expect(error.message).toContain('redirects are refused');
+    } finally {
+      await redirector.close();
+    }
+  });
+
+  it('stops reading an endless key answer past 16 KiB, long before the deadline', async () => {
+    let sent = 0;
+    const endless = await startServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/x-pem-file' });
+      const chunk = Buffer.alloc(64 * 1024, 0x41);
+      const pump = () => {
+        while (!response.destroyed && response.write(chunk)) sent += chunk.length;
+        if (!response.destroyed) response.once('drain', pump);
+      };
+      pump();
+    });
+    try {
+      const started = Date.now();
+      const error = await rejection(createAlbClaimsVerifier(options({ keyEndpoint: endless.url, keyFetchTimeoutMs: 20_000 })).verify(mint(keys)));
+      expect(error.check).toBe('key-fetch');
+      expect(error.message).toContain(`more than ${MAX_KEY_BYTES} bytes`);
+      expect(Date.now() - started).toBeLessThan(2000);
+      // The connection is closed: the server stops being able to send.
+      const after = sent;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(sent - after).toBeLessThan(8 * 1024 * 1024);
+    } finally {
+      await endless.close();
+    }
+  });
+
+  it('refuses a key answer whose Content-Length is over 16 KiB without waiting for its body', async () => {
+    const liar = await startServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/x-pem-file', 'content-length': String(50 * 1024 * 1024) });
+      response.write('-----BEGIN PUBLIC KEY-----\n');
+    });
+    try {
+      const started = Date.now();
+      const error = await rejection(createAlbClaimsVerifier(options({ keyEndpoint: liar.url, keyFetchTimeoutMs: 20_000 })).verify(mint(keys)));
+      expect(error.check).toBe('key-fetch');
+      expect(error.message).toContain('Content-Length');
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      await liar.close();
+    }
+  });
+
+  it('gives up on a key endpoint that stalls mid-body, or drips, at the deadline', async () => {
+    const stall = await startServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/x-pem-file' });
+      response.write('-----BEGIN PUBLIC KEY-----\n');
+    });
+    const drip = await startServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/x-pem-file' });
+      const timer = setInterval(() => (response.destroyed ? clearInterval(timer) : response.write('A')), 20);
+    });
+    try {
+      for (const server of [stall, drip]) {
+        const started = Date.now();
+        const error = await rejection(createAlbClaimsVerifier(options({ keyEndpoint: server.url, keyFetchTimeoutMs: 300 })).verify(mint(keys)));
+        expect(error.check).toBe('key-fetch');
+        expect(error.message).toContain('no complete answer within 300 ms');
+        expect(Date.now() - started).toBeLessThan(1500);
+      }
+    } finally {
+      await stall.close();
+      await drip.close();
+    }
+  });
+
+  it('derives the documented key endpoint per partition: GovCloud west and east from S3', () => {
+    const base = { clientId: CLIENT_ID, userPoolId: 'us-gov-west-1_AbCdEf123' };
+    const west = createAlbClaimsVerifier({ ...base, albArn: GOV_WEST_ARN });
+    expect(west.keyEndpoint).toBe('https://s3-us-gov-west-1.amazonaws.com/aws-elb-public-keys-prod-us-gov-west-1');
+    expect(west.issuer).toBe('https://cognito-idp.us-gov-west-1.amazonaws.com/us-gov-west-1_AbCdEf123');
+    const east = createAlbClaimsVerifier({ ...base, albArn: GOV_EAST_ARN, userPoolId: 'us-gov-east-1_AbCdEf123' });
+    expect(east.keyEndpoint).toBe('https://s3-us-gov-east-1.amazonaws.com/aws-elb-public-keys-prod-us-gov-east-1');
+  });
+
+  it('refuses partitions with no documented key endpoint, with a clear message', () => {
+    const base = { clientId: CLIENT_ID, userPoolId: USER_POOL_ID };
+    expect(() => createAlbClaimsVerifier({ ...base, albArn: CHINA_ARN })).toThrow(/documents no ALB public key endpoint for cn-north-1 \(partition aws-cn\)/);
+    // China works once the caller names the endpoint.
+    expect(createAlbClaimsVerifier({ ...base, albArn: CHINA_ARN, keyEndpoint: 'https://keys.example.cn' }).keyEndpoint).toBe('https://keys.example.cn');
+    expect(() => createAlbClaimsVerifier({ ...base, albArn: ISO_ARN, keyEndpoint: 'https://keys.example' })).toThrow(/partition aws-iso/);
+  });
+
+  it('takes the region from the ALB ARN: a different region option is refused, not used', () => {
+    expect(() => createAlbClaimsVerifier(options({ region: 'us-east-1' }))).toThrow(/us-east-1 is not the ALB's region eu-west-1/);
+    expect(createAlbClaimsVerifier(options({ region: REGION })).issuer).toBe(ISSUER);
+  });
+});
+
 // ---- the CLI, in-process ----
 
 interface CliResult {
@@ -268,7 +411,7 @@ interface CliResult {
   stderr: string;
 }
 
-async function cli(args: string[], cwd: string, input?: string): Promise<CliResult> {
+async function cli(args: string[], cwd: string, input?: string, env: Record<string, string> = {}): Promise<CliResult> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   const stdin = new PassThrough();
@@ -277,7 +420,7 @@ async function cli(args: string[], cwd: string, input?: string): Promise<CliResu
   stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
   stdin.end(input ?? '');
-  const code = await main(args, { cwd, env: { HOME: cwd }, stdout, stderr, stdin });
+  const code = await main(args, { cwd, env: { HOME: cwd, ...env }, stdout, stderr, stdin });
   return { code, stdout: out, stderr: err };
 }
 
@@ -322,6 +465,48 @@ describe('authecs claims', () => {
     const fromStdin = await cli(['claims', 'verify', '--header-file', '-', '--key-endpoint', keyServer.url], cwd, headers);
     expect(fromStdin.code, fromStdin.stderr).toBe(0);
     expect(fromStdin.stdout).toContain('email: alice@example.com');
+  });
+
+  it('verify --header-file stops at the first empty line: a token line in the body is not a header', async () => {
+    const headers = `GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\nx-amzn-oidc-data: ${mint(keys)}\r\n`;
+    writeFileSync(join(cwd, 'request.txt'), headers);
+    const result = await cli(['claims', 'verify', '--header-file', 'request.txt', '--key-endpoint', keyServer.url], cwd);
+    expect(result.code).toBe(EXIT_CODES.claims);
+    expect(result.stderr).toContain('no x-amzn-oidc-data header line in request.txt');
+    expect(result.stdout).not.toContain('alice@example.com');
+  });
+
+  it('verify --json prints one JSON document when --header-file is rejected', async () => {
+    writeFileSync(join(cwd, 'no-token.txt'), 'Host: www.example.com\r\n\r\n');
+    const rejected = await cli(['--json', 'claims', 'verify', '--header-file', 'no-token.txt', '--key-endpoint', keyServer.url], cwd);
+    expect(rejected.code).toBe(EXIT_CODES.claims);
+    expect(JSON.parse(rejected.stdout)).toMatchObject({ command: 'claims verify', ok: false, check: 'malformed', code: 'CLAIMS_MALFORMED', exitCode: EXIT_CODES.claims });
+    const unreadable = await cli(['--json', 'claims', 'verify', '--header-file', 'missing.txt'], cwd);
+    expect(unreadable.code).toBe(EXIT_CODES.usage);
+    expect(JSON.parse(unreadable.stdout)).toMatchObject({ command: 'claims verify', ok: false, code: 'USAGE', exitCode: EXIT_CODES.usage });
+  });
+
+  it('verify takes the region from the ALB ARN when there is no state file: AWS_REGION does not beat it', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'authecs-claims-region-'));
+    try {
+      const args = ['claims', 'verify', '--token', mint(keys), '--alb-arn', ALB_ARN, '--client-id', CLIENT_ID, '--user-pool-id', USER_POOL_ID, '--key-endpoint', keyServer.url];
+      const result = await cli(args, empty, undefined, { AWS_REGION: 'us-east-1', AWS_DEFAULT_REGION: 'us-west-2' });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain(`iss: ${ISSUER}`);
+      const disagreeing = await cli(['--region', 'us-east-1', ...args], empty);
+      expect(disagreeing.code).toBe(EXIT_CODES.usage);
+      expect(disagreeing.stderr).toContain('us-east-1 is not the region of the ALB');
+    } finally {
+      rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('verify refuses a China ALB without --key-endpoint, naming the partition, as one JSON document', async () => {
+    const china = 'arn:aws-cn:elasticloadbalancing:cn-north-1:123456789012:loadbalancer/app/ecsauth/50dc6c495c0c9188';
+    const result = await cli(['--json', 'claims', 'verify', '--token', mint(keys), '--alb-arn', china], cwd);
+    expect(result.code).toBe(EXIT_CODES.usage);
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, code: 'CLAIMS_NO_KEY_ENDPOINT' });
+    expect(result.stderr).toContain('partition aws-cn');
   });
 
   it('verify exits 12 on a forged token and names the check', async () => {

@@ -1,32 +1,43 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AwsClients } from '../../src/aws/clients.js';
-import { down, status, up } from '../../src/engine/actions.js';
+import { down, plan, status, up } from '../../src/engine/actions.js';
 import type { EngineEnvironment } from '../../src/engine/context.js';
 import { runGraph } from '../../src/engine/graph.js';
 import { Reporter } from '../../src/report/reporter.js';
 import { StateFile } from '../../src/state/state-file.js';
 import type { StepName } from '../../src/steps/outputs.js';
-import type { AnyStep, StepContext } from '../../src/steps/step.js';
+import type { StepContext } from '../../src/steps/step.js';
+import { known, UNKNOWN, type AnyResource, type Resource } from '../../src/steps/resource.js';
 import { articleConfig } from '../support/step-harness.js';
 import { AuthecsError } from '../../src/errors.js';
 import type { Config } from '../../src/config/schema.js';
 
 /**
- * Fake steps over an in-memory "cloud" exercise the engine alone: ordering, parallelism,
- * resume after a failure at any step, and teardown order. Real steps are tested per module.
+ * Fake resources over an in-memory "cloud" exercise the engine alone: ordering, parallelism,
+ * plan, update, replace, resume after a failure at any step, and teardown order. Real steps
+ * are tested per module.
  */
+interface FakeResource {
+  id: string;
+  props: Record<string, unknown>;
+  settled?: boolean;
+}
+
 interface FakeCloud {
-  resources: Map<string, string>;
+  resources: Map<string, FakeResource>;
+  /** Every resource id that exists, current or replaced. */
+  alive: Set<string>;
   calls: string[];
   failOnce: Set<string>;
   running: number;
   maxRunning: number;
   preExisting: Set<string>;
   preflightFails?: Set<string>;
+  serial: number;
 }
 
 const GRAPH: [StepName, StepName[]][] = [
@@ -43,7 +54,15 @@ const GRAPH: [StepName, StepName[]][] = [
   ['service', ['cluster', 'capacity', 'https-listener', 'user-pool']],
 ];
 
-function fakeSteps(cloud: FakeCloud): AnyStep[] {
+/** What each fake resource wants from the settings: a field that updates and one that replaces. */
+function settingFor(name: StepName, config: Config): { size: unknown; kind: unknown } {
+  if (name === 'service') return { size: config.desiredCount, kind: config.launchType };
+  if (name === 'load-balancer') return { size: 1, kind: config.loadBalancerName };
+  if (name === 'certificate') return { size: 1, kind: config.domain };
+  return { size: 1, kind: name };
+}
+
+function fakeSteps(cloud: FakeCloud): AnyResource[] {
   return GRAPH.map(([name, dependsOn]) => {
     const work = async () => {
       cloud.running += 1;
@@ -51,7 +70,18 @@ function fakeSteps(cloud: FakeCloud): AnyStep[] {
       await new Promise((resolve) => setTimeout(resolve, 5));
       cloud.running -= 1;
     };
-    return {
+    const make = async (context: StepContext<StepName>, want: Record<string, unknown>) => {
+      await work();
+      if (cloud.failOnce.delete(name)) throw Object.assign(new Error(`injected failure in ${name}`), { name: 'ServiceUnavailable' });
+      cloud.calls.push(`create ${name}`);
+      cloud.serial += 1;
+      const id = `${name}-${cloud.serial}`;
+      cloud.resources.set(name, { id, props: want });
+      cloud.alive.add(id);
+      context.save({ created: true, data: { id } as never });
+      return { id } as never;
+    };
+    const resource: Resource<StepName, Record<string, unknown>> = {
       name,
       title: `Fake ${name}`,
       articleSection: 'test',
@@ -63,37 +93,60 @@ function fakeSteps(cloud: FakeCloud): AnyStep[] {
         }
       },
       enabled: (config: Config) => !(config.launchType === 'FARGATE' && (name === 'capacity' || name === 'key-pair')),
-      async find(context: StepContext<StepName>) {
-        cloud.calls.push(`find ${name}`);
-        for (const dependency of dependsOn) if (context.hasOutput(dependency)) context.output(dependency);
-        const id = cloud.resources.get(name);
-        if (!id) return undefined;
-        return { output: { id } as never, created: !cloud.preExisting.has(name) };
+      desired: (config, inputs) => ({
+        ...settingFor(name, config),
+        upstream: dependsOn.filter((dependency) => dependency in inputs).map((dependency) => known(inputs[dependency], (output) => (output as unknown as { id: string }).id)),
+      }),
+      // As UpdateService moves a service to a new listener or task definition in place.
+      effects: { size: 'update', kind: 'replace', upstream: name === 'service' ? 'update' : 'replace' },
+      async read() {
+        cloud.calls.push(`read ${name}`);
+        const found = cloud.resources.get(name);
+        if (!found) return undefined;
+        return {
+          output: { id: found.id } as never,
+          observed: found.props,
+          created: !cloud.preExisting.has(name),
+          settled: found.settled ?? true,
+          health: { healthy: true, summary: 'ok' },
+        };
       },
-      async create(context: StepContext<StepName>) {
+      async create(context, want) {
         for (const dependency of dependsOn) {
-          if (!context.hasOutput(dependency) && name !== 'service') throw new Error(`${name} ran before ${dependency}`);
+          if (!context.hasOutput(dependency) && !(name === 'service' && dependency === 'capacity')) throw new Error(`${name} ran before ${dependency}`);
         }
-        await work();
-        if (cloud.failOnce.delete(name)) throw Object.assign(new Error(`injected failure in ${name}`), { name: 'ServiceUnavailable' });
-        cloud.calls.push(`create ${name}`);
-        const id = `${name}-id`;
-        cloud.resources.set(name, id);
-        context.save({ created: true, data: { id } as never });
-        return { id } as never;
+        return make(context, want);
       },
-      async delete(context: StepContext<StepName>) {
+      async update(context, want, live, changes) {
+        cloud.calls.push(`update ${name} ${changes.map((change) => change.field).join(',')}`);
+        cloud.resources.get(name)!.props = want;
+        return live.output;
+      },
+      async settle(_context, live) {
+        cloud.calls.push(`settle ${name}`);
+        cloud.resources.get(name)!.settled = true;
+        return live.output;
+      },
+      async delete(context) {
         await work();
         if (cloud.failOnce.delete(`delete ${name}`)) throw Object.assign(new Error(`injected failure deleting ${name}`), { name: 'DependencyViolation' });
-        cloud.calls.push(`delete ${name}`);
+        const id = (context.record?.data as { id?: string } | undefined)?.id;
+        cloud.calls.push(`delete ${name}${id && cloud.resources.get(name)?.id !== id ? ` retired ${id}` : ''}`);
         expect(context.record?.created).toBe(true);
-        cloud.resources.delete(name);
+        if (id) cloud.alive.delete(id);
+        if (cloud.resources.get(name)?.id === id) cloud.resources.delete(name);
       },
-      async inspect() {
-        const present = cloud.resources.has(name);
-        return { present, healthy: present, summary: present ? 'ok' : 'missing' };
-      },
-    } as unknown as AnyStep;
+    };
+    // The certificate is replaced create-before-delete; the service says what its replacement stops.
+    if (name === 'certificate') {
+      resource.replace = async (context, want, live) => {
+        const output = await make(context, want);
+        context.retire(live.output);
+        return output;
+      };
+    }
+    if (name === 'service') resource.loss = async () => 'the running tasks stop while the service is replaced';
+    return resource as unknown as AnyResource;
   });
 }
 
@@ -105,7 +158,7 @@ describe('engine', () => {
   beforeEach(() => {
     folder = mkdtempSync(join(tmpdir(), 'authecs-engine-'));
     statePath = join(folder, 'state.json');
-    cloud = { resources: new Map(), calls: [], failOnce: new Set(), running: 0, maxRunning: 0, preExisting: new Set() };
+    cloud = { resources: new Map(), alive: new Set(), calls: [], failOnce: new Set(), running: 0, maxRunning: 0, preExisting: new Set(), serial: 0 };
   });
   afterEach(() => rmSync(folder, { recursive: true, force: true }));
 
@@ -142,8 +195,10 @@ describe('engine', () => {
     await up(environment(), fakeSteps(cloud));
     cloud.calls = [];
     const result = await up(environment(), fakeSteps(cloud));
-    expect(cloud.calls.filter((call) => !call.startsWith('find') && !call.startsWith('preflight'))).toEqual([]);
+    const before = readFileSync(statePath, 'utf8');
+    expect(cloud.calls.filter((call) => !call.startsWith('read') && !call.startsWith('preflight'))).toEqual([]);
     expect(new Set(Object.values(result.outcomes))).toEqual(new Set(['unchanged']));
+    expect(readFileSync(statePath, 'utf8')).toBe(before);
   });
 
   for (const [failing] of GRAPH) {
@@ -167,7 +222,7 @@ describe('engine', () => {
 
   it('down deletes in reverse dependency order and keeps what authecs did not create', async () => {
     cloud.preExisting.add('hosted-zone');
-    cloud.resources.set('hosted-zone', 'zone-id');
+    cloud.resources.set('hosted-zone', { id: 'zone-id', props: { size: 1, kind: 'hosted-zone', upstream: [] } });
     await up(environment(), fakeSteps(cloud));
     expect(StateFile.open(statePath).get('hosted-zone')).toMatchObject({ created: false });
     cloud.calls = [];
@@ -175,9 +230,9 @@ describe('engine', () => {
     const env = environment();
     const result = await down(env, fakeSteps(cloud));
 
-    const deletes = cloud.calls.map((call) => call.replace('delete ', ''));
+    const deletes = cloud.calls.filter((call) => call.startsWith('delete')).map((call) => call.replace('delete ', ''));
     expect(deletes).not.toContain('hosted-zone');
-    expect(cloud.resources.get('hosted-zone')).toBe('zone-id');
+    expect(cloud.resources.get('hosted-zone')?.id).toBe('zone-id');
     for (const [name, dependsOn] of GRAPH) {
       for (const dependency of dependsOn) {
         if (dependency === 'hosted-zone') continue;
@@ -223,6 +278,130 @@ describe('engine', () => {
     const result = await up(environment(), fakeSteps(cloud));
     expect(cloud.calls.filter((call) => call.startsWith('create'))).toEqual(['create dns-record']);
     expect(result.outcomes['dns-record']).toBe('repaired');
+  });
+
+  it('plan on an empty state: every resource to create, no write and no mutating call', async () => {
+    const planned = await plan(environment(), fakeSteps(cloud));
+    expect(planned.map((entry) => entry.action)).toEqual(GRAPH.map(() => 'create'));
+    expect(cloud.calls.every((call) => call.startsWith('read'))).toBe(true);
+    expect(existsSync(statePath)).toBe(false);
+  });
+
+  it('a changed setting that AWS updates in place: plan shows field, old, new and cause; up updates only that', async () => {
+    await up(environment(), fakeSteps(cloud));
+    const before = readFileSync(statePath, 'utf8');
+    cloud.calls = [];
+    const planned = await plan(environment({ desiredCount: 1 }), fakeSteps(cloud));
+    expect(readFileSync(statePath, 'utf8')).toBe(before);
+    expect(planned.filter((entry) => entry.action !== 'none')).toEqual([
+      expect.objectContaining({ step: 'service', action: 'update', changes: [{ field: 'size', from: 2, to: 1, effect: 'update', cause: 'settings' }] }),
+    ]);
+
+    const result = await up(environment({ desiredCount: 1 }), fakeSteps(cloud));
+    expect(cloud.calls.filter((call) => /^(create|update|delete)/.test(call))).toEqual(['update service size']);
+    expect(result.outcomes.service).toBe('updated');
+    expect(StateFile.open(statePath).get('service')?.applied).toMatchObject({ size: 1 });
+    expect((await plan(environment({ desiredCount: 1 }), fakeSteps(cloud))).every((entry) => entry.action === 'none')).toBe(true);
+  });
+
+  it('an out-of-band change is drift, and up puts it back', async () => {
+    await up(environment(), fakeSteps(cloud));
+    cloud.resources.get('user-pool')!.props.size = 7;
+    const planned = await plan(environment(), fakeSteps(cloud));
+    expect(planned.find((entry) => entry.step === 'user-pool')).toMatchObject({ action: 'update', changes: [{ field: 'size', from: 7, to: 1, cause: 'drift' }] });
+    const result = await up(environment(), fakeSteps(cloud));
+    expect(result.outcomes['user-pool']).toBe('repaired');
+  });
+
+  it('a replacement hands "known after apply" to its dependents, which are replaced in turn', async () => {
+    await up(environment(), fakeSteps(cloud));
+    const oldAlb = cloud.resources.get('load-balancer')!.id;
+    cloud.calls = [];
+    const planned = await plan(environment({ loadBalancerName: 'renamed' }), fakeSteps(cloud));
+    const byStep = new Map(planned.map((entry) => [entry.step, entry]));
+    expect(byStep.get('load-balancer')).toMatchObject({ action: 'replace', reason: 'kind cannot change in place' });
+    expect(byStep.get('https-listener')).toMatchObject({ action: 'replace', changes: [expect.objectContaining({ field: 'upstream', to: [UNKNOWN, cloud.resources.get('certificate')!.id] })] });
+    expect(byStep.get('dns-record')?.action).toBe('replace');
+    expect(byStep.get('certificate')?.action).toBe('none');
+
+    await up(environment({ loadBalancerName: 'renamed' }), fakeSteps(cloud));
+    expect(cloud.alive.has(oldAlb)).toBe(false);
+    expect(cloud.calls.filter((call) => call.startsWith('create'))).toEqual(expect.arrayContaining(['create load-balancer', 'create https-listener', 'create dns-record']));
+    expect((await plan(environment({ loadBalancerName: 'renamed' }), fakeSteps(cloud))).every((entry) => entry.action === 'none')).toBe(true);
+  });
+
+  it('create-before-delete: the replaced certificate is deleted only after the whole run, from its retired record', async () => {
+    await up(environment(), fakeSteps(cloud));
+    const oldCertificate = cloud.resources.get('certificate')!.id;
+    cloud.calls = [];
+    await up(environment({ domain: 'app.example.com' }), fakeSteps(cloud));
+    const mutations = cloud.calls.filter((call) => /^(create|update|delete)/.test(call));
+    expect(mutations.indexOf('create certificate')).toBeLessThan(mutations.indexOf('create https-listener'));
+    expect(mutations.at(-1)).toBe(`delete certificate retired ${oldCertificate}`);
+    expect(cloud.alive.has(oldCertificate)).toBe(false);
+    expect(StateFile.open(statePath).get('certificate')?.retired).toBeUndefined();
+  });
+
+  it('a retired resource whose delete failed is deleted by the next up, or by down', async () => {
+    await up(environment(), fakeSteps(cloud));
+    const oldCertificate = cloud.resources.get('certificate')!.id;
+    cloud.failOnce.add('delete certificate');
+    await expect(up(environment({ domain: 'app.example.com' }), fakeSteps(cloud))).rejects.toMatchObject({ step: 'certificate' });
+    expect(StateFile.open(statePath).get('certificate')?.retired).toEqual([{ id: oldCertificate }]);
+    await down(environment({ domain: 'app.example.com' }), fakeSteps(cloud));
+    expect(cloud.alive.size).toBe(0);
+  });
+
+  it('a change that stops the site asks first: refused without confirmation, with nothing changed', async () => {
+    await up(environment(), fakeSteps(cloud));
+    cloud.calls = [];
+    await expect(up(environment({ launchType: 'FARGATE' }), fakeSteps(cloud))).rejects.toMatchObject({
+      code: 'CONFIRMATION_REQUIRED',
+      message: expect.stringContaining('the running tasks stop'),
+      hint: expect.stringContaining('--yes'),
+    });
+    expect(cloud.calls.filter((call) => /^(create|update|delete)/.test(call))).toEqual([]);
+    const planned = await plan(environment({ launchType: 'FARGATE' }), fakeSteps(cloud));
+    expect(planned.find((entry) => entry.step === 'service')).toMatchObject({ action: 'replace', loss: 'the running tasks stop while the service is replaced' });
+    expect(planned.find((entry) => entry.step === 'capacity')).toMatchObject({ action: 'delete' });
+  });
+
+  it('with confirmation, a launch type switch replaces the service, then deletes what Fargate no longer needs', async () => {
+    await up(environment(), fakeSteps(cloud));
+    cloud.calls = [];
+    const asked: string[] = [];
+    const result = await up(environment({ launchType: 'FARGATE' }), fakeSteps(cloud), {
+      confirmLoss: async (losses) => {
+        asked.push(...losses.map((entry) => entry.step));
+        return true;
+      },
+    });
+    expect(asked).toEqual(['service']);
+    const mutations = cloud.calls.filter((call) => /^(create|update|delete)/.test(call));
+    expect(mutations.indexOf('create service')).toBeLessThan(mutations.indexOf('delete capacity'));
+    expect(mutations.indexOf('delete capacity')).toBeLessThan(mutations.indexOf('delete key-pair'));
+    expect(result.outcomes).toMatchObject({ service: 'replaced', capacity: 'deleted', 'key-pair': 'deleted' });
+    expect(StateFile.open(statePath).resourceNames).not.toContain('capacity');
+  });
+
+  it('a resource that exists but is not ready is waited for, not recreated', async () => {
+    await up(environment(), fakeSteps(cloud));
+    cloud.resources.get('load-balancer')!.settled = false;
+    cloud.calls = [];
+    expect((await plan(environment(), fakeSteps(cloud))).find((entry) => entry.step === 'load-balancer')?.action).toBe('wait');
+    const result = await up(environment(), fakeSteps(cloud));
+    expect(cloud.calls.filter((call) => /^(create|update|delete|settle)/.test(call))).toEqual(['settle load-balancer']);
+    expect(result.outcomes['load-balancer']).toBe('settled');
+  });
+
+  it('read gets a context that refuses to write the state file', async () => {
+    const steps = fakeSteps(cloud);
+    const network = steps[0] as unknown as Resource<StepName, Record<string, unknown>>;
+    network.read = async (context) => {
+      context.save({ data: {} as never });
+      return undefined;
+    };
+    await expect(plan(environment(), steps)).rejects.toMatchObject({ code: 'STATE_WRITE_IN_READ' });
   });
 });
 

@@ -9,6 +9,7 @@ import {
   decodeAlbToken,
   DEFAULT_GRACE_SECONDS,
   regionOfAlbArn,
+  regionOfUserPool,
 } from '../../claims/verify.js';
 import { loadBaseConfig } from '../../config/load.js';
 import { AuthecsError, configError, usageError } from '../../errors.js';
@@ -44,10 +45,14 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** The x-amzn-oidc-data values among raw header lines; a request line or a body after a blank line is skipped. */
+/**
+ * The x-amzn-oidc-data values among raw header lines. A request or status line is skipped, and
+ * reading stops at the first empty line: what follows is the body, which the sender controls.
+ */
 export function headerValuesFrom(text: string): string[] {
   const values: string[] = [];
   for (const line of text.split(/\r?\n/)) {
+    if (line.trim() === '') break;
     const colon = line.indexOf(':');
     if (colon <= 0) continue;
     if (line.slice(0, colon).trim().toLowerCase() === ALB_DATA_HEADER) values.push(line.slice(colon + 1).trim());
@@ -75,7 +80,7 @@ async function tokenFrom(command: Command, io: Io): Promise<string> {
     }
   }
   const values = headerValuesFrom(text);
-  if (values.length === 0) throw new ClaimsError('malformed', `there is no ${ALB_DATA_HEADER} header line in ${source}`);
+  if (values.length === 0) throw new ClaimsError('malformed', `there is no ${ALB_DATA_HEADER} header line in ${source} (reading stops at the first empty line, where the body begins)`);
   if (new Set(values).size > 1) throw new ClaimsError('malformed', `${source} has ${values.length} different ${ALB_DATA_HEADER} header lines`);
   return values[0]!;
 }
@@ -111,7 +116,10 @@ interface Expected {
   stateFile: string | undefined;
 }
 
-/** Expected values: flags first, then the state file `up` wrote. Region: --region, the state file, the environment, the ALB ARN. */
+/**
+ * Expected values: flags first, then the state file `up` wrote. The region is the ALB ARN's:
+ * the environment (AWS_REGION) never decides it, and a --region that disagrees is an error.
+ */
 function expectedValues(command: Command, io: Io, options: VerifyOptions): Expected {
   const graceSeconds = graceFrom(options.graceSeconds);
   const base = loadBaseConfig({ flags: flagsFrom(command), env: io.env, cwd: io.cwd });
@@ -132,11 +140,14 @@ function expectedValues(command: Command, io: Io, options: VerifyOptions): Expec
   if (!albArn) throw missing('ALB ARN', '--alb-arn');
   if (!regionOfAlbArn(albArn)) throw configError('--alb-arn', `"${albArn}" is not a load balancer ARN`, 'Pass the ARN of the ALB, arn:aws:elasticloadbalancing:<region>:<account>:loadbalancer/app/<name>/<id>.');
   if (!clientId) throw missing('app client ID', '--client-id');
-  const region = regionFlag ?? state.region ?? base.region ?? regionOfAlbArn(albArn)!;
+  const region = regionOfAlbArn(albArn)!;
+  if (regionFlag !== undefined && regionFlag !== region) {
+    throw configError('--region', `${regionFlag} is not the region of the ALB ${albArn}`, 'Leave --region out: the ALB ARN names the region.');
+  }
   let issuer = options.issuer;
   if (!issuer) {
     if (!userPoolId) throw missing('user pool ID', '--user-pool-id or --issuer');
-    issuer = cognitoIssuer(region, userPoolId);
+    issuer = cognitoIssuer(regionOfUserPool(userPoolId) ?? region, userPoolId);
   }
   if (options.keyEndpoint !== undefined && !/^https?:\/\/[^/]/.test(options.keyEndpoint)) {
     throw configError('--key-endpoint', `"${options.keyEndpoint}" is not an http(s) URL`, 'Pass e.g. --key-endpoint https://public-keys.auth.elb.eu-west-1.amazonaws.com');
@@ -153,22 +164,22 @@ const verifyCommand: CommandDefinition = {
     command.option('--client-id <id>', 'expected app client (default: the app client in the state file)');
     command.option('--user-pool-id <id>', 'user pool whose issuer to expect (default: the user pool in the state file)');
     command.option('--issuer <url>', 'expected iss, instead of https://cognito-idp.<region>.amazonaws.com/<user pool ID>');
-    command.option('--key-endpoint <url>', 'where the ALB public keys are, fetched as <url>/<kid> (default: https://public-keys.auth.elb.<region>.amazonaws.com)');
+    command.option('--key-endpoint <url>', 'where the ALB public keys are, fetched as <url>/<kid> (default: the endpoint AWS documents for the ALB ARN\'s region: https://public-keys.auth.elb.<region>.amazonaws.com, or the S3 one in GovCloud; required in China)');
     command.option('--grace-seconds <n>', `seconds past exp still accepted, for clock skew (default: ${DEFAULT_GRACE_SECONDS})`);
   },
   async run({ command, reporter, io }: CommandRun) {
-    const options = command.opts() as VerifyOptions;
-    const expected = expectedValues(command, io, options);
-    const token = await tokenFrom(command, io);
-    const verifier = createAlbClaimsVerifier({
-      albArn: expected.albArn,
-      clientId: expected.clientId,
-      issuer: expected.issuer,
-      region: expected.region,
-      graceSeconds: expected.graceSeconds,
-      ...(expected.keyEndpoint ? { keyEndpoint: expected.keyEndpoint } : {}),
-    });
-    try {
+    return withFailureDocument('claims verify', reporter, async () => {
+      const options = command.opts() as VerifyOptions;
+      const expected = expectedValues(command, io, options);
+      const token = await tokenFrom(command, io);
+      const verifier = createAlbClaimsVerifier({
+        albArn: expected.albArn,
+        clientId: expected.clientId,
+        issuer: expected.issuer,
+        region: expected.region,
+        graceSeconds: expected.graceSeconds,
+        ...(expected.keyEndpoint ? { keyEndpoint: expected.keyEndpoint } : {}),
+      });
       const { header, claims } = await verifier.verifyToken(token);
       reporter.result(
         { command: 'claims verify', ok: true, header, claims },
@@ -178,14 +189,27 @@ const verifyCommand: CommandDefinition = {
         ],
       );
       return 0;
-    } catch (error) {
-      if (!(error instanceof ClaimsError)) throw error;
-      reporter.error(error);
-      reporter.result({ command: 'claims verify', ok: false, check: error.check, message: error.message }, []);
-      return error.exitCode;
-    }
+    });
   },
 };
+
+/**
+ * Runs a claims command so that any failure the user can meet (a failed check, a rejected
+ * --header-file, a missing expected value) still ends with one result document on stdout.
+ */
+async function withFailureDocument(name: string, reporter: CommandRun['reporter'], body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (error) {
+    if (!(error instanceof AuthecsError)) throw error;
+    reporter.error(error);
+    reporter.result(
+      { command: name, ok: false, ...(error instanceof ClaimsError ? { check: error.check } : {}), code: error.code, message: error.message, exitCode: error.exitCode },
+      [],
+    );
+    return error.exitCode;
+  }
+}
 
 const decodeCommand: CommandDefinition = {
   name: 'decode',
@@ -194,25 +218,27 @@ const decodeCommand: CommandDefinition = {
     addTokenOptions(command);
   },
   async run({ command, reporter, io }: CommandRun) {
-    let decoded;
-    try {
-      decoded = decodeAlbToken(await tokenFrom(command, io));
-    } catch (error) {
-      // Nothing was verified, so a token that does not decode is bad input, not a failed check.
-      if (error instanceof ClaimsError) throw usageError(error.message, error.hint);
-      throw error;
-    }
-    reporter.result(
-      { command: 'claims decode', verified: false, header: decoded.header, payload: decoded.payload },
-      [
-        'UNVERIFIED: decoded only; the signature, signer, client, issuer and expiry were NOT checked. Do not trust these values (use `authecs claims verify`).',
-        'header:',
-        ...lines(decoded.header, '  '),
-        'payload:',
-        ...lines(decoded.payload, '  '),
-      ],
-    );
-    return 0;
+    return withFailureDocument('claims decode', reporter, async () => {
+      let decoded;
+      try {
+        decoded = decodeAlbToken(await tokenFrom(command, io));
+      } catch (error) {
+        // Nothing was verified, so a token that does not decode is bad input, not a failed check.
+        if (error instanceof ClaimsError) throw usageError(error.message, error.hint);
+        throw error;
+      }
+      reporter.result(
+        { command: 'claims decode', verified: false, header: decoded.header, payload: decoded.payload },
+        [
+          'UNVERIFIED: decoded only; the signature, signer, client, issuer and expiry were NOT checked. Do not trust these values (use `authecs claims verify`).',
+          'header:',
+          ...lines(decoded.header, '  '),
+          'payload:',
+          ...lines(decoded.payload, '  '),
+        ],
+      );
+      return 0;
+    });
   },
 };
 

@@ -1,19 +1,8 @@
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { AuthecsError } from '../../errors.js';
 import { formatDuration } from '../../report/reporter.js';
-import { CONCURRENCY_FLAG, concurrencyFrom, describeStatePath, type Io } from '../io.js';
+import { CONCURRENCY_FLAG, concurrencyFrom, confirm, describeStatePath } from '../io.js';
 import type { CommandDefinition, CommandRun } from '../registry.js';
-
-async function confirm(io: Io, question: string): Promise<boolean> {
-  const prompt = createInterface({ input: io.stdin, output: io.stderr });
-  try {
-    const answer = await prompt.question(`${question} [y/N] `);
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    prompt.close();
-  }
-}
 
 export const downCommand: CommandDefinition = {
   name: 'down',

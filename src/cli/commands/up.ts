@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { SETTINGS } from '../../config/schema.js';
 import { formatDuration } from '../../report/reporter.js';
 import type { AppClientOutput, UserPoolDomainOutput } from '../../steps/outputs.js';
-import { CONCURRENCY_FLAG, concurrencyFrom } from '../io.js';
+import { CONCURRENCY_FLAG, concurrencyFrom, confirm } from '../io.js';
+import { planDocument, settingChangeLines, settingChangesDocument } from '../plan-view.js';
+import { addStackSettingOptions } from '../settings-options.js';
 import type { CommandDefinition } from '../registry.js';
 
 export const SECURE_DEFAULTS_HELP = SETTINGS.filter((setting) => setting.why)
@@ -31,16 +33,11 @@ export function signUpUrl(domain: UserPoolDomainOutput, client: AppClientOutput,
 
 export const upCommand: CommandDefinition = {
   name: 'up',
-  summary: 'provision everything the article builds, or carry on where an earlier run stopped',
+  summary: 'make the live stack match the settings: create, update or replace what differs, or carry on where an earlier run stopped',
   configure(command: Command) {
-    for (const setting of SETTINGS) {
-      if (!setting.flag || !setting.upOnly) continue;
-      const defaultValue = setting.default?.({});
-      const shown = defaultValue === undefined || setting.kind === 'boolean' ? '' : ` (default: ${String(defaultValue)})`;
-      const env = setting.env.length ? ` [env: ${setting.env.join(', ')}]` : '';
-      command.option(setting.flag, `${setting.description}${shown}${env}`);
-    }
+    addStackSettingOptions(command);
     command.option(...CONCURRENCY_FLAG);
+    command.option('-y, --yes', 'accept changes that destroy data or stop the site (required for them when not at a terminal)');
     command.addHelpText(
       'after',
       `\nWhere authecs is more secure than the article, and why:\n${SECURE_DEFAULTS_HELP}\n${FIXED_CHOICES_HELP}\n`,
@@ -48,6 +45,7 @@ export const upCommand: CommandDefinition = {
   },
   async run({ command, reporter, io, onInterrupt }) {
     const concurrency = concurrencyFrom(command);
+    const { yes } = command.opts() as { yes?: boolean };
     // The AWS SDK loads only when a command runs, so --help answers at once.
     const [{ up }, { STEPS }, { openUpSession }] = await Promise.all([import('../../engine/actions.js'), import('../../steps/index.js'), import('../session.js')]);
     const session = await openUpSession(command, reporter, io);
@@ -55,8 +53,16 @@ export const upCommand: CommandDefinition = {
     try {
       const { config, state } = session.environment;
       reporter.info(`authecs up: stack ${config.cluster} in ${config.region}${config.endpointUrl ? ` via ${config.endpointUrl}` : ''}`);
-      reporter.plan(STEPS.filter((step) => step.enabled?.(config) ?? true));
-      const result = await up(session.environment, STEPS, concurrency ? { concurrency } : {});
+      for (const line of settingChangeLines(session.settingChanges)) if (line) reporter.info(line);
+      reporter.plan(STEPS.filter((step) => (step.enabled?.(config) ?? true) || state.get(step.name) !== undefined));
+      const confirmLoss = async (losses: { title: string; action: string; loss?: string }[]) => {
+        if (yes) return true;
+        if (!io.stdin.isTTY) return false;
+        await reporter.finish();
+        return confirm(io, `This run destroys data or stops the site: ${losses.map((entry) => `${entry.title} ${entry.action}: ${entry.loss}`).join('; ')}. Go ahead?`);
+      };
+      const result = await up(session.environment, STEPS, { ...(concurrency ? { concurrency } : {}), confirmLoss });
+      state.saveSettings();
       await reporter.finish();
       const domain = state.get<UserPoolDomainOutput>('user-pool-domain')?.data;
       const client = state.get<AppClientOutput>('app-client')?.data;
@@ -75,6 +81,8 @@ export const upCommand: CommandDefinition = {
           stateFile: state.path,
           elapsedMs: reporter.elapsedMs,
           steps: result.outcomes,
+          settingsChanged: settingChangesDocument(session.settingChanges),
+          plan: planDocument(result.plan),
           mutations: reporter.mutations,
         },
         [

@@ -7,13 +7,16 @@ import {
   type Service,
 } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { diffFields, UNKNOWN } from '../../../src/steps/resource.js';
 import { serviceClientToken, serviceStep } from '../../../src/steps/service.js';
-import { SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
+import { articleConfig, SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
 
 const ecs = mockClient(ECSClient);
 const SERVICE_ARN = SAMPLE_OUTPUTS.service.serviceArn;
 const TASK_DEFINITION = SAMPLE_OUTPUTS['task-definition'].taskDefinitionArn;
+const NEXT_TASK_DEFINITION = 'arn:aws:ecs:eu-west-1:123456789012:task-definition/ecsauthservice:2';
 const TARGET_GROUP = SAMPLE_OUTPUTS['target-group'].targetGroupArn;
 const ourTags = [
   { key: 'authecs:stack', value: 'ecsauth' },
@@ -21,6 +24,7 @@ const ourTags = [
 ];
 const missing = { services: [], failures: [{ arn: SERVICE_ARN, reason: 'MISSING' }] };
 const codeError = (name: string, message = name) => Object.assign(new Error(message), { name });
+const output = { serviceName: 'ecsauthservice', serviceArn: SERVICE_ARN, clusterName: 'ecsauth' };
 
 function service(overrides: Partial<Service> = {}): Service {
   return {
@@ -34,12 +38,23 @@ function service(overrides: Partial<Service> = {}): Service {
     launchType: 'EC2',
     taskDefinition: TASK_DEFINITION,
     loadBalancers: [{ targetGroupArn: TARGET_GROUP, containerName: 'web', containerPort: 80 }],
+    healthCheckGracePeriodSeconds: 60,
+    deploymentConfiguration: { minimumHealthyPercent: 50, maximumPercent: 200, deploymentCircuitBreaker: { enable: false, rollback: false } },
     deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', desiredCount: 2, runningCount: 2 }],
     tags: ourTags,
     events: [],
     ...overrides,
   };
 }
+
+const rollingOut = (overrides: Partial<Service> = {}) =>
+  service({
+    deployments: [
+      { id: 'ecs-svc/2', status: 'PRIMARY', desiredCount: 2, runningCount: 1 },
+      { id: 'ecs-svc/1', status: 'ACTIVE', desiredCount: 2, runningCount: 1 },
+    ],
+    ...overrides,
+  });
 
 const recorded = { created: true, complete: true, data: SAMPLE_OUTPUTS.service };
 
@@ -55,12 +70,14 @@ describe('service step', () => {
     ecs
       .on(DescribeServicesCommand)
       .resolvesOnce(missing)
+      .resolvesOnce(missing)
       .resolvesOnce({ services: [service({ runningCount: 0, pendingCount: 2 })] })
       .resolvesOnce({ services: [service({ runningCount: 1, pendingCount: 1 })] })
       .resolves({ services: [service()] });
     ecs.on(CreateServiceCommand).resolves({ service: service({ runningCount: 0 }) });
 
-    const output = await serviceStep.create(harness.context);
+    expect(await serviceStep.read(harness.readContext)).toBeUndefined();
+    const created = await serviceStep.create(harness.context, serviceStep.desired(harness.config, harness.inputs));
 
     expect(ecs.commandCalls(DescribeServicesCommand)[0]!.args[0].input).toEqual({ cluster: 'ecsauth', services: ['ecsauthservice'], include: ['TAGS'] });
     const create = ecs.commandCalls(CreateServiceCommand)[0]!.args[0].input;
@@ -79,49 +96,89 @@ describe('service step', () => {
     expect(create).not.toHaveProperty('role');
     expect(create).not.toHaveProperty('networkConfiguration');
     expect(create.clientToken!.length).toBeLessThanOrEqual(36);
-    expect(output).toEqual({ serviceName: 'ecsauthservice', serviceArn: SERVICE_ARN, clusterName: 'ecsauth' });
+    expect(created).toEqual(output);
     expect(harness.state.get('service')).toMatchObject({ created: true, data: output });
     expect(harness.progress).toEqual(expect.arrayContaining(['running 0/2', 'running 1/2']));
   });
 
   it('client tokens are stable for one task definition revision and change with it', () => {
     expect(serviceClientToken('ecsauth', 'ecsauthservice', TASK_DEFINITION)).toBe(serviceClientToken('ecsauth', 'ecsauthservice', TASK_DEFINITION));
-    expect(serviceClientToken('ecsauth', 'ecsauthservice', TASK_DEFINITION)).not.toBe(serviceClientToken('ecsauth', 'ecsauthservice', `${TASK_DEFINITION.slice(0, -1)}2`));
+    expect(serviceClientToken('ecsauth', 'ecsauthservice', TASK_DEFINITION)).not.toBe(serviceClientToken('ecsauth', 'ecsauthservice', NEXT_TASK_DEFINITION));
   });
 
-  it('under Fargate, places tasks in the private subnets with the security group and no public IP', async () => {
-    harness = stepHarness(serviceStep, { config: { launchType: 'FARGATE', desiredCount: 3 } });
+  it('desired: the article service under EC2, with no network configuration', () => {
+    harness = stepHarness(serviceStep);
+    expect(serviceStep.desired(harness.config, harness.inputs)).toEqual({
+      serviceName: 'ecsauthservice',
+      cluster: 'ecsauth',
+      taskDefinitionArn: TASK_DEFINITION,
+      desiredCount: 2,
+      launchType: 'EC2',
+      loadBalancer: { targetGroupArn: TARGET_GROUP, containerName: 'web', containerPort: 80 },
+      networkConfiguration: undefined,
+      healthCheckGracePeriodSeconds: 60,
+      deploymentConfiguration: { minimumHealthyPercent: 50, maximumPercent: 200 },
+    });
+  });
+
+  it('desired: a task definition (or network, target group) still to be made is UNKNOWN', () => {
+    harness = stepHarness(serviceStep, { config: { launchType: 'FARGATE' } });
+    const want = serviceStep.desired(harness.config, { ...harness.inputs, 'task-definition': UNKNOWN });
+    expect(want.taskDefinitionArn).toBe(UNKNOWN);
+    expect(want.cluster).toBe('ecsauth');
+    expect(want.networkConfiguration).toEqual({ subnets: SAMPLE_OUTPUTS.network.privateSubnets, securityGroups: [SAMPLE_OUTPUTS.network.securityGroupId], assignPublicIp: 'DISABLED' });
+
+    const later = serviceStep.desired(harness.config, { ...harness.inputs, network: UNKNOWN, 'target-group': UNKNOWN });
+    expect(later.networkConfiguration).toBe(UNKNOWN);
+    expect(later.loadBalancer.targetGroupArn).toBe(UNKNOWN);
+    expect(later.taskDefinitionArn).toBe(TASK_DEFINITION);
+  });
+
+  it('under Fargate, places tasks in the private subnets (sorted) with the security group and no public IP', async () => {
+    const network = { ...SAMPLE_OUTPUTS.network, privateSubnets: ['subnet-0bbbbbbbbbbbbbbb2', 'subnet-0bbbbbbbbbbbbbbb1'] };
+    harness = stepHarness(serviceStep, { config: { launchType: 'FARGATE', desiredCount: 3 }, outputs: { network } });
     ecs.on(DescribeServicesCommand).resolvesOnce(missing).resolves({ services: [service({ desiredCount: 3, runningCount: 3, launchType: 'FARGATE' })] });
     ecs.on(CreateServiceCommand).resolves({ service: service() });
 
-    await serviceStep.create(harness.context);
+    await serviceStep.create(harness.context, serviceStep.desired(harness.config, harness.inputs));
 
     expect(ecs.commandCalls(CreateServiceCommand)[0]!.args[0].input).toMatchObject({
       launchType: 'FARGATE',
       desiredCount: 3,
       networkConfiguration: {
-        awsvpcConfiguration: { subnets: SAMPLE_OUTPUTS.network.privateSubnets, securityGroups: [SAMPLE_OUTPUTS.network.securityGroupId], assignPublicIp: 'DISABLED' },
+        awsvpcConfiguration: { subnets: ['subnet-0bbbbbbbbbbbbbbb1', 'subnet-0bbbbbbbbbbbbbbb2'], securityGroups: [SAMPLE_OUTPUTS.network.securityGroupId], assignPublicIp: 'DISABLED' },
       },
     });
   });
 
-  it('adopts our ACTIVE service (moto would silently replace it on a second create)', async () => {
+  it('reads our ACTIVE stable service as matching the settings, with no write and no create', async () => {
     harness = stepHarness(serviceStep);
     ecs.on(DescribeServicesCommand).resolves({ services: [service()] });
+    const before = readFileSync(harness.state.path, 'utf8');
 
-    expect(await serviceStep.find(harness.context)).toEqual({ created: true, output: { serviceName: 'ecsauthservice', serviceArn: SERVICE_ARN, clusterName: 'ecsauth' } });
-    await serviceStep.create(harness.context);
+    const live = await serviceStep.read(harness.readContext);
+
+    expect(live).toMatchObject({ created: true, settled: true, output });
+    expect(diffFields(serviceStep.desired(harness.config, harness.inputs), live!.observed, serviceStep.effects)).toEqual([]);
+    expect(readFileSync(harness.state.path, 'utf8')).toBe(before);
     expect(ecs.commandCalls(CreateServiceCommand)).toHaveLength(0);
     expect(ecs.commandCalls(UpdateServiceCommand)).toHaveLength(0);
-    expect(harness.state.get('service')).toMatchObject({ created: true });
+  });
+
+  it('read finds nothing before the cluster exists, without calling AWS', async () => {
+    harness = stepHarness(serviceStep);
+    harness.state.remove('cluster');
+
+    expect(await serviceStep.read(harness.readContext)).toBeUndefined();
+    expect(ecs.commandCalls(DescribeServicesCommand)).toHaveLength(0);
   });
 
   it('refuses an ACTIVE service of that name that authecs did not create', async () => {
     harness = stepHarness(serviceStep);
     ecs.on(DescribeServicesCommand).resolves({ services: [service({ tags: [] })] });
 
-    await expect(serviceStep.find(harness.context)).rejects.toMatchObject({ code: 'SERVICE_NAME_TAKEN', exit: 'conflict', hint: expect.stringContaining('--service-name') });
-    await expect(serviceStep.create(harness.context)).rejects.toMatchObject({ code: 'SERVICE_NAME_TAKEN' });
+    await expect(serviceStep.read(harness.readContext)).rejects.toMatchObject({ code: 'SERVICE_NAME_TAKEN', exit: 'conflict', hint: expect.stringContaining('--service-name') });
+    await expect(serviceStep.create(harness.context, serviceStep.desired(harness.config, harness.inputs))).rejects.toMatchObject({ code: 'SERVICE_NAME_TAKEN' });
     expect(ecs.commandCalls(CreateServiceCommand)).toHaveLength(0);
   });
 
@@ -130,15 +187,17 @@ describe('service step', () => {
     ecs
       .on(DescribeServicesCommand)
       .resolvesOnce({ services: [service({ status: 'DRAINING', tags: [] })] })
+      .resolvesOnce({ services: [service({ status: 'DRAINING', tags: [] })] })
       .resolvesOnce({ services: [service({ status: 'DRAINING' })] })
       .resolvesOnce({ services: [service({ status: 'INACTIVE' })] })
       .resolves({ services: [service()] });
     ecs.on(CreateServiceCommand).resolves({ service: service() });
 
-    await serviceStep.create(harness.context);
+    expect(await serviceStep.read(harness.readContext)).toBeUndefined();
+    await serviceStep.create(harness.context, serviceStep.desired(harness.config, harness.inputs));
 
     expect(ecs.commandCalls(CreateServiceCommand)).toHaveLength(1);
-    expect(ecs.commandCalls(DescribeServicesCommand).length).toBeGreaterThanOrEqual(4);
+    expect(ecs.commandCalls(DescribeServicesCommand).length).toBeGreaterThanOrEqual(5);
     expect(harness.progress).toContain('waiting for service ecsauthservice to drain');
   });
 
@@ -151,7 +210,7 @@ describe('service step', () => {
     );
     ecs.on(CreateServiceCommand).rejectsOnce(notAttached).rejectsOnce(notAttached).resolves({ service: service() });
 
-    await serviceStep.create(harness.context);
+    await serviceStep.create(harness.context, serviceStep.desired(harness.config, harness.inputs));
 
     expect(ecs.commandCalls(CreateServiceCommand)).toHaveLength(3);
   });
@@ -161,47 +220,117 @@ describe('service step', () => {
     ecs.on(DescribeServicesCommand).resolves(missing);
     ecs.on(CreateServiceCommand).rejects(codeError('InvalidParameterException', 'Creation of service was not idempotent.'));
 
-    await expect(serviceStep.create(harness.context)).rejects.toMatchObject({ name: 'InvalidParameterException' });
+    await expect(serviceStep.create(harness.context, serviceStep.desired(harness.config, harness.inputs))).rejects.toMatchObject({ name: 'InvalidParameterException' });
     expect(ecs.commandCalls(CreateServiceCommand)).toHaveLength(1);
   });
 
-  it('repairs a drifted desired count and task definition with UpdateService, never CreateService', async () => {
-    harness = stepHarness(serviceStep, { record: recorded });
-    const old = 'arn:aws:ecs:eu-west-1:123456789012:task-definition/ecsauthservice:0';
+  it('desired count 2 -> 1 is an update: UpdateService with the count alone, then it waits until stable', async () => {
+    harness = stepHarness(serviceStep, { record: recorded, config: { desiredCount: 1 } });
     ecs
       .on(DescribeServicesCommand)
-      .resolvesOnce({ services: [service({ desiredCount: 1, runningCount: 1, taskDefinition: old })] })
-      .resolvesOnce({ services: [service({ desiredCount: 1, runningCount: 1, taskDefinition: old })] })
-      .resolves({ services: [service()] });
-    ecs.on(UpdateServiceCommand).resolves({ service: service() });
+      .resolvesOnce({ services: [service()] })
+      .resolvesOnce({ services: [service({ desiredCount: 1, runningCount: 2 })] })
+      .resolves({ services: [service({ desiredCount: 1, runningCount: 1 })] });
+    ecs.on(UpdateServiceCommand).resolves({ service: service({ desiredCount: 1 }) });
+    const live = (await serviceStep.read(harness.readContext))!;
+    const want = serviceStep.desired(harness.config, harness.inputs);
+    const changes = diffFields(want, live.observed, serviceStep.effects);
 
-    expect(await serviceStep.find(harness.context)).toBeUndefined();
-    await serviceStep.create(harness.context);
+    expect(changes).toEqual([{ field: 'desiredCount', from: 2, to: 1, effect: 'update' }]);
+    expect(await serviceStep.update!(harness.context, want, live, changes)).toEqual(output);
 
-    expect(ecs.commandCalls(UpdateServiceCommand)[0]!.args[0].input).toEqual({ cluster: 'ecsauth', service: 'ecsauthservice', taskDefinition: TASK_DEFINITION, desiredCount: 2 });
+    expect(ecs.commandCalls(UpdateServiceCommand).map((call) => call.args[0].input)).toEqual([{ cluster: 'ecsauth', service: 'ecsauthservice', desiredCount: 1 }]);
     expect(ecs.commandCalls(CreateServiceCommand)).toHaveLength(0);
+    expect(ecs.commandCalls(DescribeServicesCommand)).toHaveLength(3);
+    expect(harness.progress).toContain('running 2/1');
   });
 
-  it('reattaches the target group when the service lost it', async () => {
-    harness = stepHarness(serviceStep, { record: recorded });
-    ecs.on(DescribeServicesCommand).resolvesOnce({ services: [service({ loadBalancers: [] })] }).resolves({ services: [service()] });
+  it('a new task definition revision is an update: UpdateService with the task definition alone', async () => {
+    const next = { ...SAMPLE_OUTPUTS['task-definition'], taskDefinitionArn: NEXT_TASK_DEFINITION, revision: 2 };
+    harness = stepHarness(serviceStep, { record: recorded, outputs: { 'task-definition': next } });
+    ecs.on(DescribeServicesCommand).resolvesOnce({ services: [service()] }).resolves({ services: [service({ taskDefinition: NEXT_TASK_DEFINITION })] });
+    ecs.on(UpdateServiceCommand).resolves({ service: rollingOut({ taskDefinition: NEXT_TASK_DEFINITION }) });
+    const live = (await serviceStep.read(harness.readContext))!;
+
+    // At plan time the new revision is not registered yet; by apply time its output is recorded.
+    const planned = serviceStep.desired(harness.config, { ...harness.inputs, 'task-definition': UNKNOWN });
+    const changes = diffFields(planned, live.observed, serviceStep.effects);
+    expect(changes).toEqual([{ field: 'taskDefinitionArn', from: TASK_DEFINITION, to: UNKNOWN, effect: 'update' }]);
+    expect(diffFields(serviceStep.desired(harness.config, harness.inputs), live.observed, serviceStep.effects)).toEqual([
+      { field: 'taskDefinitionArn', from: TASK_DEFINITION, to: NEXT_TASK_DEFINITION, effect: 'update' },
+    ]);
+
+    await serviceStep.update!(harness.context, planned, live, changes);
+
+    expect(ecs.commandCalls(UpdateServiceCommand).map((call) => call.args[0].input)).toEqual([{ cluster: 'ecsauth', service: 'ecsauthservice', taskDefinition: NEXT_TASK_DEFINITION }]);
+    expect(ecs.commandCalls(CreateServiceCommand)).toHaveLength(0);
+    expect(harness.state.get('service')).toMatchObject({ data: output });
+  });
+
+  it('reattaches the target group when the service lost it, and moves Fargate tasks to the wanted subnets, in place', async () => {
+    harness = stepHarness(serviceStep, { record: recorded, config: { launchType: 'FARGATE' } });
+    const elsewhere = { awsvpcConfiguration: { subnets: ['subnet-0aaaaaaaaaaaaaaa1'], securityGroups: [SAMPLE_OUTPUTS.network.securityGroupId], assignPublicIp: 'ENABLED' as const } };
+    ecs.on(DescribeServicesCommand).resolves({ services: [service({ launchType: 'FARGATE', loadBalancers: [], networkConfiguration: elsewhere })] });
     ecs.on(UpdateServiceCommand).resolves({ service: service() });
+    const live = (await serviceStep.read(harness.readContext))!;
+    const want = serviceStep.desired(harness.config, harness.inputs);
+    const changes = diffFields(want, live.observed, serviceStep.effects);
 
-    await serviceStep.create(harness.context);
+    expect(changes.map((change) => [change.field, change.effect])).toEqual([
+      ['loadBalancer', 'update'],
+      ['networkConfiguration', 'update'],
+    ]);
+    await serviceStep.update!(harness.context, want, live, changes);
 
-    expect(ecs.commandCalls(UpdateServiceCommand)[0]!.args[0].input.loadBalancers).toEqual([{ targetGroupArn: TARGET_GROUP, containerName: 'web', containerPort: 80 }]);
+    expect(ecs.commandCalls(UpdateServiceCommand)[0]!.args[0].input).toEqual({
+      cluster: 'ecsauth',
+      service: 'ecsauthservice',
+      loadBalancers: [{ targetGroupArn: TARGET_GROUP, containerName: 'web', containerPort: 80 }],
+      networkConfiguration: { awsvpcConfiguration: { subnets: SAMPLE_OUTPUTS.network.privateSubnets, securityGroups: [SAMPLE_OUTPUTS.network.securityGroupId], assignPublicIp: 'DISABLED' } },
+    });
   });
 
-  it('find returns undefined while the service is still rolling out, and create then only waits', async () => {
+  it('a launch type change is a replace, and loss says the running tasks stop', async () => {
+    harness = stepHarness(serviceStep, { record: recorded, config: { launchType: 'FARGATE' } });
+    ecs.on(DescribeServicesCommand).resolves({ services: [service()] });
+    const live = (await serviceStep.read(harness.readContext))!;
+    const changes = diffFields(serviceStep.desired(harness.config, harness.inputs), live.observed, serviceStep.effects);
+
+    expect(changes.filter((change) => change.effect === 'replace')).toEqual([{ field: 'launchType', from: 'EC2', to: 'FARGATE', effect: 'replace' }]);
+    expect(await serviceStep.loss!(harness.readContext, live)).toBe('the running service (2 tasks) is stopped while it is replaced');
+
+    const idle = (await serviceStep.read(harness.readContext))!;
+    idle.health.details = { ...idle.health.details, runningCount: 0 };
+    expect(await serviceStep.loss!(harness.readContext, idle)).toBeUndefined();
+  });
+
+  it('a new service name is a replace', async () => {
+    harness = stepHarness(serviceStep, { record: recorded, config: { serviceName: 'otherservice' } });
+    ecs.on(DescribeServicesCommand).resolves({ services: [service()] });
+    const live = (await serviceStep.read(harness.readContext))!;
+
+    expect(ecs.commandCalls(DescribeServicesCommand)[0]!.args[0].input.services).toEqual(['ecsauthservice']);
+    expect(diffFields(serviceStep.desired(harness.config, harness.inputs), live.observed, serviceStep.effects)).toEqual([
+      { field: 'serviceName', from: 'ecsauthservice', to: 'otherservice', effect: 'replace' },
+    ]);
+  });
+
+  it('read reports an unsettled service while it rolls out, and settle waits until it is stable', async () => {
     harness = stepHarness(serviceStep, { record: recorded });
     ecs
       .on(DescribeServicesCommand)
+      .resolvesOnce({ services: [rollingOut()] })
       .resolvesOnce({ services: [service({ runningCount: 1 })] })
-      .resolvesOnce({ services: [service({ runningCount: 1 })] })
+      .resolvesOnce({ services: [rollingOut()] })
+      .resolvesOnce({ services: [service({ runningCount: 1, pendingCount: 1 })] })
       .resolves({ services: [service()] });
 
-    expect(await serviceStep.find(harness.context)).toBeUndefined();
-    await serviceStep.create(harness.context);
+    expect(await serviceStep.read(harness.readContext)).toMatchObject({ settled: false });
+    const live = (await serviceStep.read(harness.readContext))!;
+    expect(live.settled).toBe(false);
+
+    expect(await serviceStep.settle!(harness.context, live)).toEqual(output);
+    expect(ecs.commandCalls(DescribeServicesCommand)).toHaveLength(5);
     expect(ecs.commandCalls(UpdateServiceCommand)).toHaveLength(0);
     expect(ecs.commandCalls(CreateServiceCommand)).toHaveLength(0);
   });
@@ -211,7 +340,7 @@ describe('service step', () => {
     ecs.on(DescribeServicesCommand).resolvesOnce(missing).resolves({ services: [service({ runningCount: 0, pendingCount: 2 })] });
     ecs.on(CreateServiceCommand).resolves({ service: service() });
 
-    await expect(serviceStep.create(harness.context)).rejects.toMatchObject({
+    await expect(serviceStep.create(harness.context, serviceStep.desired(harness.config, harness.inputs))).rejects.toMatchObject({
       code: 'SERVICE_NOT_STABLE',
       exit: 'timeout',
       hint: expect.stringMatching(/describe-target-health[\s\S]*events/),
@@ -260,25 +389,29 @@ describe('service step', () => {
     await expect(serviceStep.delete(harness.context)).rejects.toMatchObject({ name: 'AccessDeniedException' });
   });
 
-  it('inspect reports running/desired, drift and the latest events', async () => {
-    harness = stepHarness(serviceStep, { record: recorded });
+  it('read reports running/desired and the latest events as health', async () => {
+    harness = stepHarness(serviceStep, { record: recorded, config: { desiredCount: 3 } });
     const events = ['e1', 'e2', 'e3', 'e4'].map((message, index) => ({ id: String(index), message }));
     ecs
       .on(DescribeServicesCommand)
       .resolvesOnce({ services: [service({ events })] })
-      .resolvesOnce({ services: [service({ desiredCount: 3, runningCount: 1, pendingCount: 2, taskDefinition: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/other:7' })] })
+      .resolvesOnce({ services: [service({ desiredCount: 3, runningCount: 1, pendingCount: 2 })] })
       .resolves(missing);
 
-    expect(await serviceStep.inspect(harness.context)).toEqual({
-      present: true,
+    expect((await serviceStep.read(harness.readContext))?.health).toEqual({
       healthy: true,
       summary: 'running 2/2',
-      drift: [],
       details: { runningCount: 2, desiredCount: 2, pendingCount: 0, events: ['e1', 'e2', 'e3'] },
     });
-    const drifted = await serviceStep.inspect(harness.context);
-    expect(drifted).toMatchObject({ present: true, healthy: false, summary: 'running 1/3' });
-    expect(drifted.drift).toEqual(['desired count is 3, not 2', `runs task definition arn:aws:ecs:eu-west-1:123456789012:task-definition/other:7, not ${TASK_DEFINITION}`]);
-    expect(await serviceStep.inspect(harness.context)).toMatchObject({ present: false, healthy: false, summary: 'missing' });
+    expect((await serviceStep.read(harness.readContext))?.health).toMatchObject({ healthy: false, summary: 'running 1/3' });
+    expect(await serviceStep.read(harness.readContext)).toBeUndefined();
+  });
+
+  it('desired follows --service-name and --container-port', () => {
+    harness = stepHarness(serviceStep);
+    expect(serviceStep.desired(articleConfig({ serviceName: 'shop', containerPort: 8080 }), harness.inputs)).toMatchObject({
+      serviceName: 'shop',
+      loadBalancer: { containerName: 'web', containerPort: 8080 },
+    });
   });
 });

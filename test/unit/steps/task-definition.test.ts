@@ -8,19 +8,23 @@ import {
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
+import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { diffFields } from '../../../src/steps/resource.js';
 import { taskDefinitionStep } from '../../../src/steps/task-definition.js';
-import { SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
+import { articleConfig, stepHarness, type StepHarness } from '../../support/step-harness.js';
 
 const ecs = mockClient(ECSClient);
 const FAMILY = 'ecsauthservice';
 const arnOf = (revision: number) => `arn:aws:ecs:eu-west-1:123456789012:task-definition/${FAMILY}:${revision}`;
+const outputOf = (revision: number) => ({ taskDefinitionArn: arnOf(revision), family: FAMILY, revision });
 const ourTags = [
   { key: 'authecs:stack', value: 'ecsauth' },
   { key: 'managed-by', value: 'authecs' },
 ];
 const notFound = Object.assign(new Error('Unable to describe task definition.'), { name: 'ClientException' });
 const codeError = (name: string, message = name) => Object.assign(new Error(message), { name });
+const sampleContainer = { name: 'web', image: 'amazon/amazon-ecs-sample', essential: true, memory: 512, portMappings: [{ containerPort: 80, hostPort: 80, protocol: 'tcp' as const }] };
 
 function ec2Revision(revision: number, overrides: Partial<TaskDefinition> = {}): TaskDefinition {
   return {
@@ -31,10 +35,13 @@ function ec2Revision(revision: number, overrides: Partial<TaskDefinition> = {}):
     networkMode: 'bridge',
     requiresCompatibilities: ['EC2'],
     compatibilities: ['EC2'],
-    containerDefinitions: [{ name: 'web', image: 'amazon/amazon-ecs-sample', essential: true, memory: 512, portMappings: [{ containerPort: 80, hostPort: 80, protocol: 'tcp' }] }],
+    // AWS fills in defaults authecs never sets; they must not count as a difference.
+    containerDefinitions: [{ ...sampleContainer, cpu: 0, environment: [], mountPoints: [], volumesFrom: [] }],
     ...overrides,
   };
 }
+
+const recordedRevision = (revision = 1) => ({ record: { created: true, complete: true, data: outputOf(revision) } });
 
 describe('task-definition step', () => {
   let harness: StepHarness<'task-definition'>;
@@ -48,17 +55,18 @@ describe('task-definition step', () => {
     ecs.on(DescribeTaskDefinitionCommand).rejects(notFound);
     ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(1), tags: ourTags });
 
-    const output = await taskDefinitionStep.create(harness.context);
+    expect(await taskDefinitionStep.read(harness.readContext)).toBeUndefined();
+    const output = await taskDefinitionStep.create(harness.context, taskDefinitionStep.desired(harness.config, harness.inputs));
 
     expect(ecs.commandCalls(DescribeTaskDefinitionCommand)[0]!.args[0].input).toEqual({ taskDefinition: FAMILY, include: ['TAGS'] });
     expect(ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input).toEqual({
       family: 'ecsauthservice',
       networkMode: 'bridge',
       requiresCompatibilities: ['EC2'],
-      containerDefinitions: [{ name: 'web', image: 'amazon/amazon-ecs-sample', essential: true, memory: 512, portMappings: [{ containerPort: 80, hostPort: 80, protocol: 'tcp' }] }],
+      containerDefinitions: [sampleContainer],
       tags: ourTags,
     });
-    expect(output).toEqual({ taskDefinitionArn: arnOf(1), family: FAMILY, revision: 1 });
+    expect(output).toEqual(outputOf(1));
     expect(harness.state.get('task-definition')).toMatchObject({ created: true, data: output });
   });
 
@@ -67,8 +75,17 @@ describe('task-definition step', () => {
     ecs.on(DescribeTaskDefinitionCommand).rejects(notFound);
     ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(1, { networkMode: 'awsvpc', requiresCompatibilities: ['FARGATE'] }) });
 
-    await taskDefinitionStep.create(harness.context);
+    const want = taskDefinitionStep.desired(harness.config, harness.inputs);
+    await taskDefinitionStep.create(harness.context, want);
 
+    expect(want).toEqual({
+      family: 'ecsauthservice',
+      networkMode: 'awsvpc',
+      requiresCompatibilities: ['FARGATE'],
+      cpu: '512',
+      memory: '1024',
+      container: { name: 'web', image: 'amazon/amazon-ecs-sample', essential: true, portMappings: [{ containerPort: 80, hostPort: 80, protocol: 'tcp' }] },
+    });
     expect(ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input).toEqual({
       family: 'ecsauthservice',
       networkMode: 'awsvpc',
@@ -80,34 +97,41 @@ describe('task-definition step', () => {
     });
   });
 
-  it('adopts the latest ACTIVE revision when it is ours and matches, so a rerun registers no new revision', async () => {
+  it('desired takes the image from the settings alone', () => {
+    harness = stepHarness(taskDefinitionStep, recordedRevision());
+    expect(taskDefinitionStep.desired(articleConfig({ image: 'nginx:1.27' }), harness.inputs).container.image).toBe('nginx:1.27');
+    expect(taskDefinitionStep.desired(articleConfig(), harness.inputs).container.image).toBe('amazon/amazon-ecs-sample');
+  });
+
+  it('reads the latest ACTIVE revision a killed run registered when it is ours, and it matches the settings', async () => {
     harness = stepHarness(taskDefinitionStep);
     ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(3), tags: ourTags });
 
-    expect(await taskDefinitionStep.find(harness.context)).toEqual({ created: true, output: { taskDefinitionArn: arnOf(3), family: FAMILY, revision: 3 } });
-    await taskDefinitionStep.create(harness.context);
+    const found = await taskDefinitionStep.read(harness.readContext);
+
+    expect(found).toMatchObject({ created: true, output: outputOf(3) });
+    expect(found?.settled).not.toBe(false);
+    expect(diffFields(taskDefinitionStep.desired(harness.config, harness.inputs), found!.observed, taskDefinitionStep.effects)).toEqual([]);
     expect(ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
   });
 
-  it('looks up the recorded revision first', async () => {
-    harness = stepHarness(taskDefinitionStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['task-definition'] } });
+  it('reads the recorded revision first, and never writes the state file', async () => {
+    harness = stepHarness(taskDefinitionStep, recordedRevision());
     ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: arnOf(1) }).resolves({ taskDefinition: ec2Revision(1), tags: [] });
+    const before = readFileSync(harness.state.path, 'utf8');
 
-    expect(await taskDefinitionStep.find(harness.context)).toMatchObject({ output: { revision: 1 } });
+    expect(await taskDefinitionStep.read(harness.readContext)).toMatchObject({ created: true, output: { revision: 1 } });
     expect(ecs.commandCalls(DescribeTaskDefinitionCommand)).toHaveLength(1);
+    expect(readFileSync(harness.state.path, 'utf8')).toBe(before);
   });
 
-  it('registers a new revision when the latest one is not ours or does not match the settings', async () => {
-    harness = stepHarness(taskDefinitionStep, { config: { image: 'nginx:1.27' } });
-    ecs.on(DescribeTaskDefinitionCommand).resolvesOnce({ taskDefinition: ec2Revision(2), tags: ourTags }).resolves({ taskDefinition: ec2Revision(2), tags: [] });
-    ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(3, { containerDefinitions: [{ name: 'web', image: 'nginx:1.27' }] }) });
+  it('looks for the family when the recorded revision was deregistered, and finds nothing that is not ours', async () => {
+    harness = stepHarness(taskDefinitionStep, recordedRevision());
+    ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: arnOf(1) }).resolves({ taskDefinition: ec2Revision(1, { status: 'INACTIVE' }), tags: ourTags });
+    ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: FAMILY }).resolvesOnce({ taskDefinition: ec2Revision(2), tags: ourTags }).resolves({ taskDefinition: ec2Revision(2), tags: [] });
 
-    // Ours, but the image changed.
-    expect(await taskDefinitionStep.find(harness.context)).toBeUndefined();
-    // Not ours.
-    const output = await taskDefinitionStep.create(harness.context);
-    expect(output.revision).toBe(3);
-    expect(ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input.containerDefinitions![0]!.image).toBe('nginx:1.27');
+    expect(await taskDefinitionStep.read(harness.readContext)).toMatchObject({ output: { revision: 2 } });
+    expect(await taskDefinitionStep.read(harness.readContext)).toBeUndefined();
   });
 
   it('falls back to the newest ACTIVE revision when describing the family returns an INACTIVE one (moto)', async () => {
@@ -116,12 +140,75 @@ describe('task-definition step', () => {
     ecs.on(ListTaskDefinitionsCommand).resolves({ taskDefinitionArns: [arnOf(1), arnOf(2), 'arn:aws:ecs:eu-west-1:123456789012:task-definition/ecsauthservice2:9'] });
     ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: arnOf(2) }).resolves({ taskDefinition: ec2Revision(2), tags: ourTags });
 
-    expect(await taskDefinitionStep.find(harness.context)).toMatchObject({ output: { revision: 2 } });
+    expect(await taskDefinitionStep.read(harness.readContext)).toMatchObject({ output: { revision: 2 } });
     expect(ecs.commandCalls(ListTaskDefinitionsCommand)[0]!.args[0].input).toMatchObject({ familyPrefix: FAMILY, status: 'ACTIVE' });
   });
 
+  it('a changed image, port or launch type is a replace diff', async () => {
+    harness = stepHarness(taskDefinitionStep, recordedRevision());
+    ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(1), tags: ourTags });
+    const live = (await taskDefinitionStep.read(harness.readContext))!;
+    const diff = (overrides: Parameters<typeof articleConfig>[0]) =>
+      diffFields(taskDefinitionStep.desired(articleConfig(overrides), harness.inputs), live.observed, taskDefinitionStep.effects);
+
+    expect(diff({ image: 'nginx:1.27' })).toEqual([{ field: 'container', from: sampleContainer, to: { ...sampleContainer, image: 'nginx:1.27' }, effect: 'replace' }]);
+    expect(diff({ containerPort: 8080 })).toEqual([
+      { field: 'container', from: sampleContainer, to: { ...sampleContainer, portMappings: [{ containerPort: 8080, hostPort: 8080, protocol: 'tcp' }] }, effect: 'replace' },
+    ]);
+    expect(diff({ launchType: 'FARGATE' }).map((change) => [change.field, change.effect])).toEqual([
+      ['networkMode', 'replace'],
+      ['requiresCompatibilities', 'replace'],
+      ['cpu', 'replace'],
+      ['memory', 'replace'],
+      ['container', 'replace'],
+    ]);
+    expect(diff({})).toEqual([]);
+  });
+
+  it('replace registers a new revision with the new image, records it and retires the old one, deleting nothing itself', async () => {
+    harness = stepHarness(taskDefinitionStep, { ...recordedRevision(), config: { image: 'nginx:1.27' } });
+    ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(1), tags: ourTags });
+    ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(2, { containerDefinitions: [{ ...sampleContainer, image: 'nginx:1.27' }] }) });
+    const live = (await taskDefinitionStep.read(harness.readContext))!;
+    const want = taskDefinitionStep.desired(harness.config, harness.inputs);
+
+    const output = await taskDefinitionStep.replace!(harness.context, want, live, diffFields(want, live.observed, taskDefinitionStep.effects));
+
+    expect(ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(1);
+    expect(ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input.containerDefinitions).toEqual([{ ...sampleContainer, image: 'nginx:1.27' }]);
+    expect(output).toEqual(outputOf(2));
+    expect(harness.state.get('task-definition')).toMatchObject({ created: true, data: outputOf(2), retired: [outputOf(1)] });
+    expect(ecs.commandCalls(DeregisterTaskDefinitionCommand)).toHaveLength(0);
+    expect(ecs.commandCalls(DeleteTaskDefinitionsCommand)).toHaveLength(0);
+  });
+
+  it('create and replace reuse a matching revision a killed run registered instead of adding another', async () => {
+    harness = stepHarness(taskDefinitionStep, { ...recordedRevision(), config: { image: 'nginx:1.27' } });
+    ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: arnOf(1) }).resolves({ taskDefinition: ec2Revision(1), tags: ourTags });
+    ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: FAMILY }).resolves({ taskDefinition: ec2Revision(2, { containerDefinitions: [{ ...sampleContainer, image: 'nginx:1.27' }] }), tags: ourTags });
+    const live = (await taskDefinitionStep.read(harness.readContext))!;
+    const want = taskDefinitionStep.desired(harness.config, harness.inputs);
+
+    expect(await taskDefinitionStep.replace!(harness.context, want, live, [])).toEqual(outputOf(2));
+    expect(ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
+    expect(harness.state.get('task-definition')).toMatchObject({ data: outputOf(2), retired: [outputOf(1)] });
+  });
+
+  it('create registers a new revision when the latest one is ours but differs, or is not ours', async () => {
+    harness = stepHarness(taskDefinitionStep, { config: { image: 'nginx:1.27' } });
+    ecs.on(DescribeTaskDefinitionCommand).resolvesOnce({ taskDefinition: ec2Revision(2), tags: ourTags }).resolves({ taskDefinition: ec2Revision(2, { containerDefinitions: [{ ...sampleContainer, image: 'nginx:1.27' }] }), tags: [] });
+    ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(3, { containerDefinitions: [{ name: 'web', image: 'nginx:1.27' }] }) });
+    const want = taskDefinitionStep.desired(harness.config, harness.inputs);
+
+    expect((await taskDefinitionStep.create(harness.context, want)).revision).toBe(3);
+    await taskDefinitionStep.create(harness.context, want);
+
+    expect(ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(2);
+    expect(ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input.containerDefinitions![0]!.image).toBe('nginx:1.27');
+  });
+
   it('delete deregisters the recorded revision and deletes it', async () => {
-    harness = stepHarness(taskDefinitionStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['task-definition'] } });
+    harness = stepHarness(taskDefinitionStep, recordedRevision());
     ecs.on(ListTaskDefinitionsCommand).resolves({ taskDefinitionArns: [arnOf(1)] });
     ecs.on(DeregisterTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(1, { status: 'INACTIVE' }) });
     ecs.on(DeleteTaskDefinitionsCommand).resolves({ taskDefinitions: [], failures: [] });
@@ -132,21 +219,24 @@ describe('task-definition step', () => {
     expect(ecs.commandCalls(DeleteTaskDefinitionsCommand).map((call) => call.args[0].input)).toEqual([{ taskDefinitions: [arnOf(1)] }]);
   });
 
-  it('delete also deregisters earlier revisions this stack registered, and leaves others', async () => {
-    harness = stepHarness(taskDefinitionStep, { record: { created: true, complete: true, data: { ...SAMPLE_OUTPUTS['task-definition'], taskDefinitionArn: arnOf(3), revision: 3 } } });
-    ecs.on(ListTaskDefinitionsCommand).resolves({ taskDefinitionArns: [arnOf(1), arnOf(2), arnOf(3)] });
+  it('delete also deregisters earlier revisions this stack registered, and leaves others and later ones', async () => {
+    // The record of a retired revision 3 while revision 4 is live: works from record.data alone.
+    harness = stepHarness(taskDefinitionStep, recordedRevision(3));
+    ecs.on(ListTaskDefinitionsCommand).resolves({ taskDefinitionArns: [arnOf(1), arnOf(2), arnOf(3), arnOf(4)] });
     ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: arnOf(1) }).resolves({ taskDefinition: ec2Revision(1), tags: [] });
     ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: arnOf(2) }).resolves({ taskDefinition: ec2Revision(2), tags: ourTags });
+    ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: arnOf(4) }).resolves({ taskDefinition: ec2Revision(4), tags: ourTags });
     ecs.on(DeregisterTaskDefinitionCommand).resolves({});
     ecs.on(DeleteTaskDefinitionsCommand).resolves({});
 
     await taskDefinitionStep.delete(harness.context);
 
     expect(ecs.commandCalls(DeregisterTaskDefinitionCommand).map((call) => call.args[0].input.taskDefinition)).toEqual([arnOf(3), arnOf(2)]);
+    expect(ecs.commandCalls(DescribeTaskDefinitionCommand).map((call) => call.args[0].input.taskDefinition)).not.toContain(arnOf(4));
   });
 
   it('delete tolerates a revision that is already gone, and an emulator without DeleteTaskDefinitions', async () => {
-    harness = stepHarness(taskDefinitionStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['task-definition'] } });
+    harness = stepHarness(taskDefinitionStep, recordedRevision());
     ecs.on(ListTaskDefinitionsCommand).resolves({ taskDefinitionArns: [] });
     ecs.on(DeregisterTaskDefinitionCommand).rejects(notFound);
     ecs.on(DeleteTaskDefinitionsCommand).rejects(Object.assign(new SyntaxError('Unexpected token <'), { $metadata: { httpStatusCode: 500 } }));
@@ -155,7 +245,7 @@ describe('task-definition step', () => {
   });
 
   it('delete does not swallow other errors', async () => {
-    harness = stepHarness(taskDefinitionStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['task-definition'] } });
+    harness = stepHarness(taskDefinitionStep, recordedRevision());
     ecs.on(ListTaskDefinitionsCommand).resolves({ taskDefinitionArns: [] });
     ecs.on(DeregisterTaskDefinitionCommand).rejects(codeError('AccessDeniedException'));
 
@@ -166,18 +256,15 @@ describe('task-definition step', () => {
     await expect(taskDefinitionStep.delete(harness.context)).rejects.toMatchObject({ name: 'ServerException' });
   });
 
-  it('inspect reports ACTIVE, drift from the settings, and a deregistered or missing revision', async () => {
-    harness = stepHarness(taskDefinitionStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['task-definition'] }, config: { containerPort: 8080 } });
-    ecs
-      .on(DescribeTaskDefinitionCommand)
-      .resolvesOnce({ taskDefinition: ec2Revision(1), tags: ourTags })
-      .resolvesOnce({ taskDefinition: ec2Revision(1, { status: 'INACTIVE' }) })
-      .rejects(notFound);
+  it('read reports an ACTIVE revision with its image as health, and a missing one as undefined', async () => {
+    harness = stepHarness(taskDefinitionStep, recordedRevision());
+    ecs.on(DescribeTaskDefinitionCommand).resolvesOnce({ taskDefinition: ec2Revision(1), tags: ourTags }).rejects(notFound);
 
-    const live = await taskDefinitionStep.inspect(harness.context);
-    expect(live).toMatchObject({ present: true, healthy: true, summary: 'ecsauthservice:1 ACTIVE' });
-    expect(live.drift).toEqual(['port mappings are 80:80/tcp, not 8080:8080/tcp']);
-    expect(await taskDefinitionStep.inspect(harness.context)).toMatchObject({ present: false, healthy: false, summary: 'INACTIVE' });
-    expect(await taskDefinitionStep.inspect(harness.context)).toMatchObject({ present: false, healthy: false, summary: 'missing' });
+    expect((await taskDefinitionStep.read(harness.readContext))?.health).toEqual({
+      healthy: true,
+      summary: 'ecsauthservice:1 ACTIVE',
+      details: { taskDefinitionArn: arnOf(1), image: 'amazon/amazon-ecs-sample' },
+    });
+    expect(await taskDefinitionStep.read(harness.readContext)).toBeUndefined();
   });
 });

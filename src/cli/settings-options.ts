@@ -1,0 +1,22 @@
+import type { Command } from 'commander';
+import { SETTINGS } from '../config/schema.js';
+
+/**
+ * The stack's settings as flags, for `up` and `plan`. A boolean setting gets both forms
+ * (--http-redirect and --no-http-redirect), so a value that sticks can always be set back.
+ */
+export function addStackSettingOptions(command: Command): void {
+  for (const setting of SETTINGS) {
+    if (!setting.flag || !setting.upOnly) continue;
+    const defaultValue = setting.default?.({});
+    const shown = defaultValue === undefined || setting.kind === 'boolean' ? '' : ` (default: ${String(defaultValue)})`;
+    const env = setting.env.length ? ` [env: ${setting.env.join(', ')}]` : '';
+    command.option(setting.flag, `${setting.description}${shown}${env}`);
+    if (setting.kind === 'boolean') {
+      const positive = setting.flag.replace(/^--no-/, '--');
+      const negative = setting.flag.startsWith('--no-') ? setting.flag : setting.flag.replace(/^--/, '--no-');
+      const other = setting.flag === positive ? negative : positive;
+      command.option(other, `${other === positive ? 'turn on' : 'turn off'} what ${setting.flag} turns ${other === positive ? 'off' : 'on'} (default: ${String(defaultValue)})`);
+    }
+  }
+}
