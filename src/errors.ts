@@ -17,6 +17,7 @@ export const EXIT_CODES = {
   endpoint: 10,
   aws: 11,
   claims: 12,
+  notReady: 13,
   changes: 20,
   interrupted: 130,
 } as const;
@@ -36,7 +37,8 @@ export const EXIT_CODE_MEANINGS: Record<ExitCodeName, string> = {
   unhealthy: '`status` only: something is missing, unhealthy or has drifted.',
   endpoint: 'The AWS endpoint could not be reached (wrong `--endpoint-url`, no network).',
   aws: 'AWS rejected a call for another reason; the message names the step and the resource.',
-  claims: '`claims verify` only: the token failed a check (signature, signer, client, issuer, expired, unknown kid).',
+  claims: '`claims verify` only: the token failed a check (signature, signer, client, issuer, expired, unknown kid, key type).',
+  notReady: '`doctor` only: a readiness check failed (credentials, a permission, the hosted zone\'s delegation, the instance profile, the service-linked role, a quota); the report says which.',
   changes: '`plan` only: the plan has changes (not an error). `plan` exits 0 when nothing would change.',
   interrupted: 'Interrupted by Ctrl-C or SIGTERM; the state file is consistent, so run the command again to carry on.',
 };

@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import type { Reporter } from '../report/reporter.js';
 import type { Io } from './io.js';
 import { claimsCommand } from './commands/claims.js';
+import { doctorCommand } from './commands/doctor.js';
 import { downCommand } from './commands/down.js';
+import { iamPolicyCommand } from './commands/iam-policy.js';
 import { planCommand } from './commands/plan.js';
 import { statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
@@ -26,4 +28,4 @@ export interface CommandDefinition {
 }
 
 /** Every command, declared once; main.ts wires them into commander. */
-export const COMMANDS: CommandDefinition[] = [upCommand, planCommand, statusCommand, downCommand, claimsCommand];
+export const COMMANDS: CommandDefinition[] = [upCommand, planCommand, statusCommand, downCommand, claimsCommand, iamPolicyCommand, doctorCommand];

@@ -111,12 +111,19 @@ async function apply(environment: EngineEnvironment, step: AnyResource, inputs: 
   const decision = await decide(step, environment, inputs);
   const { plan: planned, want, live } = decision;
   const context = contextFor(step, environment);
+  // What the step itself says it made: a lookup (hosted zone, network) saves created: false.
+  let savedCreated: boolean | undefined;
+  const save = context.save;
+  context.save = (patch) => {
+    if (patch.created !== undefined) savedCreated = patch.created;
+    save(patch);
+  };
   let output: object;
   let created = live?.created ?? true;
   switch (planned.action) {
     case 'create':
       output = await resource.create(context, want!);
-      created = true;
+      created = savedCreated ?? true;
       break;
     case 'update':
       if (!resource.update) throw new AuthecsError(`Step ${step.name} has update effects but no update()`, { code: 'STEP_NO_UPDATE', exit: 'internal' });
@@ -131,7 +138,7 @@ async function apply(environment: EngineEnvironment, step: AnyResource, inputs: 
         state.update(step.name, { complete: false });
         output = await resource.create(context, want!);
       }
-      created = true;
+      created = savedCreated ?? true;
       break;
     case 'wait':
       output = resource.settle ? await resource.settle(context, live!) : live!.output;

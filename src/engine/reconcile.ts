@@ -41,11 +41,14 @@ export function contextFor(step: AnyResource, environment: EngineEnvironment, op
   return createStepContext(step, environment, options) as unknown as StepContext<StepName>;
 }
 
-/** A context whose own record is a retired (replaced) resource, so delete() removes that one. */
+/**
+ * A context whose own record is a retired (replaced) resource, so delete() removes that one.
+ * Its save() and retire() do nothing: the live record belongs to the resource that replaced it.
+ */
 export function retiredContext(step: AnyResource, environment: EngineEnvironment, data: object): StepContext<StepName> {
   const context = contextFor(step, environment);
   const record: ResourceRecord = { created: true, complete: true, data: data as Record<string, unknown>, updatedAt: new Date().toISOString() };
-  return Object.defineProperty(Object.create(context) as StepContext<StepName>, 'record', { get: () => record });
+  return { ...context, record, retiring: true, save: () => {}, retire: () => {}, output: context.output, hasOutput: context.hasOutput, progress: context.progress, pollSeconds: context.pollSeconds, sleep: context.sleep, now: context.now };
 }
 
 /** Each change labelled: a setting changed since the last apply, or the live resource drifted. */

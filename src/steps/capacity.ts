@@ -347,7 +347,7 @@ async function newestEcsAmi(context: Context): Promise<string> {
   return newest.ImageId!;
 }
 
-/** Everything read() learns, shared by read() and status. */
+/** Everything read() learns in one pass. */
 interface Survey {
   template: LaunchTemplate;
   target: CurrentTarget;
@@ -371,11 +371,7 @@ async function survey(context: Context, template: LaunchTemplate): Promise<Surve
   const instances = await stackInstances(context, LIVE_STATES);
   const target: CurrentTarget = { launchTemplateId, version, ...(subnets ? { subnets } : {}) };
   const slots = bySlot(context, instances, target);
-  const registered = await registeredIds(
-    context,
-    clusterNameOf(context),
-    instances.map((instance) => instance.InstanceId!),
-  );
+  const registered = await registeredIds(context, clusterNameOf(context), instances.map((instance) => instance.InstanceId!));
   return { template, target, version, spec, amiSource, subnets, slots, registered };
 }
 
@@ -512,7 +508,7 @@ async function makeDefault(context: Context, template: LaunchTemplate, version: 
   await context.clients.ec2.send(new ModifyLaunchTemplateCommand({ LaunchTemplateId: template.LaunchTemplateId!, DefaultVersion: String(version) }));
 }
 
-async function runInstance(context: Context, target: Target, index: number, subnetId: string, clientToken: string): Promise<string> {
+async function runInstance(context: Context, target: Target, index: number, subnetId: string, clientToken: string): Promise<Instance> {
   const tags = [
     ...stackTags(context.stack),
     { Key: CAPACITY_INDEX_TAG_KEY, Value: String(index) },
@@ -546,7 +542,7 @@ async function runInstance(context: Context, target: Target, index: number, subn
         }
       },
     });
-    return response.Instances![0]!.InstanceId!;
+    return response.Instances![0]!;
   } catch (error) {
     throw instanceProfileMissing(context, error) ?? error;
   }
@@ -565,11 +561,19 @@ async function launch(context: Context, target: Target, index: number): Promise<
   const intent = context.record?.data.pendingLaunch;
   const resuming =
     intent !== undefined && intent.index === index && intent.launchTemplateId === target.launchTemplateId && intent.version === target.version && intent.subnetId === subnetId;
-  const clientToken = resuming ? intent.clientToken : newClientToken(context.stack);
-  if (!resuming) context.save({ data: { pendingLaunch: { clientToken, index, launchTemplateId: target.launchTemplateId, version: target.version, subnetId }, clientToken } });
-  const instanceId = await runInstance(context, target, index, subnetId, clientToken);
-  context.save({ data: { instanceIds: withInstance(context, instanceId), pendingLaunch: undefined } });
-  return instanceId;
+  const record = (clientToken: string) =>
+    context.save({ data: { pendingLaunch: { clientToken, index, launchTemplateId: target.launchTemplateId, version: target.version, subnetId }, clientToken } });
+  let clientToken = resuming ? intent.clientToken : newClientToken(context.stack);
+  if (!resuming) record(clientToken);
+  let instance = await runInstance(context, target, index, subnetId, clientToken);
+  if (resuming && !LIVE_STATES.includes(instance.State?.Name ?? 'terminated')) {
+    // That launch happened long ago and its instance is gone: EC2 handed it back instead of launching.
+    clientToken = newClientToken(context.stack);
+    record(clientToken);
+    instance = await runInstance(context, target, index, subnetId, clientToken);
+  }
+  context.save({ data: { instanceIds: withInstance(context, instance.InstanceId!), pendingLaunch: undefined } });
+  return instance.InstanceId!;
 }
 
 /**
@@ -695,10 +699,13 @@ async function terminate(context: Context, instanceIds: string[]): Promise<strin
  * with force would orphan running tasks and does not stop the instance (ECS API Reference,
  * DeregisterContainerInstance), hence the drain first and the terminate after.
  */
-async function retire(context: Context, cluster: string, instanceId: string): Promise<void> {
+async function drainAndTerminate(context: Context, cluster: string, instanceId: string): Promise<void> {
   const containerInstance = (await containerInstances(context, cluster)).find((instance) => instance.ec2InstanceId === instanceId);
-  if (containerInstance && (containerInstance.status === 'ACTIVE' || containerInstance.status === 'DRAINING')) await drain(context, cluster, containerInstance);
-  if (containerInstance) await deregister(context, cluster, containerInstance, false);
+  // Other states (registering, failed, deregistering) run no tasks; terminating deregisters them.
+  if (containerInstance && (containerInstance.status === 'ACTIVE' || containerInstance.status === 'DRAINING')) {
+    await drain(context, cluster, containerInstance);
+    await deregister(context, cluster, containerInstance, false);
+  }
   context.progress(`terminating ${instanceId}`);
   await terminate(context, [instanceId]);
   context.save({ data: { instanceIds: (context.record?.data.instanceIds ?? []).filter((id) => id !== instanceId) } });
@@ -731,7 +738,7 @@ async function converge(context: Context, target: Target): Promise<string[]> {
 
   const extraSlots = [...slots.keys()].filter((index) => index >= target.instanceCount).sort((left, right) => right - left);
   for (const index of extraSlots) {
-    for (const instance of slots.get(index)!) await retire(context, cluster, instance.InstanceId!);
+    for (const instance of slots.get(index)!) await drainAndTerminate(context, cluster, instance.InstanceId!);
   }
 
   for (let index = 0; index < target.instanceCount; index += 1) {
@@ -747,7 +754,7 @@ async function converge(context: Context, target: Target): Promise<string[]> {
       }
       await waitUntilRunning(context, [keeperId]);
       await waitUntilRegistered(context, cluster, [keeperId]);
-      for (const instance of stale) await retire(context, cluster, instance.InstanceId!);
+      for (const instance of stale) await drainAndTerminate(context, cluster, instance.InstanceId!);
     }
     keepers.set(index, keeperId!);
   }
@@ -800,10 +807,11 @@ export const capacityStep = defineResource<'capacity', DesiredCapacity>({
   async create(context, want) {
     const { spec, subnets } = resolve(want);
     context.save({ created: true, data: { launchTemplateName: launchTemplateNameFor(context.stack), subnets } });
-    const record = context.record?.data;
+    const record = context.record;
     const source: AmiSource = spec.imageId === DEFAULT_AMI ? 'default' : 'setting';
-    // A resumed create keeps the AMI it chose before the kill.
-    const imageId = source === 'setting' ? spec.imageId : record?.amiSource === 'default' && record.amiId ? record.amiId : await newestEcsAmi(context);
+    // A resumed create keeps the AMI it chose before the kill; a template made anew gets the newest.
+    const resumedAmi = record?.complete === false && record.data.amiSource === 'default' ? record.data.amiId : undefined;
+    const imageId = source === 'setting' ? spec.imageId : (resumedAmi ?? (await newestEcsAmi(context)));
     context.save({ data: { amiId: imageId, amiSource: source } });
     const template = await createLaunchTemplate(context, { ...spec, imageId }, source);
     const version = template.LatestVersionNumber ?? 1;

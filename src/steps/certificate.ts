@@ -45,10 +45,8 @@ const IN_USE_POLL_SECONDS = 15;
 const UNUSABLE_STATUSES = new Set(['FAILED', 'VALIDATION_TIMED_OUT', 'REVOKED', 'EXPIRED', 'INACTIVE']);
 
 /**
- * RequestCertificate's IdempotencyToken (\w{1,32}): fresh for each new certificate. ACM treats
- * requests with one token within an hour as one certificate (ACM API Reference,
- * RequestCertificate), so a token derived from the stack and domain would hand a certificate
- * deleted by `down` back to an `up` within the hour.
+ * RequestCertificate's IdempotencyToken (\w{1,32}), fresh per certificate: ACM treats one token within an hour as
+ * one certificate (ACM API Reference, RequestCertificate), so a fixed token gave `up` the one `down` just deleted.
  */
 export function newIdempotencyToken(): string {
   return randomUUID().replace(/-/g, '');
@@ -243,10 +241,7 @@ async function waitUntilIssued(context: Context, detail: CertificateDetail): Pro
   });
 }
 
-/**
- * Publishes the validation records and waits for ISSUED (the old create's second half): a new
- * certificate, a pending one found by read(), and one whose zone changed all end here.
- */
+/** Publishes the validation records and waits for ISSUED: create, settle and update all end here. */
 async function issue(context: Context, arn: string, hostedZoneId: string, recorded: readonly ValidationRecord[]): Promise<CertificateOutput> {
   const published = await waitForValidationRecords(context, arn);
   let detail = published.detail;
@@ -258,11 +253,7 @@ async function issue(context: Context, arn: string, hostedZoneId: string, record
   return output;
 }
 
-/**
- * Requests a certificate for `want` and sees it issued. The token is on disk before the call, so
- * a run that lost the answer asks again with the same token (ACM answers with the same
- * certificate within the hour); `onRecorded` runs once the new ARN is saved.
- */
+/** Requests and issues a certificate; the token is saved first so a run that lost the answer reuses it. */
 async function request(context: Context, want: DesiredCertificate, onRecorded?: () => void): Promise<CertificateOutput> {
   const hostedZoneId = resolved(want.hostedZoneId, 'hosted zone ID');
   const domain = want.domain;
@@ -364,11 +355,7 @@ export const certificateStep = defineResource<'certificate', DesiredCertificate>
   // certificate. The zone only holds the validation records, which move without one.
   effects: { domain: 'replace', validationMethod: 'replace', hostedZoneId: 'update' },
 
-  /**
-   * The recorded certificate, else one tagged as ours for the domain. `hostedZoneId` is observed
-   * as the zone that holds every validation record (undefined when one is missing: ACM could not
-   * renew); a certificate still pending is not settled, and settle() publishes and waits.
-   */
+  /** `hostedZoneId` is observed as the zone holding every validation record: undefined when one is gone (ACM could not renew). */
   async read(context) {
     const detail = await locate(context);
     if (!detail?.CertificateArn) return undefined;
@@ -443,10 +430,7 @@ export const certificateStep = defineResource<'certificate', DesiredCertificate>
     return issue(context, certificateArn, hostedZoneId, recorded);
   },
 
-  /**
-   * Works from the record alone (a retired certificate's context holds only its old output).
-   * No saves here: a retired certificate's delete shares the live record's save().
-   */
+  /** From the record alone, and no saves: a retired certificate's delete shares the live record's save(). */
   async delete(context) {
     const data = context.record?.data;
     if (!data) return;

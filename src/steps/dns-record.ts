@@ -46,10 +46,7 @@ function zoneLabel(context: Context, hostedZoneId: string): string {
   return context.hasOutput('hosted-zone') ? context.output('hosted-zone').zoneName : hostedZoneId;
 }
 
-/**
- * CREATEs the record after saving the intent (a record cannot be tagged, so the state file is
- * the only proof that it is ours); a racing identical record is the outcome we wanted.
- */
+/** CREATE after the intent save: a record cannot be tagged, so the state file is the only proof it is ours. */
 async function createRecord(context: Context, target: DnsRecordOutput): Promise<DnsRecordOutput> {
   context.save({ created: true, data: target });
   try {
@@ -113,11 +110,7 @@ export const dnsRecordStep = defineResource<'dns-record', DesiredDnsRecord>({
     if (other) throw recordExists(context.config.domain, other, normalizeDnsName(zone.Name!));
   },
 
-  /**
-   * The recorded record (ours: whatever it points at now, so drift shows), else a CNAME by the
-   * domain's name in today's zone that already points at the ALB (adopted, not claimed). A CNAME
-   * there that points elsewhere and is not ours is a conflict.
-   */
+  /** Ours as it is now (so drift shows), else a CNAME already pointing at the ALB (adopted, not claimed); anything else there is a conflict. */
   async read(context) {
     const data = context.record?.data;
     const ours = context.record?.created === true;

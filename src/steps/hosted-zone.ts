@@ -4,11 +4,7 @@ import type { HostedZoneOutput } from './outputs.js';
 import { defineResource, type Live } from './resource.js';
 import { bareZoneId, getZone, lookUpZone, normalizeDnsName, zoneNotFound, type ZoneLookup } from './shared/route53.js';
 
-/**
- * The inputs of the zone lookup, not the zone: authecs never creates or deletes a zone (it is
- * the user's, as in the article). `hostedZoneId` is --hosted-zone-id, undefined when the zone
- * is found by name.
- */
+/** The lookup's inputs, not the zone: the zone is the user's and authecs never makes or deletes one. */
 export interface DesiredHostedZone {
   domain: string;
   hostedZoneId: string | undefined;
@@ -55,11 +51,7 @@ export const hostedZoneStep = defineResource<'hosted-zone', DesiredHostedZone>({
     if (!(await lookUpZone(context.clients.route53, lookupOf(desiredOf(context.config))))) throw zoneNotFound(context.config.domain);
   },
 
-  /**
-   * The recorded zone, compared with the one today's settings pick. While they agree the
-   * settings are what it was found by; when they differ, the recorded zone's ID shows as the
-   * old value, so the lookup runs again.
-   */
+  /** The recorded zone; when today's settings pick another, its ID shows as the old value so the lookup runs again. */
   async read(context) {
     const want = desiredOf(context.config);
     const current = await lookUpZone(context.clients.route53, lookupOf(want));

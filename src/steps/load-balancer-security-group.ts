@@ -33,7 +33,7 @@ const NEW_GROUP_RETRY_SECONDS = 2;
 const NEW_GROUP_RETRY_TIMEOUT_SECONDS = 30;
 
 /** HTTPS from anywhere, and HTTP only when the redirect listener is there to answer it. */
-export function loadBalancerPorts(httpRedirect: boolean): number[] {
+function loadBalancerPorts(httpRedirect: boolean): number[] {
   return httpRedirect ? [80, 443] : [443];
 }
 

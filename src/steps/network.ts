@@ -16,7 +16,9 @@ import type { Config } from '../config/schema.js';
 import { pollUntil } from './shared/poll.js';
 import { AuthecsError } from '../errors.js';
 import type { NetworkOutput } from './outputs.js';
-import { defineStep, hasStackTag, stackTags, type Inspection, type StepContext } from './step.js';
+import { defineResource, type Health } from './resource.js';
+import { hasStackTag, stackTags } from './shared/tags.js';
+import type { StepContext } from './step.js';
 
 type Context = StepContext<'network'>;
 
@@ -55,18 +57,63 @@ export function stackRequestToken(stack: string): string {
   return `authecs-${stack}-network`.replace(/[^A-Za-z0-9-]/g, '-').slice(0, 128);
 }
 
-function settingsComplete(config: Config): boolean {
-  return Boolean(config.vpcId && config.publicSubnets && config.privateSubnets && config.securityGroupId);
+/**
+ * The settings that pick the network. Each ID is the setting, or null for the stack's output;
+ * networkStack is null when the four settings give every ID. Subnets sorted: they are sets.
+ */
+export interface DesiredNetwork {
+  networkStack: string | null;
+  /** Create the stack when it is missing (authecs then owns it, and `down` deletes it). */
+  createNetwork: boolean;
+  vpcId: string | null;
+  publicSubnets: string[] | null;
+  privateSubnets: string[] | null;
+  securityGroupId: string | null;
 }
 
-function fromSettings(config: Config): NetworkOutput {
+type CompleteSettings = DesiredNetwork & { vpcId: string; publicSubnets: string[]; privateSubnets: string[]; securityGroupId: string };
+
+interface Resolved {
+  output: NetworkOutput;
+  created: boolean;
+  /** The stack the IDs came from, as described just now. */
+  stack?: Stack;
+}
+
+function networkSelection(config: Config): DesiredNetwork {
+  const sorted = (list: readonly string[] | undefined) => (list ? [...list].sort() : null);
+  const complete = Boolean(config.vpcId && config.publicSubnets && config.privateSubnets && config.securityGroupId);
   return {
-    vpcId: config.vpcId!,
-    publicSubnets: [...config.publicSubnets!],
-    privateSubnets: [...config.privateSubnets!],
-    securityGroupId: config.securityGroupId!,
+    networkStack: complete ? null : config.networkStack,
+    createNetwork: config.createNetwork,
+    vpcId: config.vpcId ?? null,
+    publicSubnets: sorted(config.publicSubnets),
+    privateSubnets: sorted(config.privateSubnets),
+    securityGroupId: config.securityGroupId ?? null,
+  };
+}
+
+function settingsComplete(want: DesiredNetwork): want is CompleteSettings {
+  return want.vpcId !== null && want.publicSubnets !== null && want.privateSubnets !== null && want.securityGroupId !== null;
+}
+
+function fromSettings(want: CompleteSettings): NetworkOutput {
+  return {
+    vpcId: want.vpcId,
+    publicSubnets: [...want.publicSubnets],
+    privateSubnets: [...want.privateSubnets],
+    securityGroupId: want.securityGroupId,
     source: 'settings',
   };
+}
+
+function isComplete(data: Partial<NetworkOutput> | undefined): data is NetworkOutput {
+  return Boolean(data?.vpcId && data.publicSubnets && data.privateSubnets && data.securityGroupId && data.source);
+}
+
+/** save() merges into the record: name every key, so nothing of a previous network lingers. */
+function wholeRecord(data: Partial<NetworkOutput>): Partial<NetworkOutput> {
+  return { vpcId: undefined, publicSubnets: undefined, privateSubnets: undefined, securityGroupId: undefined, source: undefined, stackName: undefined, stackId: undefined, ...data };
 }
 
 async function describeStack(context: Context, stackName: string): Promise<Stack | undefined> {
@@ -81,14 +128,23 @@ async function describeStack(context: Context, stackName: string): Promise<Stack
   }
 }
 
+function sameStack(recorded: Partial<NetworkOutput>, stack: { StackId?: string; StackName?: string }): boolean {
+  return recorded.stackId && stack.StackId ? recorded.stackId === stack.StackId : recorded.stackName !== undefined && recorded.stackName === stack.StackName;
+}
+
+/** Tagged as this stack's, or recorded as created (this very stack: the record may be of another network). */
 function isOurStack(context: Context, stack: Stack): boolean {
-  return context.record?.created === true || hasStackTag(stack.Tags, context.stack);
+  const record = context.record;
+  return (record?.created === true && sameStack(record.data, stack)) || hasStackTag(stack.Tags, context.stack);
+}
+
+function stackOutputs(stack: Stack | undefined): Map<string, string> {
+  return new Map((stack?.Outputs ?? []).flatMap((output) => (output.OutputKey && output.OutputValue ? [[output.OutputKey, output.OutputValue] as const] : [])));
 }
 
 /** Stack outputs, with any individual setting (flag or env) taking the place of its output. */
-function fromStack(context: Context, stack: Stack, created: boolean): NetworkOutput {
-  const { config } = context;
-  const outputs = new Map((stack.Outputs ?? []).map((output) => [output.OutputKey, output.OutputValue]));
+function fromStack(want: DesiredNetwork, stack: Stack, created: boolean): NetworkOutput {
+  const outputs = stackOutputs(stack);
   const read = (key: (typeof NETWORK_OUTPUT_KEYS)[number]): string => {
     const value = outputs.get(key);
     if (!value) {
@@ -102,10 +158,10 @@ function fromStack(context: Context, stack: Stack, created: boolean): NetworkOut
     return value;
   };
   return {
-    vpcId: config.vpcId ?? read('VPC'),
-    publicSubnets: config.publicSubnets ? [...config.publicSubnets] : [read('PublicSubnet1'), read('PublicSubnet2')],
-    privateSubnets: config.privateSubnets ? [...config.privateSubnets] : [read('PrivateSubnet1'), read('PrivateSubnet2')],
-    securityGroupId: config.securityGroupId ?? read('NoIngressSecurityGroup'),
+    vpcId: want.vpcId ?? read('VPC'),
+    publicSubnets: want.publicSubnets ? [...want.publicSubnets] : [read('PublicSubnet1'), read('PublicSubnet2')],
+    privateSubnets: want.privateSubnets ? [...want.privateSubnets] : [read('PrivateSubnet1'), read('PrivateSubnet2')],
+    securityGroupId: want.securityGroupId ?? read('NoIngressSecurityGroup'),
     source: created ? 'created-stack' : 'stack',
     stackName: stack.StackName!,
     ...(created && stack.StackId ? { stackId: stack.StackId } : {}),
@@ -166,8 +222,8 @@ function waiterOptions(context: Context) {
 }
 
 /** Waits for CREATE_COMPLETE; a failed or timed-out wait becomes an error that says why. */
-async function waitForCreate(context: Context, stackRef: string): Promise<Stack> {
-  context.progress(`waiting for CloudFormation stack ${context.config.networkStack} to reach CREATE_COMPLETE`);
+async function waitForCreate(context: Context, stackName: string, stackRef: string): Promise<Stack> {
+  context.progress(`waiting for CloudFormation stack ${stackName} to reach CREATE_COMPLETE`);
   let waitError: unknown;
   try {
     await waitUntilStackCreateComplete(waiterOptions(context), { StackName: stackRef });
@@ -185,7 +241,7 @@ async function waitForCreate(context: Context, stackRef: string): Promise<Stack>
     });
   }
   if (stack) throw await stackFailed(context, stack);
-  throw new AuthecsError(`Network stack ${context.config.networkStack} disappeared while it was being created${waitError ? ` (${awsErrorCode(waitError)})` : ''}`, {
+  throw new AuthecsError(`Network stack ${stackName} disappeared while it was being created${waitError ? ` (${awsErrorCode(waitError)})` : ''}`, {
     code: 'NETWORK_STACK_FAILED',
     exit: 'aws',
     hint: 'It was probably rolled back and deleted; check its events in the CloudFormation console, then run `authecs up` again.',
@@ -206,21 +262,20 @@ async function waitWhileBusy(context: Context, stack: Stack): Promise<Stack | un
   }).then((result) => result.stack);
 }
 
-async function createStack(context: Context): Promise<Stack> {
-  const { config } = context;
+async function createStack(context: Context, stackName: string): Promise<Stack> {
   const [az1, az2] = await availabilityZones(context);
   const template = readFileSync(networkTemplatePath(), 'utf8');
   // Intent first: a run killed during CreateStack still knows the stack is authecs's to delete.
-  context.save({ created: true, data: { stackName: config.networkStack, source: 'created-stack' } });
-  context.progress(`creating CloudFormation stack ${config.networkStack} from templates/network.yaml in ${az1} and ${az2}`);
+  context.save({ created: true, data: wholeRecord({ stackName, source: 'created-stack' }) });
+  context.progress(`creating CloudFormation stack ${stackName} from templates/network.yaml in ${az1} and ${az2}`);
   let stackId: string | undefined;
   try {
     const response = await context.clients.cloudformation.send(
       new CreateStackCommand({
-        StackName: config.networkStack,
+        StackName: stackName,
         TemplateBody: template,
         Parameters: [
-          { ParameterKey: 'EnvironmentName', ParameterValue: config.networkStack },
+          { ParameterKey: 'EnvironmentName', ParameterValue: stackName },
           { ParameterKey: 'AZ1', ParameterValue: az1 },
           { ParameterKey: 'AZ2', ParameterValue: az2 },
         ],
@@ -234,63 +289,169 @@ async function createStack(context: Context): Promise<Stack> {
     if (!hasErrorCode(error, 'AlreadyExistsException')) throw error;
   }
   if (stackId) context.save({ data: { stackId } });
-  return waitForCreate(context, stackId ?? config.networkStack);
+  return waitForCreate(context, stackName, stackId ?? stackName);
 }
 
-function stackMissing(context: Context): AuthecsError {
-  const { config } = context;
-  return new AuthecsError(`CloudFormation stack ${config.networkStack} does not exist in ${config.region}`, {
+function stackMissing(context: Context, stackName: string): AuthecsError {
+  return new AuthecsError(`CloudFormation stack ${stackName} does not exist in ${context.config.region}`, {
     code: 'NETWORK_STACK_MISSING',
     exit: 'notFound',
     hint: `Create it as the article does (codebuild-vpc-cfn.yaml), pass --create-network to have authecs create it from templates/network.yaml, pass --network-stack with another stack's name, or give an existing network with --vpc, --public-subnets, --private-subnets and --security-group.`,
   });
 }
 
-/** The network from settings or a ready stack; undefined when create() has work to do. */
-async function readyNetwork(context: Context): Promise<{ output: NetworkOutput; created: boolean } | undefined> {
-  if (settingsComplete(context.config)) return { output: fromSettings(context.config), created: false };
-  const stack = await describeStack(context, context.config.networkStack);
+/**
+ * The live network: the recorded one first (what dependents use), else what the settings pick
+ * (a record-less or intent-only run). Undefined while there is nothing ready to use: create()
+ * then waits for, makes or refuses the stack.
+ */
+async function readNetwork(context: Context): Promise<Resolved | undefined> {
+  const data = context.record?.data;
+  if (isComplete(data)) {
+    if (data.source === 'settings') return { output: { ...data }, created: false };
+    const stack = await describeStack(context, data.stackId ?? data.stackName ?? context.config.networkStack);
+    // The recorded stack is gone, and its network with it.
+    if (!stack) return undefined;
+    return { output: { ...data }, created: data.source === 'created-stack', stack };
+  }
+  const selection = networkSelection(context.config);
+  if (!data && settingsComplete(selection)) return { output: fromSettings(selection), created: false };
+  const stack = await describeStack(context, data?.stackId ?? data?.stackName ?? context.config.networkStack);
   if (!stack || !READY_STATUSES.has(stack.StackStatus!)) return undefined;
   const created = isOurStack(context, stack);
-  return { output: fromStack(context, stack, created), created };
+  return { output: fromStack(selection, stack, created), created, stack };
 }
 
-export const networkStep = defineStep({
+function sameList(left: readonly string[], right: readonly string[]): boolean {
+  return left.length === right.length && left.every((value, index) => value === right[index]);
+}
+
+/** A recorded ID as the settings would name it: the setting itself, null when it is the stack's output, else the ID. */
+function asSetting(recorded: string, setting: string | null, stackValue: string | undefined): string | null {
+  if (setting !== null && recorded === setting) return setting;
+  if (stackValue !== undefined && recorded === stackValue) return null;
+  return recorded;
+}
+
+function listAsSetting(recorded: readonly string[], setting: string[] | null, stackValue: (string | undefined)[]): string[] | null {
+  const sorted = [...recorded].sort();
+  if (setting !== null && sameList(sorted, setting)) return setting;
+  const fromStackOutputs = stackValue.filter((value): value is string => value !== undefined);
+  if (fromStackOutputs.length === stackValue.length && sameList(sorted, fromStackOutputs.sort())) return null;
+  return sorted;
+}
+
+/**
+ * The live network in the terms of the current settings: an ID equal to its setting observes as
+ * that setting, one equal to the stack's output as null, so only a switch to another network
+ * (or a stack whose outputs changed) shows as a change. createNetwork is not compared: it only
+ * decides what happens when the stack is missing, and a stack that exists is used either way.
+ */
+function observe(config: Config, { output, stack }: Resolved): Partial<DesiredNetwork> {
+  const want = networkSelection(config);
+  const outputs = stackOutputs(stack);
+  const observed = {
+    vpcId: asSetting(output.vpcId, want.vpcId, outputs.get('VPC')),
+    publicSubnets: listAsSetting(output.publicSubnets, want.publicSubnets, [outputs.get('PublicSubnet1'), outputs.get('PublicSubnet2')]),
+    privateSubnets: listAsSetting(output.privateSubnets, want.privateSubnets, [outputs.get('PrivateSubnet1'), outputs.get('PrivateSubnet2')]),
+    securityGroupId: asSetting(output.securityGroupId, want.securityGroupId, outputs.get('NoIngressSecurityGroup')),
+  };
+  // The settings now name every ID of the recorded network: the same network, whatever stack it came from.
+  const namedBySettings =
+    settingsComplete(want) &&
+    observed.vpcId === want.vpcId &&
+    sameList(observed.publicSubnets ?? [], want.publicSubnets) &&
+    sameList(observed.privateSubnets ?? [], want.privateSubnets) &&
+    observed.securityGroupId === want.securityGroupId;
+  const networkStack = namedBySettings || output.source === 'settings' ? null : (output.stackName ?? null);
+  return { networkStack, ...observed };
+}
+
+async function health(context: Context, { output, stack }: Resolved): Promise<Health> {
+  const origin = output.source === 'settings' ? 'from settings' : output.source === 'created-stack' ? `stack ${output.stackName}, created by authecs` : `from stack ${output.stackName}`;
+  const details = { vpcId: output.vpcId, source: output.source, ...(output.stackName ? { stackName: output.stackName } : {}), ...(stack?.StackStatus ? { stackStatus: stack.StackStatus } : {}) };
+  const vpcs = await context.clients.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'vpc-id', Values: [output.vpcId] }] }));
+  const vpc = vpcs.Vpcs?.[0];
+  if (!vpc) return { healthy: false, summary: `${output.vpcId} missing`, details: { ...details, problems: [`VPC ${output.vpcId} no longer exists`] } };
+
+  const problems: string[] = [];
+  const subnetIds = [...output.publicSubnets, ...output.privateSubnets];
+  const subnets = await context.clients.ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'subnet-id', Values: subnetIds }] }));
+  const liveSubnets = new Set((subnets.Subnets ?? []).map((subnet) => subnet.SubnetId));
+  for (const id of subnetIds) if (!liveSubnets.has(id)) problems.push(`subnet ${id} no longer exists`);
+  const groups = await context.clients.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [output.securityGroupId] }] }));
+  if (!groups.SecurityGroups?.length) problems.push(`security group ${output.securityGroupId} no longer exists`);
+  if (stack && !READY_STATUSES.has(stack.StackStatus!)) problems.push(`CloudFormation stack ${output.stackName} is ${stack.StackStatus}`);
+  return {
+    healthy: (vpc.State ?? 'available') === 'available' && problems.length === 0,
+    summary: `${output.vpcId} (${origin})`,
+    details: { ...details, ...(problems.length > 0 ? { problems } : {}) },
+  };
+}
+
+/** Finds (or, with createNetwork, makes) the network the settings pick, waiting for a stack still being built. */
+async function resolveNetwork(context: Context, want: DesiredNetwork): Promise<NetworkOutput> {
+  if (settingsComplete(want)) {
+    const output = fromSettings(want);
+    context.save({ created: false, data: wholeRecord(output) });
+    return output;
+  }
+  const stackName = want.networkStack ?? context.config.networkStack;
+  let stack = await describeStack(context, stackName);
+  if (stack?.StackStatus?.endsWith('_IN_PROGRESS') && stack.StackStatus !== 'CREATE_IN_PROGRESS') stack = await waitWhileBusy(context, stack);
+  if (!stack) {
+    if (!want.createNetwork) throw stackMissing(context, stackName);
+    stack = await createStack(context, stackName);
+  } else if (stack.StackStatus === 'CREATE_IN_PROGRESS') {
+    // Ours from a killed run, or someone else's still being built: either way, wait for it.
+    stack = await waitForCreate(context, stackName, stack.StackId ?? stackName);
+  } else if (!READY_STATUSES.has(stack.StackStatus!)) {
+    throw await stackFailed(context, stack);
+  }
+  const created = isOurStack(context, stack);
+  const output = fromStack(want, stack, created);
+  context.save({ created, data: wholeRecord(output) });
+  return output;
+}
+
+export const networkStep = defineResource<'network', DesiredNetwork>({
   name: 'network',
   title: 'Network (VPC, subnets, security group)',
   articleSection: 'Launch the base infrastructure platform that the resources reside in',
   dependsOn: [],
 
+  desired: (config) => networkSelection(config),
+  // Other IDs are another network: dependents then see the new VPC and subnets and reconcile themselves.
+  effects: { networkStack: 'replace', createNetwork: 'update', vpcId: 'replace', publicSubnets: 'replace', privateSubnets: 'replace', securityGroupId: 'replace' },
+
   async preflight(context) {
-    if (settingsComplete(context.config) || context.config.createNetwork) return;
-    if (!(await describeStack(context, context.config.networkStack))) throw stackMissing(context);
+    const selection = networkSelection(context.config);
+    if (settingsComplete(selection) || selection.createNetwork) return;
+    if (!(await describeStack(context, context.config.networkStack))) throw stackMissing(context, context.config.networkStack);
   },
 
-  async find(context) {
-    return readyNetwork(context);
+  async read(context) {
+    const resolved = await readNetwork(context);
+    if (!resolved) return undefined;
+    return { output: resolved.output, observed: observe(context.config, resolved), created: resolved.created, health: await health(context, resolved) };
   },
 
-  async create(context) {
-    const { config } = context;
-    if (settingsComplete(config)) {
-      const output = fromSettings(config);
-      context.save({ created: false, data: output });
-      return output;
+  create: resolveNetwork,
+
+  // createNetwork alone changes nothing live (it is never observed); record the network as it is.
+  async update(context, _want, current) {
+    context.save({ created: current.created, data: wholeRecord(current.output) });
+    return current.output;
+  },
+
+  async replace(context, want, current) {
+    const output = await resolveNetwork(context, want);
+    const old = current.output;
+    if (current.created && old.source === 'created-stack' && !sameStack(old, { StackId: output.stackId, StackName: output.stackName })) {
+      // A stack whose VPC the new network still uses must stay; otherwise it goes once dependents have moved.
+      if (output.vpcId === old.vpcId) context.progress(`keeping CloudFormation stack ${old.stackName}: the new network still uses its VPC ${old.vpcId}`);
+      else context.retire(old);
     }
-    let stack = await describeStack(context, config.networkStack);
-    if (stack?.StackStatus?.endsWith('_IN_PROGRESS') && stack.StackStatus !== 'CREATE_IN_PROGRESS') stack = await waitWhileBusy(context, stack);
-    if (!stack) {
-      if (!config.createNetwork) throw stackMissing(context);
-      stack = await createStack(context);
-    } else if (stack.StackStatus === 'CREATE_IN_PROGRESS') {
-      // Ours from a killed run, or someone else's still being built: either way, wait for it.
-      stack = await waitForCreate(context, stack.StackId ?? config.networkStack);
-    } else if (!READY_STATUSES.has(stack.StackStatus!)) {
-      throw await stackFailed(context, stack);
-    }
-    const created = isOurStack(context, stack);
-    const output = fromStack(context, stack, created);
-    context.save({ created, data: output });
     return output;
   },
 
@@ -326,38 +487,8 @@ export const networkStep = defineStep({
     }
   },
 
-  async inspect(context): Promise<Inspection> {
-    const data = context.record?.data;
-    if (!data?.vpcId) return { present: false, healthy: false, summary: 'missing' };
-    const vpcs = await context.clients.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'vpc-id', Values: [data.vpcId] }] }));
-    const vpc = vpcs.Vpcs?.[0];
-    if (!vpc) return { present: false, healthy: false, summary: `${data.vpcId} missing`, drift: [`VPC ${data.vpcId} no longer exists`] };
-
-    const drift: string[] = [];
-    const subnetIds = [...(data.publicSubnets ?? []), ...(data.privateSubnets ?? [])];
-    if (subnetIds.length > 0) {
-      const subnets = await context.clients.ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'subnet-id', Values: subnetIds }] }));
-      const live = new Set((subnets.Subnets ?? []).map((subnet) => subnet.SubnetId));
-      for (const id of subnetIds) if (!live.has(id)) drift.push(`subnet ${id} no longer exists`);
-    }
-    if (data.securityGroupId) {
-      const groups = await context.clients.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [data.securityGroupId] }] }));
-      if (!groups.SecurityGroups?.length) drift.push(`security group ${data.securityGroupId} no longer exists`);
-    }
-    let stackStatus: string | undefined;
-    if (data.source !== 'settings' && data.stackName) {
-      const stack = await describeStack(context, data.stackId ?? data.stackName);
-      stackStatus = stack?.StackStatus;
-      if (!stack) drift.push(`CloudFormation stack ${data.stackName} no longer exists`);
-      else if (!READY_STATUSES.has(stack.StackStatus!)) drift.push(`CloudFormation stack ${data.stackName} is ${stack.StackStatus}`);
-    }
-    const origin = data.source === 'settings' ? 'from settings' : data.source === 'created-stack' ? `stack ${data.stackName}, created by authecs` : `from stack ${data.stackName}`;
-    return {
-      present: true,
-      healthy: (vpc.State ?? 'available') === 'available' && drift.length === 0,
-      summary: `${data.vpcId} (${origin})`,
-      ...(drift.length > 0 ? { drift } : {}),
-      details: { vpcId: data.vpcId, source: data.source, ...(data.stackName ? { stackName: data.stackName } : {}), ...(stackStatus ? { stackStatus } : {}) },
-    };
+  async loss(_context, current) {
+    if (!current.created || current.output.source !== 'created-stack') return undefined;
+    return `CloudFormation stack ${current.output.stackName}: VPC ${current.output.vpcId}, its subnets, NAT gateways and security group`;
   },
 });

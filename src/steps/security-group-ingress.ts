@@ -10,7 +10,7 @@ import type { StepContext } from './step.js';
 type Context = StepContext<'security-group-ingress'>;
 
 /** The article's two `authorize-security-group-ingress` calls: 443 and 80 from anywhere. */
-export const ARTICLE_PORTS: readonly number[] = [443, 80];
+const ARTICLE_PORTS: readonly number[] = [443, 80];
 
 /** A TCP rule authecs wants: on groupId, from an address range (cidr) or from another group (sourceGroupId). */
 export interface DesiredRule {
@@ -107,7 +107,7 @@ function recordedRules(context: Context): IngressRule[] {
 /**
  * Rules this step manages: records written before the ALB group step opened its own ports also
  * hold rules on the ALB group. That group's ports now belong to its step (and go with the group),
- * so they are neither reported nor revoked here.
+ * so reconciling neither reports nor revokes them; `down` still revokes them, harmlessly.
  */
 function ownRules(context: Context): IngressRule[] {
   const recorded = recordedRules(context);
@@ -193,7 +193,8 @@ async function apply(context: Context, want: DesiredIngress, known: IngressRule[
   const wanted = knownRules(want.rules);
   const groupId = wanted[0]?.groupId ?? context.output('network').securityGroupId;
   const own = ownRules(context);
-  let stale = [...own, ...known].filter((rule, index, all) => rule.created && !wanted.some((each) => sameRule(rule, each)) && all.findIndex((other) => sameRule(other, rule)) === index);
+  const unwanted = [...own, ...known].filter((rule) => rule.created && !wanted.some((each) => sameRule(rule, each)));
+  let stale = unwanted.filter((rule, index) => unwanted.findIndex((other) => sameRule(other, rule)) === index);
   const live = liveRules(context);
   const rules: IngressRule[] = [];
   // Stale rules stay in the record until revoked, so a killed run still revokes them later.

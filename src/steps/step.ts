@@ -25,6 +25,8 @@ export interface StepContext<Name extends StepName> {
    * with a context whose `record.data` is that old output. Written to the state file at once.
    */
   retire(oldOutput: StepOutputs[Name]): void;
+  /** True when delete() is removing a retired (replaced) resource rather than the live one. */
+  readonly retiring?: boolean;
   /** A completed dependency's output. Throws if `Name` does not declare it in dependsOn. */
   output<Dependency extends StepName>(name: Dependency): StepOutputs[Dependency];
   /** Whether a dependency ran (it may be disabled, e.g. capacity under Fargate). */

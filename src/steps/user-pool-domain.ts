@@ -114,11 +114,11 @@ async function locate(context: Context): Promise<DomainDescriptionType | undefin
 }
 
 /** A requested prefix that another pool holds is refused before anything changes. */
-async function refuseTakenPrefix(context: Context, ours: string | undefined): Promise<void> {
+async function refuseTakenPrefix(context: Context, ours: DomainDescriptionType | undefined): Promise<void> {
   const requested = context.config.cognitoDomain;
-  if (!requested) return;
+  if (!requested || ours?.Domain === requested) return;
   const holder = await describeDomain(context, requested);
-  const ourPools = new Set([ours, context.record?.data.userPoolId, context.hasOutput('user-pool') ? context.output('user-pool').userPoolId : undefined]);
+  const ourPools = new Set([ours?.UserPoolId, context.record?.data.userPoolId, context.hasOutput('user-pool') ? context.output('user-pool').userPoolId : undefined]);
   if (holder && !ourPools.has(holder.UserPoolId)) throw domainTaken(requested);
 }
 
@@ -177,22 +177,14 @@ export const userPoolDomainStep = defineResource<'user-pool-domain', DesiredUser
   // branding version), and a pool holds only one prefix domain: a new prefix or pool is delete, then create.
   effects: { domain: 'replace', userPoolId: 'replace' },
 
+  // The settings schema already refuses a --cognito-domain with a reserved word.
   async preflight(context) {
-    const requested = context.config.cognitoDomain;
-    if (requested && RESERVED_WORD.test(requested)) {
-      throw new AuthecsError(`Cognito domain prefix "${requested}" contains a word Cognito reserves (aws, amazon or cognito)`, {
-        code: 'COGNITO_DOMAIN_RESERVED',
-        exit: 'usage',
-        resource: requested,
-        hint: 'Pass --cognito-domain (or AUTH_COGNITO_DOMAIN) with a prefix without aws, amazon or cognito, or leave it out to derive one.',
-      });
-    }
     await refuseTakenPrefix(context, undefined);
   },
 
   async read(context) {
     const holder = await locate(context);
-    await refuseTakenPrefix(context, holder?.UserPoolId);
+    await refuseTakenPrefix(context, holder);
     return holder ? live(holder, context.config.region) : undefined;
   },
 

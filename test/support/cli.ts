@@ -39,6 +39,8 @@ export interface RunOptions {
   killAfterMs?: number;
   /** Text to write on stdin. */
   input?: string;
+  /** Another build of authecs to run (the previous release, for the migration test). */
+  bin?: string;
   /** Give up (SIGKILL and reject) after this long; default 110 s. */
   timeoutMs?: number;
 }
@@ -77,7 +79,7 @@ export function runAuthecs(args: string[], options: RunOptions): Promise<RunResu
   if (options.killAfterWrites !== undefined) env.AUTHECS_TEST_KILL_AFTER_WRITES = String(options.killAfterWrites);
 
   const started = Date.now();
-  const child = spawn(process.execPath, [AUTHECS_BIN, ...args], { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [options.bin ?? AUTHECS_BIN, ...args], { cwd: options.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   let pending = '';

@@ -3,7 +3,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StateFile, writeFileAtomic } from '../../src/state/state-file.js';
+import { loadStackSettings } from '../../src/config/load.js';
+import { STATE_SCHEMA_VERSION, StateFile, writeFileAtomic } from '../../src/state/state-file.js';
+import { PROJECT_ROOT } from '../support/cli.js';
 
 describe('state file', () => {
   let folder: string;
@@ -23,7 +25,7 @@ describe('state file', () => {
     const reopened = StateFile.open(path);
     expect(reopened.get('load-balancer')).toMatchObject({ created: true, complete: false, data: { loadBalancerArn: 'arn:alb' } });
     expect(reopened.settings).toEqual({ domain: 'www.example.com' });
-    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ schemaVersion: 1, tool: 'authecs', stack: 'ecsauth', region: 'eu-west-1' });
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ schemaVersion: 2, tool: 'authecs', stack: 'ecsauth', region: 'eu-west-1' });
   });
 
   it('replaces the file atomically: no temp file is left and a reader never sees a partial document', () => {
@@ -98,5 +100,37 @@ describe('state file', () => {
     writeFileAtomic(path, 'not json');
     expect(() => StateFile.open(path, { lockFor: 'up' })).toThrow();
     expect(existsSync(`${path}.lock`)).toBe(false);
+  });
+
+  it('migrates a schema 1 file written by the previous release in memory, leaving the file as it was until a command writes', () => {
+    const fixture = readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'state-v1.json'), 'utf8');
+    mkdirSync(join(folder, '.authecs'));
+    writeFileSync(path, fixture);
+    const state = StateFile.open(path);
+    expect(state.snapshot()).toMatchObject({ schemaVersion: STATE_SCHEMA_VERSION, stack: 'ecsauth', region: 'eu-west-1' });
+    expect(state.get('service')).toMatchObject({ created: true, complete: true });
+    expect(state.get('service')?.applied).toBeUndefined();
+    expect(readFileSync(path, 'utf8')).toBe(fixture);
+
+    // The settings it recorded (every effective value) parse through the schema and stick.
+    const { config, chosen } = loadStackSettings({ flags: {}, env: {}, cwd: folder, recorded: { region: state.region, ...state.settings } });
+    expect(config).toMatchObject({ image: 'nginx:1.27', domain: 'www.example.com', desiredCount: 2, region: 'eu-west-1' });
+    expect(chosen).toMatchObject({ image: 'nginx:1.27' });
+    // A setting added since schema 1 gets its default.
+    expect(JSON.parse(fixture).settings).not.toHaveProperty('amiId');
+    expect(chosen).not.toHaveProperty('waitTimeoutMinutes');
+
+    state.update('service', { data: {} });
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ schemaVersion: STATE_SCHEMA_VERSION });
+  });
+
+  it('refuses to move a stack to another region', () => {
+    const state = StateFile.open(path, { lockFor: 'up' });
+    state.initialise('ecsauth', 'eu-west-1', {});
+    state.update('network', { data: {} });
+    state.releaseLock();
+    const again = StateFile.open(path, { lockFor: 'up' });
+    expect(() => again.initialise('ecsauth', 'us-east-1', {})).toThrow(expect.objectContaining({ code: 'REGION_CHANGE_REFUSED', exit: 'usage', hint: expect.stringContaining('authecs down') }));
+    again.releaseLock();
   });
 });

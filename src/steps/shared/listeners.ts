@@ -46,11 +46,7 @@ export async function listenerOnPort(elbv2: ElasticLoadBalancingV2Client, loadBa
 
 type ListenerContext = StepContext<'https-listener'> | StepContext<'http-redirect-listener'>;
 
-/**
- * The recorded listener if it still exists, else the one on this port of the current ALB (a run
- * killed between the intent and the answer), else of the recorded ALB. Undefined when there
- * is no ALB to look on yet.
- */
+/** The recorded listener, else the one on this port of our ALB (a run killed before it recorded the ARN). */
 export async function locateListener(context: ListenerContext, port: number): Promise<Listener | undefined> {
   const recordedArn = context.record?.data.listenerArn;
   if (recordedArn) {
@@ -70,11 +66,7 @@ export async function deleteListenerArn(elbv2: ElasticLoadBalancingV2Client, lis
   }
 }
 
-/**
- * Deletes the recorded listener, from the record alone (a retired or disabled listener has no
- * current inputs). A record without an ARN (a run killed between the intent and the answer)
- * means the listener on that port of the recorded ALB is the one we made.
- */
+/** From the record alone (retired or disabled: no current inputs); without an ARN, the one on that port of the recorded ALB. */
 export async function deleteListener(context: ListenerContext, port: number): Promise<void> {
   const data = context.record?.data;
   let listenerArn = data?.listenerArn;

@@ -7,6 +7,7 @@ import {
   type Change,
   type HostedZone,
   type ListHostedZonesByNameCommandOutput,
+  type ListResourceRecordSetsCommandOutput,
   type ResourceRecordSet,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
@@ -162,9 +163,16 @@ export function holdsValue(recordSet: ResourceRecordSet, value: string): boolean
  */
 export async function recordSetsNamed<Name extends StepName>(context: StepContext<Name>, hostedZoneId: string, name: string, type = 'CNAME'): Promise<ResourceRecordSet[]> {
   const wanted = normalizeDnsName(name);
-  const response = await context.clients.route53.send(
-    new ListResourceRecordSetsCommand({ HostedZoneId: hostedZoneId, StartRecordName: name, StartRecordType: type as ResourceRecordSet['Type'], MaxItems: 10 }),
-  );
+  let response: ListResourceRecordSetsCommandOutput;
+  try {
+    response = await context.clients.route53.send(
+      new ListResourceRecordSetsCommand({ HostedZoneId: hostedZoneId, StartRecordName: name, StartRecordType: type as ResourceRecordSet['Type'], MaxItems: 10 }),
+    );
+  } catch (error) {
+    // A deleted zone took its records with it (e.g. the records of a zone the user replaced).
+    if (hasErrorCode(error, 'NoSuchHostedZone')) return [];
+    throw error;
+  }
   return (response.ResourceRecordSets ?? []).filter((recordSet) => normalizeDnsName(recordSet.Name ?? '') === wanted && recordSet.Type === type);
 }
 
@@ -205,6 +213,7 @@ export async function deleteRecordSet<Name extends StepName>(context: StepContex
     );
   } catch (error) {
     if (hasErrorCode(error, 'InvalidChangeBatch') && /not found/i.test((error as Error).message)) return;
+    if (hasErrorCode(error, 'NoSuchHostedZone')) return;
     throw error;
   }
 }

@@ -10,8 +10,10 @@ import {
 } from '@aws-sdk/client-cognito-identity-provider';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { appClientStep, callbackUrl, scopesOf } from '../../../src/steps/app-client.js';
-import { SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
+import { appClientStep, callbackUrl } from '../../../src/steps/app-client.js';
+import { diffFields, UNKNOWN } from '../../../src/steps/resource.js';
+import { oauthScopes } from '../../../src/steps/shared/cognito.js';
+import { articleConfig, SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
 
 const cognito = mockClient(CognitoIdentityProviderClient);
 const POOL_ID = SAMPLE_OUTPUTS['user-pool'].userPoolId;
@@ -62,7 +64,8 @@ describe('app-client step', () => {
       return { UserPoolClient: liveClient() };
     });
 
-    const output = await appClientStep.create(harness.context);
+    expect(await appClientStep.read(harness.readContext)).toBeUndefined();
+    const output = await appClientStep.create(harness.context, appClientStep.desired(harness.config, harness.inputs));
 
     expect(cognito.commandCalls(CreateUserPoolClientCommand)[0]!.args[0].input).toEqual({ ...ARTICLE_SETTINGS, GenerateSecret: true });
     expect(recordAtCreate).toMatchObject({ created: true, data: { name: 'ecsauth_AppClient', userPoolId: POOL_ID } });
@@ -76,99 +79,178 @@ describe('app-client step', () => {
     cognito.on(CreateUserPoolClientCommand).resolves({ UserPoolClient: liveClient() });
     cognito.on(DescribeUserPoolClientCommand).resolves({ UserPoolClient: liveClient() });
 
-    const output = await appClientStep.create(harness.context);
-    const inspection = await appClientStep.inspect(harness.context);
+    const output = await appClientStep.create(harness.context, appClientStep.desired(harness.config, harness.inputs));
+    const found = await appClientStep.read(harness.readContext);
 
     const stateText = readFileSync(harness.state.path, 'utf8');
     expect(stateText).toContain(CLIENT.clientId);
     expect(stateText).not.toContain(SECRET);
     expect(JSON.stringify(output)).not.toContain(SECRET);
-    expect(JSON.stringify(inspection)).not.toContain(SECRET);
+    expect(found?.observed.generateSecret).toBe(true);
+    expect(JSON.stringify(found)).not.toContain(SECRET);
     expect(harness.progress.join('\n')).not.toContain(SECRET);
   });
 
-  it('does not record the secret when adopting a client either', async () => {
+  it('read adopts a client a killed run made without returning its secret or writing, and create then makes no second one', async () => {
     harness = stepHarness(appClientStep, { record: { created: true, complete: false, data: { name: 'ecsauth_AppClient', userPoolId: POOL_ID } } });
     cognito.on(ListUserPoolClientsCommand).resolves({ UserPoolClients: [{ ClientId: CLIENT.clientId, ClientName: 'ecsauth_AppClient', UserPoolId: POOL_ID }] });
     cognito.on(DescribeUserPoolClientCommand).resolves({ UserPoolClient: liveClient() });
+    const before = JSON.stringify(harness.state.get('app-client'));
 
-    const found = await appClientStep.find(harness.context);
-    const output = await appClientStep.create(harness.context);
+    const found = await appClientStep.read(harness.readContext);
+    expect(JSON.stringify(harness.state.get('app-client'))).toBe(before);
+    const output = await appClientStep.create(harness.context, appClientStep.desired(harness.config, harness.inputs));
 
-    expect(found).toEqual({ created: true, output: { clientId: CLIENT.clientId, name: 'ecsauth_AppClient', userPoolId: POOL_ID } });
+    expect(found).toMatchObject({ created: true, output: { clientId: CLIENT.clientId, name: 'ecsauth_AppClient', userPoolId: POOL_ID } });
     expect(JSON.stringify(found)).not.toContain(SECRET);
     expect(JSON.stringify(output)).not.toContain(SECRET);
     expect(readFileSync(harness.state.path, 'utf8')).not.toContain(SECRET);
     expect(cognito.commandCalls(CreateUserPoolClientCommand)).toHaveLength(0);
   });
 
-  it('requests every scope in --scope, split on whitespace', async () => {
-    harness = stepHarness(appClientStep, { config: { scope: 'openid  email profile' } });
+  it('requests every scope in --scope, de-duplicated and sorted', async () => {
+    harness = stepHarness(appClientStep, { config: { scope: 'openid  profile email openid' } });
     cognito.on(ListUserPoolClientsCommand).resolves({ UserPoolClients: [] });
     cognito.on(CreateUserPoolClientCommand).resolves({ UserPoolClient: liveClient() });
 
-    await appClientStep.create(harness.context);
+    await appClientStep.create(harness.context, appClientStep.desired(harness.config, harness.inputs));
 
-    expect(cognito.commandCalls(CreateUserPoolClientCommand)[0]!.args[0].input.AllowedOAuthScopes).toEqual(['openid', 'email', 'profile']);
-    expect(scopesOf('')).toEqual(['openid']);
+    expect(cognito.commandCalls(CreateUserPoolClientCommand)[0]!.args[0].input.AllowedOAuthScopes).toEqual(['email', 'openid', 'profile']);
+    expect(oauthScopes('')).toEqual(['openid']);
   });
 
   it('builds the callback URL with a lower-case host', () => {
     expect(callbackUrl('WWW.Example.COM')).toBe('https://www.example.com/oauth2/idpresponse');
   });
 
-  it('finds the adopted client across pages of ListUserPoolClients', async () => {
+  it('read finds the client across pages of ListUserPoolClients', async () => {
     harness = stepHarness(appClientStep);
-    cognito
-      .on(ListUserPoolClientsCommand)
-      .resolvesOnce({ UserPoolClients: [{ ClientId: 'other', ClientName: 'someone-else' }], NextToken: 'n2' })
-      .resolves({ UserPoolClients: [{ ClientId: CLIENT.clientId, ClientName: 'ecsauth_AppClient' }] });
+    // The paginator reuses one input object, so each call's input is copied as it is made.
+    const listed: object[] = [];
+    cognito.on(ListUserPoolClientsCommand).callsFake((input: { NextToken?: string }) => {
+      listed.push({ ...input });
+      return input.NextToken
+        ? { UserPoolClients: [{ ClientId: CLIENT.clientId, ClientName: 'ecsauth_AppClient' }] }
+        : { UserPoolClients: [{ ClientId: 'other', ClientName: 'someone-else' }], NextToken: 'n2' };
+    });
     cognito.on(DescribeUserPoolClientCommand, { ClientId: CLIENT.clientId }).resolves({ UserPoolClient: liveClient() });
 
-    expect(await appClientStep.find(harness.context)).toMatchObject({ output: { clientId: CLIENT.clientId } });
-    expect(cognito.commandCalls(ListUserPoolClientsCommand)[0]!.args[0].input).toEqual({ UserPoolId: POOL_ID, MaxResults: 60 });
-    expect(cognito.commandCalls(ListUserPoolClientsCommand)[1]!.args[0].input).toEqual({ UserPoolId: POOL_ID, MaxResults: 60, NextToken: 'n2' });
+    expect(await appClientStep.read(harness.readContext)).toMatchObject({ output: { clientId: CLIENT.clientId } });
+    expect(listed).toEqual([
+      { UserPoolId: POOL_ID, MaxResults: 60 },
+      { UserPoolId: POOL_ID, MaxResults: 60, NextToken: 'n2' },
+    ]);
   });
 
-  it('looks the client up by its recorded ID first', async () => {
+  it('read looks the client up by its recorded ID first, and it matches what up wants', async () => {
     harness = stepHarness(appClientStep, { record: { created: true, complete: true, data: CLIENT } });
     cognito.on(DescribeUserPoolClientCommand, { UserPoolId: POOL_ID, ClientId: CLIENT.clientId }).resolves({ UserPoolClient: liveClient() });
 
-    expect(await appClientStep.find(harness.context)).toMatchObject({ created: true, output: CLIENT });
+    const found = await appClientStep.read(harness.readContext);
+
+    expect(found).toMatchObject({ created: true, output: CLIENT });
     expect(cognito.commandCalls(ListUserPoolClientsCommand)).toHaveLength(0);
+    expect(diffFields(appClientStep.desired(harness.config, harness.inputs), found!.observed, appClientStep.effects)).toEqual([]);
   });
 
-  it('repairs drifted OAuth settings with UpdateUserPoolClient and the full settings list', async () => {
+  it('read finds nothing while the user pool is still to be made', async () => {
+    harness = stepHarness(appClientStep);
+    harness.state.remove('user-pool');
+
+    expect(await appClientStep.read(harness.readContext)).toBeUndefined();
+    expect(cognito.calls()).toHaveLength(0);
+  });
+
+  it('desired: the user pool ID is unknown while the pool is to be made', () => {
+    harness = stepHarness(appClientStep);
+
+    expect(appClientStep.desired(harness.config, { ...harness.inputs, 'user-pool': UNKNOWN })).toEqual({
+      name: 'ecsauth_AppClient',
+      callbackUrls: [CALLBACK],
+      allowedOAuthFlows: ['code'],
+      scopes: ['openid'],
+      supportedIdentityProviders: ['COGNITO'],
+      allowedOAuthFlowsUserPoolClient: true,
+      generateSecret: true,
+      userPoolId: UNKNOWN,
+    });
+  });
+
+  it('diff: new scopes and a drifted callback are updates; a missing secret or another pool needs a new client', async () => {
     harness = stepHarness(appClientStep, { record: { created: true, complete: true, data: CLIENT } });
+    cognito.on(DescribeUserPoolClientCommand).resolves({ UserPoolClient: liveClient({ CallbackURLs: ['https://old.example.com/oauth2/idpresponse'], ClientSecret: undefined }) });
+
+    const found = await appClientStep.read(harness.readContext);
+    const want = appClientStep.desired(articleConfig({ scope: 'openid email' }), { 'user-pool': { ...SAMPLE_OUTPUTS['user-pool'], userPoolId: 'eu-west-1_NewPool00' } });
+
+    expect(diffFields(want, found!.observed, appClientStep.effects)).toEqual([
+      { field: 'callbackUrls', from: ['https://old.example.com/oauth2/idpresponse'], to: [CALLBACK], effect: 'update' },
+      { field: 'scopes', from: ['openid'], to: ['email', 'openid'], effect: 'update' },
+      { field: 'generateSecret', from: false, to: true, effect: 'replace' },
+      { field: 'userPoolId', from: POOL_ID, to: 'eu-west-1_NewPool00', effect: 'replace' },
+    ]);
+  });
+
+  it('update sends one UpdateUserPoolClient with every setting authecs makes, and creates nothing', async () => {
+    harness = stepHarness(appClientStep, { config: { scope: 'openid email' }, record: { created: true, complete: true, data: CLIENT } });
     cognito.on(DescribeUserPoolClientCommand).resolves({
-      UserPoolClient: liveClient({ CallbackURLs: ['https://old.example.com/oauth2/idpresponse'], AllowedOAuthScopes: ['openid', 'aws.cognito.signin.user.admin'], AllowedOAuthFlows: ['implicit'] }),
+      UserPoolClient: liveClient({ CallbackURLs: ['https://old.example.com/oauth2/idpresponse'], AllowedOAuthFlows: ['implicit'] }),
     });
     cognito.on(UpdateUserPoolClientCommand).resolves({});
 
-    expect(await appClientStep.find(harness.context)).toBeUndefined();
-    const output = await appClientStep.create(harness.context);
+    const found = await appClientStep.read(harness.readContext);
+    const want = appClientStep.desired(harness.config, harness.inputs);
+    const changes = diffFields(want, found!.observed, appClientStep.effects);
+    const output = await appClientStep.update!(harness.context, want, found!, changes);
 
+    expect(changes.map((change) => [change.field, change.effect])).toEqual([
+      ['callbackUrls', 'update'],
+      ['allowedOAuthFlows', 'update'],
+      ['scopes', 'update'],
+    ]);
+    expect(cognito.commandCalls(UpdateUserPoolClientCommand)).toHaveLength(1);
+    expect(cognito.commandCalls(UpdateUserPoolClientCommand)[0]!.args[0].input).toEqual({ ...ARTICLE_SETTINGS, AllowedOAuthScopes: ['email', 'openid'], ClientId: CLIENT.clientId });
     expect(cognito.commandCalls(CreateUserPoolClientCommand)).toHaveLength(0);
-    expect(cognito.commandCalls(UpdateUserPoolClientCommand)[0]!.args[0].input).toEqual({ ...ARTICLE_SETTINGS, ClientId: CLIENT.clientId });
-    expect(output.clientId).toBe(CLIENT.clientId);
+    expect(cognito.commandCalls(DeleteUserPoolClientCommand)).toHaveLength(0);
+    expect(output).toEqual(CLIENT);
   });
 
-  it('replaces a client that has no secret, since a secret can only be set at creation', async () => {
+  it('replace makes the new client first and retires the old one for the engine to delete once the rule moved', async () => {
     harness = stepHarness(appClientStep, { record: { created: true, complete: true, data: CLIENT } });
     cognito.on(DescribeUserPoolClientCommand).resolves({ UserPoolClient: liveClient({ ClientSecret: undefined }) });
-    cognito.on(DeleteUserPoolClientCommand).resolves({});
+    cognito.on(ListUserPoolClientsCommand).resolves({ UserPoolClients: [{ ClientId: CLIENT.clientId, ClientName: 'ecsauth_AppClient' }] });
     cognito.on(CreateUserPoolClientCommand).resolves({ UserPoolClient: liveClient({ ClientId: 'newclientid123' }) });
 
-    expect(await appClientStep.find(harness.context)).toBeUndefined();
-    const output = await appClientStep.create(harness.context);
+    const found = await appClientStep.read(harness.readContext);
+    const want = appClientStep.desired(harness.config, harness.inputs);
+    const output = await appClientStep.replace!(harness.context, want, found!, diffFields(want, found!.observed, appClientStep.effects));
 
-    expect(cognito.commandCalls(DeleteUserPoolClientCommand)[0]!.args[0].input).toEqual({ UserPoolId: POOL_ID, ClientId: CLIENT.clientId });
-    expect(cognito.commandCalls(CreateUserPoolClientCommand)[0]!.args[0].input.GenerateSecret).toBe(true);
-    expect(output.clientId).toBe('newclientid123');
-    expect(harness.state.get('app-client')).toMatchObject({ data: { clientId: 'newclientid123' } });
+    expect(cognito.commandCalls(CreateUserPoolClientCommand)[0]!.args[0].input).toEqual({ ...ARTICLE_SETTINGS, GenerateSecret: true });
+    expect(cognito.commandCalls(DeleteUserPoolClientCommand)).toHaveLength(0);
+    expect(output).toEqual({ ...CLIENT, clientId: 'newclientid123' });
+    expect(harness.state.get('app-client')).toMatchObject({ data: { clientId: 'newclientid123' }, retired: [CLIENT] });
+    expect(readFileSync(harness.state.path, 'utf8')).not.toContain(SECRET);
   });
 
-  it('delete removes the recorded client and tolerates one already gone', async () => {
+  it('replace adopts the new client a killed replacement left instead of making a third', async () => {
+    harness = stepHarness(appClientStep, { record: { created: true, complete: true, data: CLIENT } });
+    cognito.on(DescribeUserPoolClientCommand, { ClientId: CLIENT.clientId }).resolves({ UserPoolClient: liveClient({ ClientSecret: undefined }) });
+    cognito.on(DescribeUserPoolClientCommand, { ClientId: 'leftover123' }).resolves({ UserPoolClient: liveClient({ ClientId: 'leftover123' }) });
+    cognito.on(ListUserPoolClientsCommand).resolves({
+      UserPoolClients: [
+        { ClientId: CLIENT.clientId, ClientName: 'ecsauth_AppClient' },
+        { ClientId: 'leftover123', ClientName: 'ecsauth_AppClient' },
+      ],
+    });
+
+    const found = await appClientStep.read(harness.readContext);
+    const output = await appClientStep.replace!(harness.context, appClientStep.desired(harness.config, harness.inputs), found!, []);
+
+    expect(output.clientId).toBe('leftover123');
+    expect(cognito.commandCalls(CreateUserPoolClientCommand)).toHaveLength(0);
+  });
+
+  it('the retired client is deleted from its record alone', async () => {
     harness = stepHarness(appClientStep, { record: { created: true, complete: true, data: CLIENT } });
     cognito.on(DeleteUserPoolClientCommand).rejects(error('ResourceNotFoundException'));
 
@@ -194,34 +276,25 @@ describe('app-client step', () => {
     await expect(appClientStep.delete(harness.context)).rejects.toMatchObject({ name: 'AccessDeniedException' });
   });
 
-  it('inspect reports a missing client', async () => {
+  it('read finds nothing when the recorded client and its name are gone', async () => {
     harness = stepHarness(appClientStep, { record: { created: true, complete: true, data: CLIENT } });
     cognito.on(DescribeUserPoolClientCommand).rejects(error('ResourceNotFoundException'));
+    cognito.on(ListUserPoolClientsCommand).resolves({ UserPoolClients: [] });
 
-    expect(await appClientStep.inspect(harness.context)).toMatchObject({ present: false, healthy: false });
+    expect(await appClientStep.read(harness.readContext)).toBeUndefined();
   });
 
-  it('inspect lists each mismatch: callback URL, flows, scopes and a missing secret', async () => {
-    harness = stepHarness(appClientStep, { record: { created: true, complete: true, data: CLIENT } });
-    cognito.on(DescribeUserPoolClientCommand).resolves({
-      UserPoolClient: liveClient({ ClientSecret: undefined, CallbackURLs: ['https://WWW.example.com/oauth2/idpresponse'], AllowedOAuthFlows: ['implicit'], AllowedOAuthScopes: ['email'] }),
-    });
-
-    const inspection = await appClientStep.inspect(harness.context);
-
-    expect(inspection.present).toBe(true);
-    expect(inspection.drift).toEqual([
-      `callback URLs are https://WWW.example.com/oauth2/idpresponse, not ${CALLBACK}`,
-      'OAuth flows are implicit, not code',
-      'OAuth scopes are email, not openid',
-      'the client has no secret; the ALB needs one',
-    ]);
-  });
-
-  it('inspect of a matching client shows no drift', async () => {
+  it('read reports the OAuth settings as health, and flags a client the ALB cannot use', async () => {
     harness = stepHarness(appClientStep, { record: { created: true, complete: true, data: CLIENT } });
     cognito.on(DescribeUserPoolClientCommand).resolves({ UserPoolClient: liveClient() });
 
-    expect(await appClientStep.inspect(harness.context)).toMatchObject({ present: true, healthy: true, drift: [] });
+    expect((await appClientStep.read(harness.readContext))?.health).toEqual({
+      healthy: true,
+      summary: 'code grant, openid, callback set',
+      details: { clientId: CLIENT.clientId, name: 'ecsauth_AppClient', callbackUrls: [CALLBACK], scopes: ['openid'], flows: ['code'], hasSecret: true },
+    });
+
+    cognito.on(DescribeUserPoolClientCommand).resolves({ UserPoolClient: liveClient({ ClientSecret: undefined }) });
+    expect((await appClientStep.read(harness.readContext))?.health.summary).toBe('settings differ');
   });
 });

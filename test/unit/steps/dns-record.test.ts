@@ -1,6 +1,7 @@
 import {
   ChangeResourceRecordSetsCommand,
   GetChangeCommand,
+  ListHostedZonesByNameCommand,
   ListResourceRecordSetsCommand,
   Route53Client,
   type ResourceRecordSet,
@@ -8,6 +9,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { dnsRecordStep } from '../../../src/steps/dns-record.js';
+import { diffFields, UNKNOWN } from '../../../src/steps/resource.js';
 import { SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
 
 const route53 = mockClient(Route53Client);
@@ -26,6 +28,7 @@ const changeInfo = (status: 'PENDING' | 'INSYNC') => ({ ChangeInfo: { Id: '/chan
 
 describe('dns-record step', () => {
   let harness: StepHarness<'dns-record'>;
+  const want = () => dnsRecordStep.desired(harness.config, harness.inputs);
   beforeEach(() => {
     route53.reset();
   });
@@ -42,7 +45,8 @@ describe('dns-record step', () => {
       });
       route53.on(GetChangeCommand).resolvesOnce(changeInfo('PENDING')).resolves(changeInfo('INSYNC'));
 
-      const output = await dnsRecordStep.create(harness.context);
+      expect(await dnsRecordStep.read(harness.readContext)).toBeUndefined();
+      const output = await dnsRecordStep.create(harness.context, want());
 
       expect(route53.commandCalls(ListResourceRecordSetsCommand)[0]!.args[0].input).toMatchObject({ HostedZoneId: ZONE, StartRecordName: 'www.example.com', StartRecordType: 'CNAME' });
       expect(route53.commandCalls(ChangeResourceRecordSetsCommand)[0]!.args[0].input).toEqual({
@@ -59,11 +63,13 @@ describe('dns-record step', () => {
       expect(harness.state.get('dns-record')).toMatchObject({ created: true, data: OURS });
     });
 
-    it('refuses to overwrite a CNAME authecs did not create', async () => {
+    it('refuses to overwrite a CNAME authecs did not create: read and preflight stop before any change', async () => {
       harness = stepHarness(dnsRecordStep);
       route53.on(ListResourceRecordSetsCommand).resolves(listing(cname('legacy.example.net')));
+      route53.on(ListHostedZonesByNameCommand).resolves({ HostedZones: [{ Id: `/hostedzone/${ZONE}`, Name: 'example.com.', CallerReference: 'x' }], IsTruncated: false, MaxItems: 100 });
 
-      const error = await dnsRecordStep.create(harness.context).catch((caught: unknown) => caught);
+      await expect(dnsRecordStep.preflight!(harness.readContext)).rejects.toMatchObject({ code: 'DNS_RECORD_EXISTS', exit: 'conflict' });
+      const error = await dnsRecordStep.read(harness.readContext).catch((caught: unknown) => caught);
 
       expect(error).toMatchObject({ code: 'DNS_RECORD_EXISTS', exit: 'conflict', message: expect.stringContaining('legacy.example.net') });
       expect((error as { hint: string }).hint).toContain('--domain');
@@ -71,18 +77,15 @@ describe('dns-record step', () => {
       expect(harness.state.get('dns-record')).toBeUndefined();
     });
 
-    it('UPSERTs its own record when the ALB was replaced', async () => {
-      harness = stepHarness(dnsRecordStep, { record: { created: true, complete: true, data: { ...OURS, value: OLD_ALB } } });
-      route53.on(ListResourceRecordSetsCommand).resolves(listing(cname(OLD_ALB)));
-      route53.on(ChangeResourceRecordSetsCommand).resolves(changeInfo('INSYNC'));
+    it('drops the intent\'s claim when the CREATE meets a record someone else made meanwhile', async () => {
+      harness = stepHarness(dnsRecordStep);
+      route53.on(ListResourceRecordSetsCommand).resolves(listing(cname('legacy.example.net')));
+      route53
+        .on(ChangeResourceRecordSetsCommand)
+        .rejects(Object.assign(new Error("Tried to create resource record set [name='www.example.com.', type='CNAME'] but it already exists"), { name: 'InvalidChangeBatch' }));
 
-      expect(await dnsRecordStep.find(harness.context)).toBeUndefined();
-      const output = await dnsRecordStep.create(harness.context);
-
-      const change = route53.commandCalls(ChangeResourceRecordSetsCommand)[0]!.args[0].input.ChangeBatch!.Changes![0]!;
-      expect(change).toEqual({ Action: 'UPSERT', ResourceRecordSet: { Name: 'www.example.com', Type: 'CNAME', TTL: 300, ResourceRecords: [{ Value: ALB }] } });
-      expect(output.value).toBe(ALB);
-      expect(harness.state.get('dns-record')).toMatchObject({ created: true, data: { value: ALB } });
+      await expect(dnsRecordStep.create(harness.context, want())).rejects.toMatchObject({ code: 'DNS_RECORD_EXISTS' });
+      expect(harness.state.get('dns-record')?.created).toBe(false);
     });
 
     it('ignores the next name in the listing (StartRecordName returns following records too)', async () => {
@@ -90,47 +93,160 @@ describe('dns-record step', () => {
       route53.on(ListResourceRecordSetsCommand).resolves(listing(cname('elsewhere.example.net', 'www2.example.com.'), { Name: 'www.example.com.', Type: 'TXT', TTL: 60, ResourceRecords: [{ Value: '"v"' }] }));
       route53.on(ChangeResourceRecordSetsCommand).resolves(changeInfo('INSYNC'));
 
-      await dnsRecordStep.create(harness.context);
+      await dnsRecordStep.create(harness.context, want());
 
       expect(route53.commandCalls(ChangeResourceRecordSetsCommand)[0]!.args[0].input.ChangeBatch!.Changes![0]!.Action).toBe('CREATE');
     });
 
     it('adopts an identical record that a racing CREATE found already there', async () => {
       harness = stepHarness(dnsRecordStep);
-      route53.on(ListResourceRecordSetsCommand).resolvesOnce(listing()).resolves(listing(cname(ALB)));
+      route53.on(ListResourceRecordSetsCommand).resolves(listing(cname(ALB)));
       route53
         .on(ChangeResourceRecordSetsCommand)
         .rejects(Object.assign(new Error("Tried to create resource record set [name='www.example.com.', type='CNAME'] but it already exists"), { name: 'InvalidChangeBatch' }));
 
-      expect(await dnsRecordStep.create(harness.context)).toEqual(OURS);
+      expect(await dnsRecordStep.create(harness.context, want())).toEqual(OURS);
     });
   });
 
-  describe('find', () => {
+  describe('desired and diff', () => {
+    it('is the article\'s CNAME from the zone and the ALB', () => {
+      harness = stepHarness(dnsRecordStep);
+      expect(want()).toEqual(OURS);
+    });
+
+    it('gives UNKNOWN for the value while the ALB is to be made, and for the zone while it is to be looked up', () => {
+      harness = stepHarness(dnsRecordStep);
+      expect(dnsRecordStep.desired(harness.config, { ...harness.inputs, 'load-balancer': UNKNOWN })).toEqual({ ...OURS, value: UNKNOWN });
+      expect(dnsRecordStep.desired(harness.config, { ...harness.inputs, 'hosted-zone': UNKNOWN }).hostedZoneId).toBe(UNKNOWN);
+    });
+
+    it('a replaced ALB is an update of the value; another domain is a replacement', async () => {
+      harness = stepHarness(dnsRecordStep, { record: { created: true, complete: true, data: { ...OURS, value: OLD_ALB } } });
+      route53.on(ListResourceRecordSetsCommand).resolves(listing(cname(OLD_ALB)));
+
+      const live = (await dnsRecordStep.read(harness.readContext))!;
+
+      expect(diffFields(want(), live.observed, dnsRecordStep.effects)).toEqual([{ field: 'value', from: OLD_ALB, to: ALB, effect: 'update' }]);
+      const renamed = dnsRecordStep.desired({ ...harness.config, domain: 'app.example.com' }, harness.inputs);
+      expect(diffFields(renamed, live.observed, dnsRecordStep.effects)).toEqual([
+        { field: 'recordName', from: 'www.example.com', to: 'app.example.com', effect: 'replace' },
+        { field: 'value', from: OLD_ALB, to: ALB, effect: 'update' },
+      ]);
+    });
+  });
+
+  describe('read', () => {
     it('finds our recorded CNAME (names come back with a trailing dot) so a second up changes nothing', async () => {
       harness = stepHarness(dnsRecordStep, { record: { created: true, complete: true, data: OURS } });
       route53.on(ListResourceRecordSetsCommand).resolves(listing(cname(`${ALB.toUpperCase()}.`)));
 
-      expect(await dnsRecordStep.find(harness.context)).toEqual({ created: true, output: OURS });
+      const live = (await dnsRecordStep.read(harness.readContext))!;
+
+      expect(live).toMatchObject({ created: true, output: OURS });
+      expect(diffFields(want(), live.observed, dnsRecordStep.effects)).toEqual([]);
       expect(route53.commandCalls(ChangeResourceRecordSetsCommand)).toHaveLength(0);
     });
 
     it('finds a matching CNAME it has no record of, but does not claim it', async () => {
       harness = stepHarness(dnsRecordStep);
-      route53.on(ListResourceRecordSetsCommand).resolves(listing(cname(ALB)));
+      route53.on(ListResourceRecordSetsCommand).resolves(listing(cname(ALB, 'www.example.com.', 60)));
 
-      expect(await dnsRecordStep.find(harness.context)).toEqual({ created: false, output: OURS });
+      const live = (await dnsRecordStep.read(harness.readContext))!;
+
+      expect(live).toMatchObject({ created: false, output: { ...OURS, ttl: 60 } });
+      // Its TTL is its owner's: not compared, so no update of a record that is not ours.
+      expect(diffFields(want(), live.observed, dnsRecordStep.effects)).toEqual([]);
     });
 
-    it('resumes after a crash between the intent and the change: the record exists, so no second CREATE', async () => {
+    it('resumes after a crash between the intent and the change: the record exists, so nothing to create', async () => {
       harness = stepHarness(dnsRecordStep, { record: { created: true, complete: false, data: OURS } });
       route53.on(ListResourceRecordSetsCommand).resolves(listing(cname(ALB)));
 
-      const output = await dnsRecordStep.create(harness.context);
-
-      expect(output).toEqual(OURS);
+      expect(await dnsRecordStep.read(harness.readContext)).toMatchObject({ created: true, output: OURS });
       expect(route53.commandCalls(ChangeResourceRecordSetsCommand)).toHaveLength(0);
-      expect(harness.state.get('dns-record')?.created).toBe(true);
+    });
+
+    it('cannot look before the zone is known, and says nothing is there', async () => {
+      harness = stepHarness(dnsRecordStep);
+      harness.state.remove('hosted-zone');
+
+      expect(await dnsRecordStep.read(harness.readContext)).toBeUndefined();
+      expect(route53.calls()).toHaveLength(0);
+    });
+
+    it('is healthy when the CNAME points at the ALB', async () => {
+      harness = stepHarness(dnsRecordStep, { record: { created: true, complete: true, data: OURS } });
+      route53.on(ListResourceRecordSetsCommand).resolves(listing(cname(ALB)));
+
+      expect((await dnsRecordStep.read(harness.readContext))?.health).toEqual({ healthy: true, summary: `www.example.com -> ${ALB}`, details: { value: ALB, ttl: 300, albDnsName: ALB } });
+    });
+
+    it('reports our CNAME pointing elsewhere as unhealthy, with the live value observed', async () => {
+      harness = stepHarness(dnsRecordStep, { record: { created: true, complete: true, data: OURS } });
+      route53.on(ListResourceRecordSetsCommand).resolves(listing(cname(OLD_ALB)));
+
+      const live = (await dnsRecordStep.read(harness.readContext))!;
+
+      expect(live.health).toMatchObject({ healthy: false, details: { value: OLD_ALB } });
+      expect(live.observed.value).toBe(OLD_ALB);
+    });
+
+    it('reports a missing record as nothing live', async () => {
+      harness = stepHarness(dnsRecordStep, { record: { created: true, complete: true, data: OURS } });
+      route53.on(ListResourceRecordSetsCommand).resolves(listing());
+
+      expect(await dnsRecordStep.read(harness.readContext)).toBeUndefined();
+    });
+  });
+
+  describe('update and replace', () => {
+    it('UPSERTs its own record when the ALB was replaced: one change, no CREATE', async () => {
+      harness = stepHarness(dnsRecordStep, { record: { created: true, complete: true, data: { ...OURS, value: OLD_ALB } } });
+      route53.on(ListResourceRecordSetsCommand).resolves(listing(cname(OLD_ALB)));
+      route53.on(ChangeResourceRecordSetsCommand).resolves(changeInfo('INSYNC'));
+
+      const live = (await dnsRecordStep.read(harness.readContext))!;
+      const output = await dnsRecordStep.update!(harness.context, want(), live, diffFields(want(), live.observed, dnsRecordStep.effects));
+
+      const calls = route53.commandCalls(ChangeResourceRecordSetsCommand);
+      expect(calls).toHaveLength(1);
+      expect(calls[0]!.args[0].input).toEqual({
+        HostedZoneId: ZONE,
+        ChangeBatch: {
+          Comment: 'UPSERT the DNS record that points to the ALB',
+          Changes: [{ Action: 'UPSERT', ResourceRecordSet: { Name: 'www.example.com', Type: 'CNAME', TTL: 300, ResourceRecords: [{ Value: ALB }] } }],
+        },
+      });
+      expect(output).toEqual(OURS);
+      expect(harness.state.get('dns-record')).toMatchObject({ created: true, data: { value: ALB } });
+    });
+
+    it('will not repoint a record it adopted but did not create: read calls it a conflict, and update refuses too', async () => {
+      harness = stepHarness(dnsRecordStep, { record: { created: false, complete: true, data: { ...OURS, value: OLD_ALB } } });
+      route53.on(ListResourceRecordSetsCommand).resolves(listing(cname(OLD_ALB)));
+
+      await expect(dnsRecordStep.read(harness.readContext)).rejects.toMatchObject({ code: 'DNS_RECORD_EXISTS' });
+      const adopted = { output: { ...OURS, value: OLD_ALB }, observed: { value: OLD_ALB }, created: false, health: { healthy: false, summary: '' } };
+      const changes = [{ field: 'value', from: OLD_ALB, to: ALB, effect: 'update' as const }];
+      await expect(dnsRecordStep.update!(harness.context, want(), adopted, changes)).rejects.toMatchObject({ code: 'DNS_RECORD_EXISTS' });
+      expect(route53.commandCalls(ChangeResourceRecordSetsCommand)).toHaveLength(0);
+    });
+
+    it('another domain: CREATEs the new record, then retires the old one for deletion after the run', async () => {
+      harness = stepHarness(dnsRecordStep, { record: { created: true, complete: true, data: OURS } });
+      route53.on(ListResourceRecordSetsCommand, { StartRecordName: 'www.example.com' }).resolves(listing(cname(ALB)));
+      route53.on(ListResourceRecordSetsCommand, { StartRecordName: 'app.example.com' }).resolves(listing());
+      route53.on(ChangeResourceRecordSetsCommand).resolves(changeInfo('INSYNC'));
+
+      const live = (await dnsRecordStep.read(harness.readContext))!;
+      const renamed = dnsRecordStep.desired({ ...harness.config, domain: 'app.example.com' }, harness.inputs);
+      const output = await dnsRecordStep.replace!(harness.context, renamed, live, diffFields(renamed, live.observed, dnsRecordStep.effects));
+
+      const changes = route53.commandCalls(ChangeResourceRecordSetsCommand).map((call) => call.args[0].input.ChangeBatch!.Changes![0]!);
+      expect(changes).toEqual([{ Action: 'CREATE', ResourceRecordSet: { Name: 'app.example.com', Type: 'CNAME', TTL: 300, ResourceRecords: [{ Value: ALB }] } }]);
+      expect(output).toEqual({ ...OURS, recordName: 'app.example.com' });
+      expect(harness.state.get('dns-record')).toMatchObject({ created: true, data: { recordName: 'app.example.com' }, retired: [OURS] });
     });
   });
 
@@ -167,6 +283,15 @@ describe('dns-record step', () => {
       expect(route53.commandCalls(ChangeResourceRecordSetsCommand)).toHaveLength(0);
     });
 
+    it('treats a record in a zone that no longer exists as deleted, and read finds nothing there', async () => {
+      harness = stepHarness(dnsRecordStep, { record: { created: true, complete: true, data: OURS } });
+      route53.on(ListResourceRecordSetsCommand).rejects(Object.assign(new Error(`No hosted zone found with ID: ${ZONE}`), { name: 'NoSuchHostedZone' }));
+
+      expect(await dnsRecordStep.read(harness.readContext)).toBeUndefined();
+      await expect(dnsRecordStep.delete(harness.context)).resolves.toBeUndefined();
+      expect(route53.commandCalls(ChangeResourceRecordSetsCommand)).toHaveLength(0);
+    });
+
     it('tolerates a record that vanished between the look and the DELETE', async () => {
       harness = stepHarness(dnsRecordStep, { record: { created: true, complete: true, data: OURS } });
       route53.on(ListResourceRecordSetsCommand).resolves(listing(cname(ALB)));
@@ -175,32 +300,6 @@ describe('dns-record step', () => {
         .rejects(Object.assign(new Error("Tried to delete resource record set [name='www.example.com.', type='CNAME'] but it was not found"), { name: 'InvalidChangeBatch' }));
 
       await expect(dnsRecordStep.delete(harness.context)).resolves.toBeUndefined();
-    });
-  });
-
-  describe('inspect', () => {
-    it('is healthy when the CNAME points at the ALB', async () => {
-      harness = stepHarness(dnsRecordStep, { record: { created: true, complete: true, data: OURS } });
-      route53.on(ListResourceRecordSetsCommand).resolves(listing(cname(ALB)));
-
-      expect(await dnsRecordStep.inspect(harness.context)).toMatchObject({ present: true, healthy: true, details: { value: ALB, ttl: 300 } });
-    });
-
-    it('reports drift when the CNAME points elsewhere', async () => {
-      harness = stepHarness(dnsRecordStep, { record: { created: true, complete: true, data: OURS } });
-      route53.on(ListResourceRecordSetsCommand).resolves(listing(cname(OLD_ALB)));
-
-      const inspection = await dnsRecordStep.inspect(harness.context);
-
-      expect(inspection).toMatchObject({ present: true, healthy: false, details: { value: OLD_ALB } });
-      expect(inspection.drift).toEqual([`CNAME www.example.com points at ${OLD_ALB}, not the ALB ${ALB}`]);
-    });
-
-    it('reports a missing record', async () => {
-      harness = stepHarness(dnsRecordStep, { record: { created: true, complete: true, data: OURS } });
-      route53.on(ListResourceRecordSetsCommand).resolves(listing());
-
-      expect(await dnsRecordStep.inspect(harness.context)).toMatchObject({ present: false, healthy: false });
     });
   });
 });

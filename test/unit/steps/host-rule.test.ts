@@ -2,6 +2,7 @@ import {
   CreateRuleCommand,
   DeleteRuleCommand,
   DescribeRulesCommand,
+  DescribeTagsCommand,
   ElasticLoadBalancingV2Client,
   ModifyRuleCommand,
   SetRulePrioritiesCommand,
@@ -9,8 +10,9 @@ import {
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { hostRuleStep } from '../../../src/steps/host-rule.js';
-import { SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
+import { hostRuleStep, listenerOfRule } from '../../../src/steps/host-rule.js';
+import { diffFields, UNKNOWN } from '../../../src/steps/resource.js';
+import { articleConfig, SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
 
 const elbv2 = mockClient(ElasticLoadBalancingV2Client);
 const LISTENER_ARN = SAMPLE_OUTPUTS['https-listener'].listenerArn;
@@ -75,6 +77,8 @@ const foreignRule: Rule = {
   Conditions: [{ Field: 'path-pattern', PathPatternConfig: { Values: ['/admin/*'] } }],
   Actions: [{ Type: 'fixed-response', Order: 1, FixedResponseConfig: { StatusCode: '403' } }],
 };
+const noTags = { TagDescriptions: [{ ResourceArn: RULE.ruleArn, Tags: [{ Key: 'team', Value: 'other' }] }] };
+const ourTags = { TagDescriptions: [{ ResourceArn: RULE.ruleArn, Tags: [{ Key: 'authecs:stack', Value: 'ecsauth' }] }] };
 
 describe('host-rule step', () => {
   let harness: StepHarness<'host-rule'>;
@@ -92,7 +96,8 @@ describe('host-rule step', () => {
       return { Rules: [liveRule()] };
     });
 
-    const output = await hostRuleStep.create(harness.context);
+    expect(await hostRuleStep.read(harness.readContext)).toBeUndefined();
+    const output = await hostRuleStep.create(harness.context, hostRuleStep.desired(harness.config, harness.inputs));
 
     expect(elbv2.commandCalls(CreateRuleCommand)[0]!.args[0].input).toEqual({
       ListenerArn: LISTENER_ARN,
@@ -109,50 +114,66 @@ describe('host-rule step', () => {
     expect(harness.state.get('host-rule')).toMatchObject({ created: true, data: output });
   });
 
-  it('passes --rule-priority, --session-cookie and --scope through', async () => {
-    harness = stepHarness(hostRuleStep, { config: { rulePriority: 7, sessionCookieName: 'MyCookie', scope: 'openid email' } });
-    elbv2.on(DescribeRulesCommand).resolves({ Rules: [defaultRule] });
+  it('passes --rule-priority, --session-cookie and --scope (normalised) through', async () => {
+    harness = stepHarness(hostRuleStep, { config: { rulePriority: 7, sessionCookieName: 'MyCookie', scope: 'openid  email' } });
     elbv2.on(CreateRuleCommand).resolves({ Rules: [liveRule({ priority: '7' })] });
 
-    await hostRuleStep.create(harness.context);
+    await hostRuleStep.create(harness.context, hostRuleStep.desired(harness.config, harness.inputs));
 
     const input = elbv2.commandCalls(CreateRuleCommand)[0]!.args[0].input;
     expect(input.Priority).toBe(7);
-    expect(input.Actions?.[0]?.AuthenticateCognitoConfig).toMatchObject({ SessionCookieName: 'MyCookie', Scope: 'openid email' });
+    expect(input.Actions?.[0]?.AuthenticateCognitoConfig).toMatchObject({ SessionCookieName: 'MyCookie', Scope: 'email openid' });
   });
 
-  it('adopts the identical rule a killed run left at our priority (found across pages)', async () => {
+  it('read adopts the identical rule a killed run left at our priority (found across pages), without writing', async () => {
     harness = stepHarness(hostRuleStep, { record: { created: true, complete: false, data: { listenerArn: LISTENER_ARN, priority: 20 } } });
-    elbv2
-      .on(DescribeRulesCommand, { ListenerArn: LISTENER_ARN })
-      .resolvesOnce({ Rules: [defaultRule], NextMarker: 'm2' })
-      .resolves({ Rules: [liveRule()] });
+    // The paginator reuses one input object, so each call's input is copied as it is made.
+    const listed: object[] = [];
+    elbv2.on(DescribeRulesCommand, { ListenerArn: LISTENER_ARN }).callsFake((input: { Marker?: string }) => {
+      listed.push({ ...input });
+      return input.Marker ? { Rules: [liveRule()] } : { Rules: [defaultRule], NextMarker: 'm2' };
+    });
+    const before = JSON.stringify(harness.state.get('host-rule'));
 
-    const found = await hostRuleStep.find(harness.context);
+    const found = await hostRuleStep.read(harness.readContext);
 
-    expect(found).toEqual({ created: true, output: { ruleArn: RULE.ruleArn, listenerArn: LISTENER_ARN, priority: 20 } });
-    expect(elbv2.commandCalls(DescribeRulesCommand)[1]!.args[0].input).toMatchObject({ ListenerArn: LISTENER_ARN, Marker: 'm2' });
-
-    const output = await hostRuleStep.create(harness.context);
-    expect(output.ruleArn).toBe(RULE.ruleArn);
+    expect(found).toMatchObject({ created: true, output: { ruleArn: RULE.ruleArn, listenerArn: LISTENER_ARN, priority: 20 } });
+    expect(listed).toEqual([{ ListenerArn: LISTENER_ARN }, { ListenerArn: LISTENER_ARN, Marker: 'm2' }]);
+    expect(diffFields(hostRuleStep.desired(harness.config, harness.inputs), found!.observed, hostRuleStep.effects)).toEqual([]);
+    expect(JSON.stringify(harness.state.get('host-rule'))).toBe(before);
     expect(elbv2.commandCalls(CreateRuleCommand)).toHaveLength(0);
-    expect(harness.state.get('host-rule')).toMatchObject({ data: { ruleArn: RULE.ruleArn } });
   });
 
-  it('finds the recorded rule by ARN and needs nothing more when it matches', async () => {
+  it('read adopts a rule at our priority that carries our tag even when it differs, so the diff repairs it', async () => {
+    harness = stepHarness(hostRuleStep);
+    elbv2.on(DescribeRulesCommand).resolves({ Rules: [liveRule({ cognito: { UserPoolClientId: 'oldclient' } })] });
+    elbv2.on(DescribeTagsCommand).resolves(ourTags);
+
+    const found = await hostRuleStep.read(harness.readContext);
+
+    expect(found?.output.ruleArn).toBe(RULE.ruleArn);
+    expect(diffFields(hostRuleStep.desired(harness.config, harness.inputs), found!.observed, hostRuleStep.effects)).toEqual([
+      { field: 'userPoolClientId', from: 'oldclient', to: CLIENT_ID, effect: 'update' },
+    ]);
+  });
+
+  it('reads the recorded rule by ARN and it matches what up wants', async () => {
     harness = stepHarness(hostRuleStep, { record: { created: true, complete: true, data: RULE } });
     elbv2.on(DescribeRulesCommand, { RuleArns: [RULE.ruleArn] }).resolves({ Rules: [liveRule()] });
 
-    expect(await hostRuleStep.find(harness.context)).toEqual({ created: true, output: RULE });
+    const found = await hostRuleStep.read(harness.readContext);
+
+    expect(found).toMatchObject({ created: true, output: RULE });
     expect(elbv2.commandCalls(DescribeRulesCommand)).toHaveLength(1);
+    expect(diffFields(hostRuleStep.desired(harness.config, harness.inputs), found!.observed, hostRuleStep.effects)).toEqual([]);
   });
 
-  it("refuses a priority held by someone else's rule, naming --rule-priority", async () => {
+  it("read refuses a priority held by someone else's rule, naming --rule-priority", async () => {
     harness = stepHarness(hostRuleStep);
     elbv2.on(DescribeRulesCommand).resolves({ Rules: [defaultRule, foreignRule] });
+    elbv2.on(DescribeTagsCommand).resolves(noTags);
 
-    expect(await hostRuleStep.find(harness.context)).toBeUndefined();
-    await expect(hostRuleStep.create(harness.context)).rejects.toMatchObject({
+    await expect(hostRuleStep.read(harness.readContext)).rejects.toMatchObject({
       code: 'RULE_PRIORITY_IN_USE',
       exit: 'conflict',
       hint: expect.stringContaining('--rule-priority'),
@@ -161,65 +182,145 @@ describe('host-rule step', () => {
     expect(elbv2.commandCalls(ModifyRuleCommand)).toHaveLength(0);
   });
 
-  it('refuses a near-identical unrecorded rule too: only an exact match is adopted', async () => {
+  it('read refuses a near-identical untagged rule too: only an exact match or our tag is adopted', async () => {
     harness = stepHarness(hostRuleStep);
     elbv2.on(DescribeRulesCommand).resolves({ Rules: [liveRule({ cognito: { UserPoolClientId: 'someoneelsesclient' } })] });
+    elbv2.on(DescribeTagsCommand).resolves(noTags);
 
-    await expect(hostRuleStep.create(harness.context)).rejects.toMatchObject({ code: 'RULE_PRIORITY_IN_USE' });
+    await expect(hostRuleStep.read(harness.readContext)).rejects.toMatchObject({ code: 'RULE_PRIORITY_IN_USE' });
   });
 
   it('maps PriorityInUse from CreateRule to the same conflict', async () => {
     harness = stepHarness(hostRuleStep);
-    elbv2.on(DescribeRulesCommand).resolves({ Rules: [defaultRule] });
     elbv2.on(CreateRuleCommand).rejects(error('PriorityInUseException', 'The specified priority is in use.'));
 
-    await expect(hostRuleStep.create(harness.context)).rejects.toMatchObject({ code: 'RULE_PRIORITY_IN_USE', exit: 'conflict' });
+    await expect(hostRuleStep.create(harness.context, hostRuleStep.desired(harness.config, harness.inputs))).rejects.toMatchObject({ code: 'RULE_PRIORITY_IN_USE', exit: 'conflict' });
   });
 
-  it('repairs our recorded rule with ModifyRule when an input changed (new client ID, new target group)', async () => {
+  it('desired: each field from a dependency about to be made is unknown', () => {
+    harness = stepHarness(hostRuleStep);
+
+    const want = hostRuleStep.desired(harness.config, { ...harness.inputs, 'app-client': UNKNOWN, 'target-group': UNKNOWN });
+    expect(want).toEqual({
+      listenerArn: LISTENER_ARN,
+      priority: 20,
+      host: 'www.example.com',
+      userPoolArn: POOL_ARN,
+      userPoolClientId: UNKNOWN,
+      userPoolDomain: DOMAIN,
+      sessionCookieName: 'AWSELBAuthSessionCookie',
+      scope: 'openid',
+      targetGroupArn: UNKNOWN,
+    });
+    expect(hostRuleStep.desired(harness.config, { ...harness.inputs, 'https-listener': UNKNOWN, 'user-pool': UNKNOWN, 'user-pool-domain': UNKNOWN })).toMatchObject({
+      listenerArn: UNKNOWN,
+      userPoolArn: UNKNOWN,
+      userPoolDomain: UNKNOWN,
+    });
+  });
+
+  it('diff: --rule-priority 30 moves the rule in place; a new scope or host is an update; a new listener a replacement', async () => {
     harness = stepHarness(hostRuleStep, { record: { created: true, complete: true, data: RULE } });
-    elbv2.on(DescribeRulesCommand, { RuleArns: [RULE.ruleArn] }).resolves({ Rules: [liveRule({ cognito: { UserPoolClientId: 'oldclient' }, targetGroupArn: `${TG_ARN}-old` })] });
-    elbv2.on(ModifyRuleCommand).resolves({});
+    elbv2.on(DescribeRulesCommand, { RuleArns: [RULE.ruleArn] }).resolves({ Rules: [liveRule()] });
+    const found = await hostRuleStep.read(harness.readContext);
+    const diff = (config: Parameters<typeof articleConfig>[0], inputs = harness.inputs) => diffFields(hostRuleStep.desired(articleConfig(config), inputs), found!.observed, hostRuleStep.effects);
 
-    expect(await hostRuleStep.find(harness.context)).toBeUndefined();
-    const output = await hostRuleStep.create(harness.context);
-
-    expect(elbv2.commandCalls(CreateRuleCommand)).toHaveLength(0);
-    expect(elbv2.commandCalls(ModifyRuleCommand)[0]!.args[0].input).toEqual({ RuleArn: RULE.ruleArn, Conditions: ARTICLE_CONDITIONS, Actions: ARTICLE_ACTIONS });
-    expect(output).toEqual(RULE);
+    expect(diff({ rulePriority: 30 })).toEqual([{ field: 'priority', from: 20, to: 30, effect: 'update' }]);
+    expect(diff({ scope: 'profile openid' })).toEqual([{ field: 'scope', from: 'openid', to: 'openid profile', effect: 'update' }]);
+    expect(diff({ domain: 'App.Example.com' })).toEqual([{ field: 'host', from: 'www.example.com', to: 'app.example.com', effect: 'update' }]);
+    expect(diff({}, { ...harness.inputs, 'https-listener': UNKNOWN })).toEqual([{ field: 'listenerArn', from: LISTENER_ARN, to: UNKNOWN, effect: 'replace' }]);
   });
 
-  it('moves our rule when --rule-priority changed', async () => {
+  it('update moves the rule to --rule-priority 30 with SetRulePriorities only', async () => {
     harness = stepHarness(hostRuleStep, { config: { rulePriority: 30 }, record: { created: true, complete: true, data: RULE } });
     elbv2.on(DescribeRulesCommand, { RuleArns: [RULE.ruleArn] }).resolves({ Rules: [liveRule()] });
     elbv2.on(DescribeRulesCommand, { ListenerArn: LISTENER_ARN }).resolves({ Rules: [defaultRule, liveRule()] });
     elbv2.on(SetRulePrioritiesCommand).resolves({});
 
-    const output = await hostRuleStep.create(harness.context);
+    const found = await hostRuleStep.read(harness.readContext);
+    const want = hostRuleStep.desired(harness.config, harness.inputs);
+    const output = await hostRuleStep.update!(harness.context, want, found!, diffFields(want, found!.observed, hostRuleStep.effects));
 
+    expect(elbv2.commandCalls(SetRulePrioritiesCommand)).toHaveLength(1);
     expect(elbv2.commandCalls(SetRulePrioritiesCommand)[0]!.args[0].input).toEqual({ RulePriorities: [{ RuleArn: RULE.ruleArn, Priority: 30 }] });
     expect(elbv2.commandCalls(ModifyRuleCommand)).toHaveLength(0);
-    expect(output.priority).toBe(30);
+    expect(elbv2.commandCalls(CreateRuleCommand)).toHaveLength(0);
+    expect(output).toEqual({ ...RULE, priority: 30 });
+    expect(harness.state.get('host-rule')).toMatchObject({ data: { priority: 30 } });
   });
 
-  it('will not move our rule onto a priority someone else holds', async () => {
+  it('update will not move our rule onto a priority someone else holds', async () => {
     harness = stepHarness(hostRuleStep, { config: { rulePriority: 30 }, record: { created: true, complete: true, data: RULE } });
     elbv2.on(DescribeRulesCommand, { RuleArns: [RULE.ruleArn] }).resolves({ Rules: [liveRule()] });
     elbv2.on(DescribeRulesCommand, { ListenerArn: LISTENER_ARN }).resolves({ Rules: [liveRule(), { ...foreignRule, Priority: '30' }] });
 
-    await expect(hostRuleStep.create(harness.context)).rejects.toMatchObject({ code: 'RULE_PRIORITY_IN_USE' });
+    const found = await hostRuleStep.read(harness.readContext);
+    const want = hostRuleStep.desired(harness.config, harness.inputs);
+    await expect(hostRuleStep.update!(harness.context, want, found!, diffFields(want, found!.observed, hostRuleStep.effects))).rejects.toMatchObject({ code: 'RULE_PRIORITY_IN_USE' });
     expect(elbv2.commandCalls(SetRulePrioritiesCommand)).toHaveLength(0);
   });
 
-  it('creates a new rule when the recorded one is gone', async () => {
+  it('update rewrites the conditions and actions with one ModifyRule when an input changed (new client ID, new target group, new scope)', async () => {
+    harness = stepHarness(hostRuleStep, { config: { scope: 'openid email' }, record: { created: true, complete: true, data: RULE } });
+    elbv2.on(DescribeRulesCommand, { RuleArns: [RULE.ruleArn] }).resolves({ Rules: [liveRule({ cognito: { UserPoolClientId: 'oldclient' }, targetGroupArn: `${TG_ARN}-old` })] });
+    elbv2.on(ModifyRuleCommand).resolves({});
+
+    const found = await hostRuleStep.read(harness.readContext);
+    const want = hostRuleStep.desired(harness.config, harness.inputs);
+    const changes = diffFields(want, found!.observed, hostRuleStep.effects);
+    const output = await hostRuleStep.update!(harness.context, want, found!, changes);
+
+    expect(changes.map((change) => change.field)).toEqual(['userPoolClientId', 'scope', 'targetGroupArn']);
+    expect(elbv2.commandCalls(ModifyRuleCommand)).toHaveLength(1);
+    const actions = structuredClone(ARTICLE_ACTIONS);
+    actions[0]!.AuthenticateCognitoConfig!.Scope = 'email openid';
+    expect(elbv2.commandCalls(ModifyRuleCommand)[0]!.args[0].input).toEqual({ RuleArn: RULE.ruleArn, Conditions: ARTICLE_CONDITIONS, Actions: actions });
+    expect(elbv2.commandCalls(SetRulePrioritiesCommand)).toHaveLength(0);
+    expect(elbv2.commandCalls(CreateRuleCommand)).toHaveLength(0);
+    expect(output).toEqual(RULE);
+  });
+
+  it('observes actions in the wrong order, or an extra condition, as changes that ModifyRule puts back', async () => {
+    harness = stepHarness(hostRuleStep, { record: { created: true, complete: true, data: RULE } });
+    const rule = liveRule();
+    rule.Actions = rule.Actions!.map((action) => ({ ...action, Order: action.Type === 'forward' ? 1 : 2 }));
+    rule.Conditions = [...rule.Conditions!, { Field: 'path-pattern', Values: ['/admin/*'] }];
+    elbv2.on(DescribeRulesCommand).resolves({ Rules: [rule] });
+
+    const found = await hostRuleStep.read(harness.readContext);
+    const changes = diffFields(hostRuleStep.desired(harness.config, harness.inputs), found!.observed, hostRuleStep.effects);
+
+    expect(changes.map((change) => [change.field, change.effect])).toEqual([
+      ['host', 'update'],
+      ['userPoolArn', 'update'],
+      ['userPoolClientId', 'update'],
+      ['userPoolDomain', 'update'],
+      ['sessionCookieName', 'update'],
+      ['scope', 'update'],
+      ['targetGroupArn', 'update'],
+    ]);
+    expect(changes[0]!.from).toBe('host-header www.example.com; path-pattern /admin/*');
+  });
+
+  it('read finds nothing when the recorded rule is gone and nothing holds our priority', async () => {
     harness = stepHarness(hostRuleStep, { record: { created: true, complete: true, data: RULE } });
     elbv2.on(DescribeRulesCommand, { RuleArns: [RULE.ruleArn] }).rejects(error('RuleNotFoundException'));
     elbv2.on(DescribeRulesCommand, { ListenerArn: LISTENER_ARN }).resolves({ Rules: [defaultRule] });
-    elbv2.on(CreateRuleCommand).resolves({ Rules: [liveRule({ arn: `${RULE.ruleArn}-new` })] });
 
-    const output = await hostRuleStep.create(harness.context);
+    expect(await hostRuleStep.read(harness.readContext)).toBeUndefined();
+  });
 
-    expect(output.ruleArn).toBe(`${RULE.ruleArn}-new`);
+  it('read finds nothing, and calls nothing, before the listener exists', async () => {
+    harness = stepHarness(hostRuleStep);
+    harness.state.remove('https-listener');
+
+    expect(await hostRuleStep.read(harness.readContext)).toBeUndefined();
+    expect(elbv2.calls()).toHaveLength(0);
+  });
+
+  it("derives a rule's listener from its ARN", () => {
+    expect(listenerOfRule(RULE.ruleArn)).toBe(LISTENER_ARN);
+    expect(listenerOfRule('not-an-arn')).toBeUndefined();
   });
 
   it('delete removes the recorded rule and tolerates one already gone', async () => {
@@ -240,56 +341,19 @@ describe('host-rule step', () => {
 
     elbv2.reset();
     elbv2.on(DescribeRulesCommand).resolves({ Rules: [defaultRule, foreignRule] });
+    elbv2.on(DescribeTagsCommand).resolves(noTags);
     await hostRuleStep.delete(harness.context);
     expect(elbv2.commandCalls(DeleteRuleCommand)).toHaveLength(0);
   });
 
-  it('inspect reports a missing rule', async () => {
-    harness = stepHarness(hostRuleStep, { record: { created: true, complete: true, data: RULE } });
-    elbv2.on(DescribeRulesCommand).rejects(error('RuleNotFoundException'));
-
-    expect(await hostRuleStep.inspect(harness.context)).toMatchObject({ present: false, healthy: false });
-  });
-
-  it('inspect of the matching rule shows no drift', async () => {
+  it('read reports the priority and ARN as its health', async () => {
     harness = stepHarness(hostRuleStep, { record: { created: true, complete: true, data: RULE } });
     elbv2.on(DescribeRulesCommand).resolves({ Rules: [liveRule()] });
 
-    expect(await hostRuleStep.inspect(harness.context)).toMatchObject({ present: true, healthy: true, drift: [], details: { priority: '20' } });
-  });
-
-  it('inspect lists each mismatch: host, pool ARN, client ID, domain, scope and forward target', async () => {
-    harness = stepHarness(hostRuleStep, { record: { created: true, complete: true, data: RULE } });
-    elbv2.on(DescribeRulesCommand).resolves({
-      Rules: [
-        liveRule({
-          host: 'other.example.com',
-          cognito: { UserPoolArn: `${POOL_ARN}x`, UserPoolClientId: 'otherclient', UserPoolDomain: 'other-domain', Scope: 'openid email' },
-          targetGroupArn: `${TG_ARN}-other`,
-        }),
-      ],
+    expect((await hostRuleStep.read(harness.readContext))?.health).toEqual({
+      healthy: true,
+      summary: 'priority 20: sign in, then forward',
+      details: { priority: '20', ruleArn: RULE.ruleArn },
     });
-
-    const { drift } = await hostRuleStep.inspect(harness.context);
-
-    expect(drift).toEqual([
-      'host is other.example.com, not www.example.com',
-      `user pool ARN is ${POOL_ARN}x, not ${POOL_ARN}`,
-      `client ID is otherclient, not ${CLIENT_ID}`,
-      `Cognito domain is other-domain, not ${DOMAIN}`,
-      'scope is openid email, not openid',
-      `forward target is ${TG_ARN}-other, not ${TG_ARN}`,
-    ]);
-  });
-
-  it('inspect flags actions in the wrong order', async () => {
-    harness = stepHarness(hostRuleStep, { record: { created: true, complete: true, data: RULE } });
-    const rule = liveRule();
-    rule.Actions = rule.Actions!.map((action) => ({ ...action, Order: action.Type === 'forward' ? 1 : 2 }));
-    elbv2.on(DescribeRulesCommand).resolves({ Rules: [rule] });
-
-    const { drift } = await hostRuleStep.inspect(harness.context);
-
-    expect(drift).toContain('actions are forward then authenticate-cognito, not authenticate-cognito then forward');
   });
 });

@@ -1,8 +1,10 @@
 import { GetHostedZoneCommand, ListHostedZonesByNameCommand, Route53Client, type HostedZone } from '@aws-sdk/client-route-53';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { hostedZoneStep, isWithinZone } from '../../../src/steps/hosted-zone.js';
-import { stepHarness, type StepHarness } from '../../support/step-harness.js';
+import { hostedZoneStep } from '../../../src/steps/hosted-zone.js';
+import { diffFields } from '../../../src/steps/resource.js';
+import { isWithinZone } from '../../../src/steps/shared/route53.js';
+import { articleConfig, stepHarness, type StepHarness } from '../../support/step-harness.js';
 
 const route53 = mockClient(Route53Client);
 
@@ -25,9 +27,9 @@ describe('hosted-zone step', () => {
       harness = stepHarness(hostedZoneStep);
       route53.on(ListHostedZonesByNameCommand, { DNSName: 'example.com' }).resolves({ HostedZones: [zone('Z0APEX', 'example.com.')], IsTruncated: false, MaxItems: 100 });
 
-      const found = await hostedZoneStep.find(harness.context);
+      const found = await hostedZoneStep.read(harness.readContext);
 
-      expect(found).toEqual({ created: false, output: { hostedZoneId: 'Z0APEX', zoneName: 'example.com' } });
+      expect(found).toMatchObject({ created: false, output: { hostedZoneId: 'Z0APEX', zoneName: 'example.com' }, observed: { domain: 'www.example.com', hostedZoneId: undefined } });
       const asked = route53.commandCalls(ListHostedZonesByNameCommand).map((call) => call.args[0].input.DNSName);
       expect(asked).toEqual(['www.example.com', 'example.com']);
     });
@@ -37,7 +39,7 @@ describe('hosted-zone step', () => {
       route53.on(ListHostedZonesByNameCommand, { DNSName: 'app.example.com' }).resolves({ HostedZones: [zone('Z0SUB', 'app.example.com.')], IsTruncated: false, MaxItems: 100 });
       route53.on(ListHostedZonesByNameCommand, { DNSName: 'example.com' }).resolves({ HostedZones: [zone('Z0APEX', 'example.com.')], IsTruncated: false, MaxItems: 100 });
 
-      const found = await hostedZoneStep.find(harness.context);
+      const found = await hostedZoneStep.read(harness.readContext);
 
       expect(found?.output).toEqual({ hostedZoneId: 'Z0SUB', zoneName: 'app.example.com' });
       expect(route53.commandCalls(ListHostedZonesByNameCommand).map((call) => call.args[0].input.DNSName)).not.toContain('example.com');
@@ -50,7 +52,7 @@ describe('hosted-zone step', () => {
       route53.on(ListHostedZonesByNameCommand, { DNSName: 'app.example.com' }).resolves({ HostedZones: [zone('Z0PRIV', 'app.example.com.', true), zone('Z0OTHER', 'b.example.com.')], IsTruncated: false, MaxItems: 100 });
       route53.on(ListHostedZonesByNameCommand, { DNSName: 'example.com' }).resolves({ HostedZones: [zone('Z0APEX', 'EXAMPLE.com.')], IsTruncated: false, MaxItems: 100 });
 
-      const found = await hostedZoneStep.find(harness.context);
+      const found = await hostedZoneStep.read(harness.readContext);
 
       expect(found?.output).toEqual({ hostedZoneId: 'Z0APEX', zoneName: 'example.com' });
     });
@@ -59,7 +61,7 @@ describe('hosted-zone step', () => {
       harness = stepHarness(hostedZoneStep, { config: { domain: 'example.com' } });
       route53.on(ListHostedZonesByNameCommand, { DNSName: 'example.com' }).resolves({ HostedZones: [zone('Z0APEX', 'example.com.')], IsTruncated: false, MaxItems: 100 });
 
-      expect((await hostedZoneStep.find(harness.context))?.output.hostedZoneId).toBe('Z0APEX');
+      expect((await hostedZoneStep.read(harness.readContext))?.output.hostedZoneId).toBe('Z0APEX');
       // A bare TLD is never asked for.
       expect(route53.commandCalls(ListHostedZonesByNameCommand).map((call) => call.args[0].input.DNSName)).toEqual(['example.com']);
     });
@@ -73,21 +75,21 @@ describe('hosted-zone step', () => {
         .on(ListHostedZonesByNameCommand, { DNSName: 'example.com.', HostedZoneId: 'Z0PUB' })
         .resolves({ HostedZones: [zone('Z0PUB', 'example.com.')], IsTruncated: false, MaxItems: 1 });
 
-      expect((await hostedZoneStep.find(harness.context))?.output.hostedZoneId).toBe('Z0PUB');
+      expect((await hostedZoneStep.read(harness.readContext))?.output.hostedZoneId).toBe('Z0PUB');
     });
 
     it('refuses to guess between two public zones with the same name', async () => {
       harness = stepHarness(hostedZoneStep);
       route53.on(ListHostedZonesByNameCommand, { DNSName: 'example.com' }).resolves({ HostedZones: [zone('Z0ONE', 'example.com.'), zone('Z0TWO', 'example.com.')], IsTruncated: false, MaxItems: 100 });
 
-      await expect(hostedZoneStep.find(harness.context)).rejects.toMatchObject({ code: 'HOSTED_ZONE_AMBIGUOUS', hint: expect.stringContaining('--hosted-zone-id') });
+      await expect(hostedZoneStep.read(harness.readContext)).rejects.toMatchObject({ code: 'HOSTED_ZONE_AMBIGUOUS', hint: expect.stringContaining('--hosted-zone-id') });
     });
 
     it('finds nothing, and create() then fails with a hint to create the zone or pass --hosted-zone-id', async () => {
       harness = stepHarness(hostedZoneStep);
 
-      expect(await hostedZoneStep.find(harness.context)).toBeUndefined();
-      const error = await hostedZoneStep.create(harness.context).catch((caught: unknown) => caught);
+      expect(await hostedZoneStep.read(harness.readContext)).toBeUndefined();
+      const error = await hostedZoneStep.create(harness.context, hostedZoneStep.desired(harness.config, harness.inputs)).catch((caught: unknown) => caught);
 
       expect(error).toMatchObject({ code: 'HOSTED_ZONE_NOT_FOUND', exit: 'notFound' });
       expect((error as { hint: string }).hint).toMatch(/public hosted zone/);
@@ -100,7 +102,7 @@ describe('hosted-zone step', () => {
       harness = stepHarness(hostedZoneStep);
       route53.on(ListHostedZonesByNameCommand, { DNSName: 'example.com' }).resolves({ HostedZones: [zone('Z0APEX', 'example.com.')], IsTruncated: false, MaxItems: 100 });
 
-      await hostedZoneStep.create(harness.context);
+      await hostedZoneStep.create(harness.context, hostedZoneStep.desired(harness.config, harness.inputs));
 
       expect(harness.state.get('hosted-zone')).toMatchObject({ created: false, data: { hostedZoneId: 'Z0APEX', zoneName: 'example.com' } });
     });
@@ -111,7 +113,7 @@ describe('hosted-zone step', () => {
       harness = stepHarness(hostedZoneStep, { config: { hostedZoneId: '/hostedzone/Z0GIVEN' } });
       route53.on(GetHostedZoneCommand, { Id: 'Z0GIVEN' }).resolves({ HostedZone: zone('Z0GIVEN', 'example.com.'), DelegationSet: { NameServers: [] } });
 
-      expect(await hostedZoneStep.find(harness.context)).toEqual({ created: false, output: { hostedZoneId: 'Z0GIVEN', zoneName: 'example.com' } });
+      expect(await hostedZoneStep.read(harness.readContext)).toMatchObject({ created: false, output: { hostedZoneId: 'Z0GIVEN', zoneName: 'example.com' }, observed: { hostedZoneId: 'Z0GIVEN' } });
       expect(route53.commandCalls(ListHostedZonesByNameCommand)).toHaveLength(0);
     });
 
@@ -119,21 +121,21 @@ describe('hosted-zone step', () => {
       harness = stepHarness(hostedZoneStep, { config: { hostedZoneId: 'Z0GIVEN' } });
       route53.on(GetHostedZoneCommand).resolves({ HostedZone: zone('Z0GIVEN', 'example.com.', true) });
 
-      await expect(hostedZoneStep.find(harness.context)).rejects.toMatchObject({ code: 'HOSTED_ZONE_PRIVATE', exit: 'usage' });
+      await expect(hostedZoneStep.read(harness.readContext)).rejects.toMatchObject({ code: 'HOSTED_ZONE_PRIVATE', exit: 'usage' });
     });
 
     it('rejects a zone that does not hold the domain', async () => {
       harness = stepHarness(hostedZoneStep, { config: { hostedZoneId: 'Z0GIVEN' } });
       route53.on(GetHostedZoneCommand).resolves({ HostedZone: zone('Z0GIVEN', 'ample.com.') });
 
-      await expect(hostedZoneStep.find(harness.context)).rejects.toMatchObject({ code: 'HOSTED_ZONE_MISMATCH', exit: 'usage' });
+      await expect(hostedZoneStep.read(harness.readContext)).rejects.toMatchObject({ code: 'HOSTED_ZONE_MISMATCH', exit: 'usage' });
     });
 
     it('reports a zone ID that does not exist', async () => {
       harness = stepHarness(hostedZoneStep, { config: { hostedZoneId: 'Z0NOPE' } });
       route53.on(GetHostedZoneCommand).rejects(noSuchZone());
 
-      await expect(hostedZoneStep.find(harness.context)).rejects.toMatchObject({ code: 'HOSTED_ZONE_NOT_FOUND', exit: 'notFound', hint: expect.stringContaining('--hosted-zone-id') });
+      await expect(hostedZoneStep.read(harness.readContext)).rejects.toMatchObject({ code: 'HOSTED_ZONE_NOT_FOUND', exit: 'notFound', hint: expect.stringContaining('--hosted-zone-id') });
     });
   });
 
@@ -145,20 +147,72 @@ describe('hosted-zone step', () => {
     expect(route53.calls()).toHaveLength(0);
   });
 
-  describe('inspect', () => {
-    it('reports the zone', async () => {
-      harness = stepHarness(hostedZoneStep, { record: { created: false, complete: true, data: { hostedZoneId: 'Z0APEX', zoneName: 'example.com' } } });
+  describe('read (health and re-pointing)', () => {
+    const recorded = { created: false, complete: true, data: { hostedZoneId: 'Z0APEX', zoneName: 'example.com' } };
+
+    it('reports the recorded zone as healthy, and sees no change while the settings still pick it', async () => {
+      harness = stepHarness(hostedZoneStep, { record: recorded });
       route53.on(GetHostedZoneCommand).resolves({ HostedZone: zone('Z0APEX', 'example.com.') });
+      route53.on(ListHostedZonesByNameCommand, { DNSName: 'example.com' }).resolves({ HostedZones: [zone('Z0APEX', 'example.com.')], IsTruncated: false, MaxItems: 100 });
 
-      expect(await hostedZoneStep.inspect(harness.context)).toMatchObject({ present: true, healthy: true, summary: 'example.com (Z0APEX)' });
+      const live = (await hostedZoneStep.read(harness.readContext))!;
+
+      expect(live.health).toEqual({ healthy: true, summary: 'example.com (Z0APEX)', details: { hostedZoneId: 'Z0APEX', zoneName: 'example.com', recordCount: 2 } });
+      expect(diffFields(hostedZoneStep.desired(harness.config, harness.inputs), live.observed, hostedZoneStep.effects)).toEqual([]);
     });
 
-    it('reports a zone that is gone', async () => {
-      harness = stepHarness(hostedZoneStep, { record: { created: false, complete: true, data: { hostedZoneId: 'Z0APEX', zoneName: 'example.com' } } });
+    it('--hosted-zone-id naming another zone re-runs the lookup (replace), and create then records the new zone', async () => {
+      harness = stepHarness(hostedZoneStep, { record: recorded, config: { hostedZoneId: 'Z0OTHER' } });
+      route53.on(GetHostedZoneCommand, { Id: 'Z0APEX' }).resolves({ HostedZone: zone('Z0APEX', 'example.com.') });
+      route53.on(GetHostedZoneCommand, { Id: 'Z0OTHER' }).resolves({ HostedZone: zone('Z0OTHER', 'example.com.') });
+
+      const want = hostedZoneStep.desired(harness.config, harness.inputs);
+      const live = (await hostedZoneStep.read(harness.readContext))!;
+
+      expect(live.output.hostedZoneId).toBe('Z0APEX');
+      expect(diffFields(want, live.observed, hostedZoneStep.effects)).toEqual([{ field: 'hostedZoneId', from: 'Z0APEX', to: 'Z0OTHER', effect: 'replace' }]);
+      expect(await hostedZoneStep.create(harness.context, want)).toEqual({ hostedZoneId: 'Z0OTHER', zoneName: 'example.com' });
+      expect(harness.state.get('hosted-zone')).toMatchObject({ created: false, data: { hostedZoneId: 'Z0OTHER' } });
+      expect(route53.calls().map((call) => call.args[0].constructor.name)).not.toContain('CreateHostedZoneCommand');
+    });
+
+    it('a new --domain whose longest public zone is another one re-runs the lookup', async () => {
+      harness = stepHarness(hostedZoneStep, { record: recorded, config: { domain: 'www.app.example.com' } });
+      route53.on(GetHostedZoneCommand).resolves({ HostedZone: zone('Z0APEX', 'example.com.') });
+      route53.on(ListHostedZonesByNameCommand, { DNSName: 'app.example.com' }).resolves({ HostedZones: [zone('Z0SUB', 'app.example.com.')], IsTruncated: false, MaxItems: 100 });
+
+      const live = (await hostedZoneStep.read(harness.readContext))!;
+
+      expect(diffFields(hostedZoneStep.desired(harness.config, harness.inputs), live.observed, hostedZoneStep.effects)).toEqual([
+        { field: 'hostedZoneId', from: 'Z0APEX', to: undefined, effect: 'replace' },
+      ]);
+    });
+
+    it('finds the zone by name again when the recorded one is gone', async () => {
+      harness = stepHarness(hostedZoneStep, { record: recorded });
       route53.on(GetHostedZoneCommand).rejects(noSuchZone());
+      route53.on(ListHostedZonesByNameCommand, { DNSName: 'example.com' }).resolves({ HostedZones: [zone('Z0NEW', 'example.com.')], IsTruncated: false, MaxItems: 100 });
 
-      expect(await hostedZoneStep.inspect(harness.context)).toMatchObject({ present: false, healthy: false, drift: ['hosted zone Z0APEX no longer exists'] });
+      expect((await hostedZoneStep.read(harness.readContext))?.output.hostedZoneId).toBe('Z0NEW');
     });
+
+    it('reports a recorded zone that turned private as unhealthy', async () => {
+      harness = stepHarness(hostedZoneStep, { record: recorded });
+      route53.on(GetHostedZoneCommand).resolves({ HostedZone: zone('Z0APEX', 'example.com.', true) });
+
+      expect((await hostedZoneStep.read(harness.readContext))?.health).toMatchObject({ healthy: false, summary: 'example.com (Z0APEX) is private' });
+    });
+  });
+
+  it('desired is the lookup inputs: the domain and --hosted-zone-id (undefined when not given)', () => {
+    expect(hostedZoneStep.desired(articleConfig(), {})).toEqual({ domain: 'www.example.com', hostedZoneId: undefined });
+    expect(hostedZoneStep.desired(articleConfig({ hostedZoneId: 'Z0GIVEN' }), {})).toEqual({ domain: 'www.example.com', hostedZoneId: 'Z0GIVEN' });
+  });
+
+  it('preflight stops up when no zone holds the domain', async () => {
+    harness = stepHarness(hostedZoneStep);
+
+    await expect(hostedZoneStep.preflight!(harness.readContext)).rejects.toMatchObject({ code: 'HOSTED_ZONE_NOT_FOUND' });
   });
 
   it('matches names on label boundaries only', () => {

@@ -10,7 +10,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ARTICLE_SSL_POLICY, MODERN_SSL_POLICY } from '../../../src/config/schema.js';
 import { httpsListenerStep } from '../../../src/steps/https-listener.js';
-import { SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
+import { diffFields, UNKNOWN } from '../../../src/steps/resource.js';
+import { articleConfig, SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
 
 const elbv2 = mockClient(ElasticLoadBalancingV2Client);
 const ALB_ARN = SAMPLE_OUTPUTS['load-balancer'].loadBalancerArn;
@@ -42,228 +43,311 @@ const httpListener: Listener = {
   DefaultActions: [{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', StatusCode: 'HTTP_301' } }],
 };
 
+// The default action as authecs sends it: every part of the redirect spelled out.
+const REDIRECT = { Protocol: 'HTTPS', Port: '443', Host: 'www.example.com', Path: '/#{path}', Query: '#{query}', StatusCode: 'HTTP_301' } as const;
+const OUTPUT = { listenerArn: LISTENER_ARN, port: 443, certificateArn: CERT_ARN, sslPolicy: MODERN_SSL_POLICY, loadBalancerArn: ALB_ARN };
+const NEW_ALB = 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/ecsauth/0000000000000002';
+
 describe('https-listener step', () => {
   let harness: StepHarness<'https-listener'>;
+  const want = () => httpsListenerStep.desired(harness.config, harness.inputs);
   beforeEach(() => {
     elbv2.reset();
   });
   afterEach(() => harness?.cleanup());
 
-  it("creates the article's HTTPS:443 listener with the certificate, a TLS 1.3 policy and the redirect default action", async () => {
-    harness = stepHarness(httpsListenerStep);
-    elbv2.on(DescribeListenersCommand, { LoadBalancerArn: ALB_ARN }).resolves({ Listeners: [httpListener] });
-    let recordAtCreate: unknown;
-    elbv2.on(CreateListenerCommand).callsFake(() => {
-      recordAtCreate = harness.state.get('https-listener');
-      return { Listeners: [liveListener()] };
+  describe('desired and diff', () => {
+    it('is the article\'s HTTPS:443 listener with the certificate, the TLS policy and the redirect, normalised', () => {
+      harness = stepHarness(httpsListenerStep);
+      expect(want()).toEqual({
+        loadBalancerArn: ALB_ARN,
+        port: 443,
+        protocol: 'HTTPS',
+        certificateArn: CERT_ARN,
+        sslPolicy: MODERN_SSL_POLICY,
+        defaultAction: { type: 'redirect', protocol: 'HTTPS', port: '443', host: 'www.example.com', path: '/#{path}', query: '#{query}', statusCode: 'HTTP_301' },
+      });
     });
 
-    const output = await httpsListenerStep.create(harness.context);
-
-    const calls = elbv2.commandCalls(CreateListenerCommand);
-    expect(calls).toHaveLength(1);
-    expect(calls[0]!.args[0].input).toEqual({
-      LoadBalancerArn: ALB_ARN,
-      Protocol: 'HTTPS',
-      Port: 443,
-      Certificates: [{ CertificateArn: CERT_ARN }],
-      SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
-      DefaultActions: [{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', Host: 'www.example.com', StatusCode: 'HTTP_301' } }],
-      Tags: [
-        { Key: 'authecs:stack', Value: 'ecsauth' },
-        { Key: 'managed-by', Value: 'authecs' },
-      ],
-    });
-    // The intent was on disk before the call, so a kill mid-call leaves a record for `down`.
-    expect(recordAtCreate).toMatchObject({ created: true, data: { port: 443 } });
-    expect(output).toEqual({ listenerArn: LISTENER_ARN, port: 443, certificateArn: CERT_ARN, sslPolicy: MODERN_SSL_POLICY });
-    expect(harness.state.get('https-listener')).toMatchObject({ created: true, data: output });
-  });
-
-  it("uses the article's ELBSecurityPolicy-2016-08 when selected", async () => {
-    harness = stepHarness(httpsListenerStep, { config: { sslPolicy: ARTICLE_SSL_POLICY } });
-    elbv2.on(DescribeListenersCommand).resolves({ Listeners: [] });
-    elbv2.on(CreateListenerCommand).resolves({ Listeners: [liveListener({ SslPolicy: ARTICLE_SSL_POLICY })] });
-
-    const output = await httpsListenerStep.create(harness.context);
-
-    expect(elbv2.commandCalls(CreateListenerCommand)[0]!.args[0].input.SslPolicy).toBe('ELBSecurityPolicy-2016-08');
-    expect(output.sslPolicy).toBe('ELBSecurityPolicy-2016-08');
-  });
-
-  it('adopts the 443 listener a killed run left on our ALB instead of creating a second one', async () => {
-    harness = stepHarness(httpsListenerStep, { record: { created: true, complete: false, data: { port: 443 } } });
-    elbv2.on(DescribeListenersCommand, { LoadBalancerArn: ALB_ARN }).resolves({ Listeners: [httpListener, liveListener()] });
-
-    const found = await httpsListenerStep.find(harness.context);
-    const output = await httpsListenerStep.create(harness.context);
-
-    expect(found).toEqual({ created: true, output: { listenerArn: LISTENER_ARN, port: 443, certificateArn: CERT_ARN, sslPolicy: MODERN_SSL_POLICY } });
-    expect(output.listenerArn).toBe(LISTENER_ARN);
-    expect(elbv2.commandCalls(CreateListenerCommand)).toHaveLength(0);
-    expect(elbv2.commandCalls(ModifyListenerCommand)).toHaveLength(0);
-  });
-
-  it('looks the listener up by its recorded ARN first', async () => {
-    harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['https-listener'] } });
-    elbv2.on(DescribeListenersCommand, { ListenerArns: [LISTENER_ARN] }).resolves({ Listeners: [liveListener()] });
-
-    const found = await httpsListenerStep.find(harness.context);
-
-    expect(found?.output.listenerArn).toBe(LISTENER_ARN);
-    expect(elbv2.commandCalls(DescribeListenersCommand)).toHaveLength(1);
-  });
-
-  it('repairs a drifted policy and certificate with ModifyListener, never a second CreateListener', async () => {
-    harness = stepHarness(httpsListenerStep);
-    const drifted = liveListener({ SslPolicy: ARTICLE_SSL_POLICY, Certificates: [{ CertificateArn: OTHER_CERT }] });
-    elbv2.on(DescribeListenersCommand).resolves({ Listeners: [drifted] });
-    elbv2.on(ModifyListenerCommand).resolves({ Listeners: [liveListener()] });
-
-    expect(await httpsListenerStep.find(harness.context)).toBeUndefined();
-    const output = await httpsListenerStep.create(harness.context);
-
-    expect(elbv2.commandCalls(CreateListenerCommand)).toHaveLength(0);
-    expect(elbv2.commandCalls(ModifyListenerCommand)[0]!.args[0].input).toEqual({
-      ListenerArn: LISTENER_ARN,
-      Protocol: 'HTTPS',
-      Port: 443,
-      Certificates: [{ CertificateArn: CERT_ARN }],
-      SslPolicy: MODERN_SSL_POLICY,
-      DefaultActions: [{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', Host: 'www.example.com', StatusCode: 'HTTP_301' } }],
-    });
-    expect(output).toMatchObject({ listenerArn: LISTENER_ARN, sslPolicy: MODERN_SSL_POLICY, certificateArn: CERT_ARN });
-    expect(harness.state.get('https-listener')).toMatchObject({ created: true, data: { listenerArn: LISTENER_ARN } });
-  });
-
-  it("find asks for a repair when only the TLS policy differs (e.g. the article's policy left from an earlier run)", async () => {
-    harness = stepHarness(httpsListenerStep);
-    elbv2.on(DescribeListenersCommand).resolves({ Listeners: [liveListener({ SslPolicy: ARTICLE_SSL_POLICY })] });
-
-    expect(await httpsListenerStep.find(harness.context)).toBeUndefined();
-  });
-
-  it('find asks for a repair when only the certificate differs', async () => {
-    harness = stepHarness(httpsListenerStep);
-    elbv2.on(DescribeListenersCommand).resolves({ Listeners: [liveListener({ Certificates: [{ CertificateArn: OTHER_CERT }] })] });
-
-    expect(await httpsListenerStep.find(harness.context)).toBeUndefined();
-  });
-
-  it('treats a changed default action as drift to repair', async () => {
-    harness = stepHarness(httpsListenerStep);
-    elbv2.on(DescribeListenersCommand).resolves({ Listeners: [liveListener({ DefaultActions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404' } }] })] });
-    elbv2.on(ModifyListenerCommand).resolves({});
-
-    expect(await httpsListenerStep.find(harness.context)).toBeUndefined();
-    await httpsListenerStep.create(harness.context);
-
-    expect(elbv2.commandCalls(ModifyListenerCommand)).toHaveLength(1);
-  });
-
-  it('retries while ACM still calls a just-issued certificate unsupported', async () => {
-    harness = stepHarness(httpsListenerStep);
-    elbv2.on(DescribeListenersCommand).resolves({ Listeners: [] });
-    elbv2
-      .on(CreateListenerCommand)
-      .rejectsOnce(error('UnsupportedCertificate', 'The certificate must have a fully-qualified domain name'))
-      .rejectsOnce(error('UnsupportedCertificate'))
-      .resolves({ Listeners: [liveListener()] });
-
-    const output = await httpsListenerStep.create(harness.context);
-
-    expect(elbv2.commandCalls(CreateListenerCommand)).toHaveLength(3);
-    expect(output.listenerArn).toBe(LISTENER_ARN);
-  });
-
-  it('gives up on an unsupported certificate after about five minutes', async () => {
-    harness = stepHarness(httpsListenerStep);
-    elbv2.on(DescribeListenersCommand).resolves({ Listeners: [] });
-    elbv2.on(CreateListenerCommand).rejects(error('UnsupportedCertificate'));
-
-    await expect(httpsListenerStep.create(harness.context)).rejects.toMatchObject({ exit: 'timeout', code: 'WAIT_TIMEOUT' });
-    // At 0, 10, ..., 300 s: every 10 s for 5 minutes, then stop.
-    expect(elbv2.commandCalls(CreateListenerCommand)).toHaveLength(31);
-  });
-
-  it('does not retry other errors', async () => {
-    harness = stepHarness(httpsListenerStep);
-    elbv2.on(DescribeListenersCommand).resolves({ Listeners: [] });
-    elbv2.on(CreateListenerCommand).rejects(error('CertificateNotFoundException', 'Supplied certificate was not found'));
-
-    await expect(httpsListenerStep.create(harness.context)).rejects.toMatchObject({ name: 'CertificateNotFoundException' });
-    expect(elbv2.commandCalls(CreateListenerCommand)).toHaveLength(1);
-  });
-
-  it('delete removes the recorded listener', async () => {
-    harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['https-listener'] } });
-    elbv2.on(DeleteListenerCommand).resolves({});
-
-    await httpsListenerStep.delete(harness.context);
-
-    expect(elbv2.commandCalls(DeleteListenerCommand)[0]!.args[0].input).toEqual({ ListenerArn: LISTENER_ARN });
-  });
-
-  it('delete treats an already-deleted listener as done', async () => {
-    harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['https-listener'] } });
-    elbv2.on(DeleteListenerCommand).rejects(error('ListenerNotFoundException', 'One or more listeners not found'));
-
-    await expect(httpsListenerStep.delete(harness.context)).resolves.toBeUndefined();
-  });
-
-  it('delete finds the listener of a run killed before it recorded the ARN', async () => {
-    harness = stepHarness(httpsListenerStep, { record: { created: true, complete: false, data: { port: 443 } } });
-    elbv2.on(DescribeListenersCommand, { LoadBalancerArn: ALB_ARN }).resolves({ Listeners: [httpListener, liveListener()] });
-    elbv2.on(DeleteListenerCommand).resolves({});
-
-    await httpsListenerStep.delete(harness.context);
-
-    expect(elbv2.commandCalls(DeleteListenerCommand).map((call) => call.args[0].input.ListenerArn)).toEqual([LISTENER_ARN]);
-  });
-
-  it('delete propagates other errors', async () => {
-    harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['https-listener'] } });
-    elbv2.on(DeleteListenerCommand).rejects(error('AccessDenied'));
-
-    await expect(httpsListenerStep.delete(harness.context)).rejects.toMatchObject({ name: 'AccessDenied' });
-  });
-
-  it('inspect reports a missing listener', async () => {
-    harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['https-listener'] } });
-    elbv2.on(DescribeListenersCommand, { ListenerArns: [LISTENER_ARN] }).rejects(error('ListenerNotFoundException'));
-    elbv2.on(DescribeListenersCommand, { LoadBalancerArn: ALB_ARN }).resolves({ Listeners: [] });
-
-    expect(await httpsListenerStep.inspect(harness.context)).toMatchObject({ present: false, healthy: false, summary: 'missing' });
-  });
-
-  it('inspect reports policy and certificate in details, and no drift when they match', async () => {
-    harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['https-listener'] } });
-    elbv2.on(DescribeListenersCommand).resolves({ Listeners: [liveListener()] });
-
-    const inspection = await httpsListenerStep.inspect(harness.context);
-
-    expect(inspection).toMatchObject({ present: true, healthy: true, drift: [], details: { sslPolicy: MODERN_SSL_POLICY, certificateArn: CERT_ARN } });
-  });
-
-  it('inspect lists each drift: policy, certificate and default action', async () => {
-    harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['https-listener'] } });
-    elbv2.on(DescribeListenersCommand).resolves({
-      Listeners: [
-        liveListener({
-          SslPolicy: ARTICLE_SSL_POLICY,
-          Certificates: [{ CertificateArn: OTHER_CERT }],
-          DefaultActions: [{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', Host: 'evil.example.net', StatusCode: 'HTTP_302' } }],
-        }),
-      ],
+    it('gives UNKNOWN for the certificate while it is to be made, and for the ALB while it is to be made', () => {
+      harness = stepHarness(httpsListenerStep);
+      expect(httpsListenerStep.desired(harness.config, { ...harness.inputs, certificate: UNKNOWN }).certificateArn).toBe(UNKNOWN);
+      expect(httpsListenerStep.desired(harness.config, { ...harness.inputs, 'load-balancer': UNKNOWN })).toMatchObject({ loadBalancerArn: UNKNOWN, certificateArn: CERT_ARN });
     });
 
-    const { drift } = await httpsListenerStep.inspect(harness.context);
+    it('a new TLS policy is an update of sslPolicy; another ALB is a replacement', async () => {
+      harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: OUTPUT } });
+      elbv2.on(DescribeListenersCommand, { ListenerArns: [LISTENER_ARN] }).resolves({ Listeners: [liveListener()] });
 
-    expect(drift).toEqual([
-      `TLS policy is ${ARTICLE_SSL_POLICY}, not ${MODERN_SSL_POLICY}`,
-      `certificate is ${OTHER_CERT}, not ${CERT_ARN}`,
-      'redirect host is evil.example.net, not www.example.com',
-      'redirect status is HTTP_302, not HTTP_301',
-    ]);
+      const live = (await httpsListenerStep.read(harness.readContext))!;
+
+      expect(diffFields(want(), live.observed, httpsListenerStep.effects)).toEqual([]);
+      const article = httpsListenerStep.desired(articleConfig({ sslPolicy: ARTICLE_SSL_POLICY }), harness.inputs);
+      expect(diffFields(article, live.observed, httpsListenerStep.effects)).toEqual([{ field: 'sslPolicy', from: MODERN_SSL_POLICY, to: ARTICLE_SSL_POLICY, effect: 'update' }]);
+      const moved = httpsListenerStep.desired(harness.config, { ...harness.inputs, 'load-balancer': { ...SAMPLE_OUTPUTS['load-balancer'], loadBalancerArn: NEW_ALB } });
+      expect(diffFields(moved, live.observed, httpsListenerStep.effects)).toEqual([{ field: 'loadBalancerArn', from: ALB_ARN, to: NEW_ALB, effect: 'replace' }]);
+    });
+
+    it('a redirect AWS returns with its placeholders left out compares equal', async () => {
+      harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: OUTPUT } });
+      elbv2.on(DescribeListenersCommand).resolves({ Listeners: [liveListener({ DefaultActions: [{ Type: 'redirect', RedirectConfig: { Protocol: 'HTTPS', Port: '443', Host: 'www.example.com', StatusCode: 'HTTP_301' } }] })] });
+
+      const live = (await httpsListenerStep.read(harness.readContext))!;
+
+      expect(diffFields(want(), live.observed, httpsListenerStep.effects)).toEqual([]);
+    });
+
+    it('sees each drift as a change: policy, certificate and default action', async () => {
+      harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: OUTPUT } });
+      elbv2.on(DescribeListenersCommand).resolves({
+        Listeners: [liveListener({ SslPolicy: ARTICLE_SSL_POLICY, Certificates: [{ CertificateArn: OTHER_CERT }], DefaultActions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404' } }] })],
+      });
+
+      const live = (await httpsListenerStep.read(harness.readContext))!;
+
+      expect(diffFields(want(), live.observed, httpsListenerStep.effects).map((change) => [change.field, change.effect])).toEqual([
+        ['certificateArn', 'update'],
+        ['sslPolicy', 'update'],
+        ['defaultAction', 'update'],
+      ]);
+    });
+  });
+
+  describe('create', () => {
+    it("creates the article's HTTPS:443 listener with the certificate, a TLS 1.3 policy and the redirect default action", async () => {
+      harness = stepHarness(httpsListenerStep);
+      elbv2.on(DescribeListenersCommand, { LoadBalancerArn: ALB_ARN }).resolves({ Listeners: [httpListener] });
+      let recordAtCreate: unknown;
+      elbv2.on(CreateListenerCommand).callsFake(() => {
+        recordAtCreate = harness.state.get('https-listener');
+        return { Listeners: [liveListener()] };
+      });
+
+      expect(await httpsListenerStep.read(harness.readContext)).toBeUndefined();
+      const output = await httpsListenerStep.create(harness.context, want());
+
+      const calls = elbv2.commandCalls(CreateListenerCommand);
+      expect(calls).toHaveLength(1);
+      expect(calls[0]!.args[0].input).toEqual({
+        LoadBalancerArn: ALB_ARN,
+        Protocol: 'HTTPS',
+        Port: 443,
+        Certificates: [{ CertificateArn: CERT_ARN }],
+        SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+        DefaultActions: [{ Type: 'redirect', RedirectConfig: REDIRECT }],
+        Tags: [
+          { Key: 'authecs:stack', Value: 'ecsauth' },
+          { Key: 'managed-by', Value: 'authecs' },
+        ],
+      });
+      // The intent was on disk before the call, so a kill mid-call leaves a record for `down`.
+      expect(recordAtCreate).toMatchObject({ created: true, data: { port: 443, loadBalancerArn: ALB_ARN } });
+      expect(output).toEqual(OUTPUT);
+      expect(harness.state.get('https-listener')).toMatchObject({ created: true, data: output });
+    });
+
+    it("uses the article's ELBSecurityPolicy-2016-08 when selected", async () => {
+      harness = stepHarness(httpsListenerStep, { config: { sslPolicy: ARTICLE_SSL_POLICY } });
+      elbv2.on(DescribeListenersCommand).resolves({ Listeners: [] });
+      elbv2.on(CreateListenerCommand).resolves({ Listeners: [liveListener({ SslPolicy: ARTICLE_SSL_POLICY })] });
+
+      const output = await httpsListenerStep.create(harness.context, want());
+
+      expect(elbv2.commandCalls(CreateListenerCommand)[0]!.args[0].input.SslPolicy).toBe('ELBSecurityPolicy-2016-08');
+      expect(output.sslPolicy).toBe('ELBSecurityPolicy-2016-08');
+    });
+
+    it('read adopts the 443 listener a killed run left on our ALB, so nothing is created', async () => {
+      harness = stepHarness(httpsListenerStep, { record: { created: true, complete: false, data: { port: 443 } } });
+      elbv2.on(DescribeListenersCommand, { LoadBalancerArn: ALB_ARN }).resolves({ Listeners: [httpListener, liveListener()] });
+
+      const live = (await httpsListenerStep.read(harness.readContext))!;
+
+      expect(live).toMatchObject({ created: true, output: OUTPUT });
+      expect(diffFields(want(), live.observed, httpsListenerStep.effects)).toEqual([]);
+      expect(elbv2.commandCalls(CreateListenerCommand)).toHaveLength(0);
+      expect(elbv2.commandCalls(ModifyListenerCommand)).toHaveLength(0);
+    });
+
+    it('create still looks on the ALB first (no idempotency token) and repairs a listener it finds there instead of adding a second', async () => {
+      harness = stepHarness(httpsListenerStep);
+      elbv2.on(DescribeListenersCommand).resolves({ Listeners: [liveListener({ SslPolicy: ARTICLE_SSL_POLICY })] });
+      elbv2.on(ModifyListenerCommand).resolves({});
+
+      const output = await httpsListenerStep.create(harness.context, want());
+
+      expect(elbv2.commandCalls(CreateListenerCommand)).toHaveLength(0);
+      expect(elbv2.commandCalls(ModifyListenerCommand)[0]!.args[0].input).toMatchObject({ ListenerArn: LISTENER_ARN, SslPolicy: MODERN_SSL_POLICY });
+      expect(output).toEqual(OUTPUT);
+    });
+
+    it('looks the listener up by its recorded ARN first', async () => {
+      harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['https-listener'] } });
+      elbv2.on(DescribeListenersCommand, { ListenerArns: [LISTENER_ARN] }).resolves({ Listeners: [liveListener()] });
+
+      const live = await httpsListenerStep.read(harness.readContext);
+
+      expect(live?.output.listenerArn).toBe(LISTENER_ARN);
+      expect(elbv2.commandCalls(DescribeListenersCommand)).toHaveLength(1);
+    });
+
+    it('read cannot look before the ALB exists, and says nothing is there', async () => {
+      harness = stepHarness(httpsListenerStep);
+      harness.state.remove('load-balancer');
+
+      expect(await httpsListenerStep.read(harness.readContext)).toBeUndefined();
+      expect(elbv2.calls()).toHaveLength(0);
+    });
+
+    it('retries while ACM still calls a just-issued certificate unsupported', async () => {
+      harness = stepHarness(httpsListenerStep);
+      elbv2.on(DescribeListenersCommand).resolves({ Listeners: [] });
+      elbv2
+        .on(CreateListenerCommand)
+        .rejectsOnce(error('UnsupportedCertificate', 'The certificate must have a fully-qualified domain name'))
+        .rejectsOnce(error('UnsupportedCertificate'))
+        .resolves({ Listeners: [liveListener()] });
+
+      const output = await httpsListenerStep.create(harness.context, want());
+
+      expect(elbv2.commandCalls(CreateListenerCommand)).toHaveLength(3);
+      expect(output.listenerArn).toBe(LISTENER_ARN);
+    });
+
+    it('gives up on an unsupported certificate after about five minutes', async () => {
+      harness = stepHarness(httpsListenerStep);
+      elbv2.on(DescribeListenersCommand).resolves({ Listeners: [] });
+      elbv2.on(CreateListenerCommand).rejects(error('UnsupportedCertificate'));
+
+      await expect(httpsListenerStep.create(harness.context, want())).rejects.toMatchObject({ exit: 'timeout', code: 'WAIT_TIMEOUT' });
+      // At 0, 10, ..., 300 s: every 10 s for 5 minutes, then stop.
+      expect(elbv2.commandCalls(CreateListenerCommand)).toHaveLength(31);
+    });
+
+    it('does not retry other errors', async () => {
+      harness = stepHarness(httpsListenerStep);
+      elbv2.on(DescribeListenersCommand).resolves({ Listeners: [] });
+      elbv2.on(CreateListenerCommand).rejects(error('CertificateNotFoundException', 'Supplied certificate was not found'));
+
+      await expect(httpsListenerStep.create(harness.context, want())).rejects.toMatchObject({ name: 'CertificateNotFoundException' });
+      expect(elbv2.commandCalls(CreateListenerCommand)).toHaveLength(1);
+    });
+  });
+
+  describe('update and replace', () => {
+    it('a new TLS policy: exactly one ModifyListener with the policy only, and no create', async () => {
+      harness = stepHarness(httpsListenerStep, { config: { sslPolicy: ARTICLE_SSL_POLICY }, record: { created: true, complete: true, data: OUTPUT } });
+      elbv2.on(DescribeListenersCommand).resolves({ Listeners: [liveListener()] });
+      elbv2.on(ModifyListenerCommand).resolves({ Listeners: [liveListener({ SslPolicy: ARTICLE_SSL_POLICY })] });
+
+      const live = (await httpsListenerStep.read(harness.readContext))!;
+      const output = await httpsListenerStep.update!(harness.context, want(), live, diffFields(want(), live.observed, httpsListenerStep.effects));
+
+      const calls = elbv2.commandCalls(ModifyListenerCommand);
+      expect(calls).toHaveLength(1);
+      expect(calls[0]!.args[0].input).toEqual({ ListenerArn: LISTENER_ARN, SslPolicy: ARTICLE_SSL_POLICY });
+      expect(elbv2.commandCalls(CreateListenerCommand)).toHaveLength(0);
+      expect(output).toEqual({ ...OUTPUT, sslPolicy: ARTICLE_SSL_POLICY });
+      expect(harness.state.get('https-listener')).toMatchObject({ data: { sslPolicy: ARTICLE_SSL_POLICY } });
+    });
+
+    it('a new certificate: ModifyListener with the certificate only, retried while ACM calls it unsupported', async () => {
+      harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: OUTPUT } });
+      elbv2.on(DescribeListenersCommand).resolves({ Listeners: [liveListener({ Certificates: [{ CertificateArn: OTHER_CERT }] })] });
+      elbv2.on(ModifyListenerCommand).rejectsOnce(error('UnsupportedCertificate')).resolves({});
+
+      const live = (await httpsListenerStep.read(harness.readContext))!;
+      await httpsListenerStep.update!(harness.context, want(), live, diffFields(want(), live.observed, httpsListenerStep.effects));
+
+      const calls = elbv2.commandCalls(ModifyListenerCommand);
+      expect(calls).toHaveLength(2);
+      expect(calls[1]!.args[0].input).toEqual({ ListenerArn: LISTENER_ARN, Certificates: [{ CertificateArn: CERT_ARN }] });
+    });
+
+    it('a changed default action: ModifyListener with the redirect only', async () => {
+      harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: OUTPUT } });
+      elbv2.on(DescribeListenersCommand).resolves({ Listeners: [liveListener({ DefaultActions: [{ Type: 'fixed-response', FixedResponseConfig: { StatusCode: '404' } }] })] });
+      elbv2.on(ModifyListenerCommand).resolves({});
+
+      const live = (await httpsListenerStep.read(harness.readContext))!;
+      await httpsListenerStep.update!(harness.context, want(), live, diffFields(want(), live.observed, httpsListenerStep.effects));
+
+      expect(elbv2.commandCalls(ModifyListenerCommand).map((call) => call.args[0].input)).toEqual([{ ListenerArn: LISTENER_ARN, DefaultActions: [{ Type: 'redirect', RedirectConfig: REDIRECT }] }]);
+    });
+
+    it('another ALB: creates the listener there first, then retires the old one for deletion after the run', async () => {
+      harness = stepHarness(httpsListenerStep, { outputs: { 'load-balancer': { ...SAMPLE_OUTPUTS['load-balancer'], loadBalancerArn: NEW_ALB } }, record: { created: true, complete: true, data: OUTPUT } });
+      const NEW_LISTENER = `${NEW_ALB.replace(':loadbalancer/', ':listener/')}/1111111111111111`;
+      elbv2.on(DescribeListenersCommand, { ListenerArns: [LISTENER_ARN] }).resolves({ Listeners: [liveListener()] });
+      elbv2.on(DescribeListenersCommand, { LoadBalancerArn: NEW_ALB }).resolves({ Listeners: [] });
+      elbv2.on(CreateListenerCommand).resolves({ Listeners: [liveListener({ ListenerArn: NEW_LISTENER, LoadBalancerArn: NEW_ALB })] });
+
+      const live = (await httpsListenerStep.read(harness.readContext))!;
+      const changes = diffFields(want(), live.observed, httpsListenerStep.effects);
+      const output = await httpsListenerStep.replace!(harness.context, want(), live, changes);
+
+      expect(changes.map((change) => change.field)).toEqual(['loadBalancerArn']);
+      expect(elbv2.commandCalls(CreateListenerCommand)[0]!.args[0].input.LoadBalancerArn).toBe(NEW_ALB);
+      expect(elbv2.commandCalls(DeleteListenerCommand)).toHaveLength(0);
+      expect(output).toEqual({ ...OUTPUT, listenerArn: NEW_LISTENER, loadBalancerArn: NEW_ALB });
+      expect(harness.state.get('https-listener')).toMatchObject({ data: { listenerArn: NEW_LISTENER }, retired: [OUTPUT] });
+    });
+  });
+
+  describe('delete', () => {
+    it('removes the recorded listener', async () => {
+      harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['https-listener'] } });
+      elbv2.on(DeleteListenerCommand).resolves({});
+
+      await httpsListenerStep.delete(harness.context);
+
+      expect(elbv2.commandCalls(DeleteListenerCommand)[0]!.args[0].input).toEqual({ ListenerArn: LISTENER_ARN });
+    });
+
+    it('treats an already-deleted listener as done', async () => {
+      harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['https-listener'] } });
+      elbv2.on(DeleteListenerCommand).rejects(error('ListenerNotFoundException', 'One or more listeners not found'));
+
+      await expect(httpsListenerStep.delete(harness.context)).resolves.toBeUndefined();
+    });
+
+    it('finds the listener of a run killed before it recorded the ARN, on the recorded ALB', async () => {
+      harness = stepHarness(httpsListenerStep, { record: { created: true, complete: false, data: { port: 443, loadBalancerArn: ALB_ARN } } });
+      harness.state.remove('load-balancer');
+      elbv2.on(DescribeListenersCommand, { LoadBalancerArn: ALB_ARN }).resolves({ Listeners: [httpListener, liveListener()] });
+      elbv2.on(DeleteListenerCommand).resolves({});
+
+      await httpsListenerStep.delete(harness.context);
+
+      expect(elbv2.commandCalls(DeleteListenerCommand).map((call) => call.args[0].input.ListenerArn)).toEqual([LISTENER_ARN]);
+    });
+
+    it('propagates other errors', async () => {
+      harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['https-listener'] } });
+      elbv2.on(DeleteListenerCommand).rejects(error('AccessDenied'));
+
+      await expect(httpsListenerStep.delete(harness.context)).rejects.toMatchObject({ name: 'AccessDenied' });
+    });
+  });
+
+  describe('health', () => {
+    it('a missing listener reads as nothing live', async () => {
+      harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['https-listener'] } });
+      elbv2.on(DescribeListenersCommand, { ListenerArns: [LISTENER_ARN] }).rejects(error('ListenerNotFoundException'));
+      elbv2.on(DescribeListenersCommand, { LoadBalancerArn: ALB_ARN }).resolves({ Listeners: [] });
+
+      expect(await httpsListenerStep.read(harness.readContext)).toBeUndefined();
+    });
+
+    it('reports policy and certificate in details', async () => {
+      harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: SAMPLE_OUTPUTS['https-listener'] } });
+      elbv2.on(DescribeListenersCommand).resolves({ Listeners: [liveListener()] });
+
+      expect((await httpsListenerStep.read(harness.readContext))?.health).toEqual({
+        healthy: true,
+        summary: `HTTPS:443 ${MODERN_SSL_POLICY}`,
+        details: { sslPolicy: MODERN_SSL_POLICY, certificateArn: CERT_ARN, listenerArn: LISTENER_ARN },
+      });
+    });
   });
 });

@@ -12,8 +12,10 @@ import {
 import { DescribeAvailabilityZonesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { networkStep, networkTemplatePath, stackRequestToken } from '../../../src/steps/network.js';
-import { stepHarness, type StepHarness } from '../../support/step-harness.js';
+import { networkStep as step, networkTemplatePath, stackRequestToken } from '../../../src/steps/network.js';
+import type { NetworkOutput } from '../../../src/steps/outputs.js';
+import { diffFields } from '../../../src/steps/resource.js';
+import { articleConfig, stepHarness, type StepHarness } from '../../support/step-harness.js';
 
 const cloudformation = mockClient(CloudFormationClient);
 const ec2 = mockClient(EC2Client);
@@ -28,6 +30,21 @@ const OUTPUTS = {
   PrivateSubnet2: 'subnet-0b00000000000002b',
   NoIngressSecurityGroup: 'sg-0c1d2e3f405162738',
 };
+const SETTINGS = {
+  vpcId: 'vpc-0123456789abcdef1',
+  publicSubnets: ['subnet-0123456789abcdef2', 'subnet-0123456789abcdef1'],
+  privateSubnets: ['subnet-0123456789abcdef3', 'subnet-0123456789abcdef4'],
+  securityGroupId: 'sg-0123456789abcdef1',
+};
+const FROM_STACK: NetworkOutput = {
+  vpcId: OUTPUTS.VPC,
+  publicSubnets: [OUTPUTS.PublicSubnet1, OUTPUTS.PublicSubnet2],
+  privateSubnets: [OUTPUTS.PrivateSubnet1, OUTPUTS.PrivateSubnet2],
+  securityGroupId: OUTPUTS.NoIngressSecurityGroup,
+  source: 'stack',
+  stackName: 'ecsplatform',
+};
+const CREATED_STACK: NetworkOutput = { ...FROM_STACK, source: 'created-stack', stackId: STACK_ID };
 const notExist = () => Object.assign(new Error('Stack with id ecsplatform does not exist'), { name: 'ValidationError' });
 
 function stack(status: string, extra: Partial<Stack> = {}): Stack {
@@ -46,6 +63,17 @@ const ourTags = [
   { Key: 'managed-by', Value: 'authecs' },
 ];
 
+/** Every VPC, subnet and group asked about exists, as health expects. */
+function networkExists(): void {
+  ec2.on(DescribeVpcsCommand).callsFake((input: { Filters: { Values: string[] }[] }) => ({ Vpcs: [{ VpcId: input.Filters[0]!.Values[0], State: 'available' }] }));
+  ec2.on(DescribeSubnetsCommand).callsFake((input: { Filters: { Values: string[] }[] }) => ({ Subnets: input.Filters[0]!.Values.map((SubnetId) => ({ SubnetId })) }));
+  ec2.on(DescribeSecurityGroupsCommand).callsFake((input: { Filters: { Values: string[] }[] }) => ({ SecurityGroups: [{ GroupId: input.Filters[0]!.Values[0] }] }));
+}
+
+function recorded(data: NetworkOutput) {
+  return { created: data.source === 'created-stack', complete: true, data };
+}
+
 describe('network step', () => {
   let harness: StepHarness<'network'>;
   beforeEach(() => {
@@ -54,95 +82,203 @@ describe('network step', () => {
   });
   afterEach(() => harness?.cleanup());
 
-  describe('find', () => {
-    it("reads the article's six outputs of the ecsplatform stack", async () => {
-      harness = stepHarness(networkStep);
-      cloudformation.on(DescribeStacksCommand, { StackName: 'ecsplatform' }).resolves({ Stacks: [stack('CREATE_COMPLETE')] });
-
-      const found = await networkStep.find(harness.context);
-
-      expect(found).toEqual({
-        created: false,
-        output: {
-          vpcId: OUTPUTS.VPC,
-          publicSubnets: [OUTPUTS.PublicSubnet1, OUTPUTS.PublicSubnet2],
-          privateSubnets: [OUTPUTS.PrivateSubnet1, OUTPUTS.PrivateSubnet2],
-          securityGroupId: OUTPUTS.NoIngressSecurityGroup,
-          source: 'stack',
-          stackName: 'ecsplatform',
-        },
+  describe('desired', () => {
+    it('is the ecsplatform stack, every ID from its outputs', () => {
+      expect(step.desired(articleConfig(), {})).toEqual({
+        networkStack: 'ecsplatform',
+        createNetwork: false,
+        vpcId: null,
+        publicSubnets: null,
+        privateSubnets: null,
+        securityGroupId: null,
       });
+    });
+
+    it('with all four settings needs no stack, and sorts the subnets', () => {
+      expect(step.desired(articleConfig({ ...SETTINGS, createNetwork: true }), {})).toEqual({
+        networkStack: null,
+        createNetwork: true,
+        vpcId: SETTINGS.vpcId,
+        publicSubnets: [...SETTINGS.publicSubnets].sort(),
+        privateSubnets: SETTINGS.privateSubnets,
+        securityGroupId: SETTINGS.securityGroupId,
+      });
+    });
+
+    it('keeps the stack for the IDs a partial set of settings leaves out', () => {
+      expect(step.desired(articleConfig({ securityGroupId: 'sg-0fffffffffffffff1', networkStack: 'othernet' }), {})).toMatchObject({ networkStack: 'othernet', vpcId: null, securityGroupId: 'sg-0fffffffffffffff1' });
+    });
+  });
+
+  describe('read (never writes)', () => {
+    it("reads the article's six outputs of the ecsplatform stack: found, not created, nothing to change", async () => {
+      harness = stepHarness(step);
+      cloudformation.on(DescribeStacksCommand, { StackName: 'ecsplatform' }).resolves({ Stacks: [stack('CREATE_COMPLETE')] });
+      networkExists();
+
+      const live = await step.read(harness.readContext);
+
+      expect(live).toMatchObject({ created: false, output: FROM_STACK });
+      expect(diffFields(step.desired(harness.config, {}), live!.observed, step.effects)).toEqual([]);
       expect(cloudformation.commandCalls(CreateStackCommand)).toHaveLength(0);
+      expect(harness.state.get('network')).toBeUndefined();
     });
 
     it('uses the settings alone, without CloudFormation, when all four are given', async () => {
-      harness = stepHarness(networkStep, {
-        config: {
-          vpcId: 'vpc-0123456789abcdef1',
-          publicSubnets: ['subnet-0123456789abcdef1', 'subnet-0123456789abcdef2'],
-          privateSubnets: ['subnet-0123456789abcdef3', 'subnet-0123456789abcdef4'],
-          securityGroupId: 'sg-0123456789abcdef1',
-        },
-      });
+      harness = stepHarness(step, { config: SETTINGS });
+      networkExists();
 
-      const found = await networkStep.find(harness.context);
+      const live = await step.read(harness.readContext);
 
-      expect(found).toEqual({
+      expect(live).toMatchObject({
         created: false,
-        output: {
-          vpcId: 'vpc-0123456789abcdef1',
-          publicSubnets: ['subnet-0123456789abcdef1', 'subnet-0123456789abcdef2'],
-          privateSubnets: ['subnet-0123456789abcdef3', 'subnet-0123456789abcdef4'],
-          securityGroupId: 'sg-0123456789abcdef1',
-          source: 'settings',
-        },
+        output: { vpcId: SETTINGS.vpcId, publicSubnets: [...SETTINGS.publicSubnets].sort(), privateSubnets: SETTINGS.privateSubnets, securityGroupId: SETTINGS.securityGroupId, source: 'settings' },
       });
+      expect(diffFields(step.desired(harness.config, {}), live!.observed, step.effects)).toEqual([]);
       expect(cloudformation.calls()).toHaveLength(0);
     });
 
     it('lets an individual setting replace its stack output', async () => {
-      harness = stepHarness(networkStep, { config: { securityGroupId: 'sg-0fffffffffffffff1', networkStack: 'othernet' } });
+      harness = stepHarness(step, { config: { securityGroupId: 'sg-0fffffffffffffff1', networkStack: 'othernet' } });
       cloudformation.on(DescribeStacksCommand, { StackName: 'othernet' }).resolves({ Stacks: [stack('UPDATE_COMPLETE', { StackName: 'othernet' })] });
+      networkExists();
 
-      const found = await networkStep.find(harness.context);
+      const live = await step.read(harness.readContext);
 
-      expect(found?.output).toMatchObject({ vpcId: OUTPUTS.VPC, securityGroupId: 'sg-0fffffffffffffff1', source: 'stack', stackName: 'othernet' });
+      expect(live?.output).toMatchObject({ vpcId: OUTPUTS.VPC, securityGroupId: 'sg-0fffffffffffffff1', source: 'stack', stackName: 'othernet' });
+      expect(diffFields(step.desired(harness.config, {}), live!.observed, step.effects)).toEqual([]);
     });
 
     it('adopts a stack tagged as this stack (a run killed before it recorded the stack) as created', async () => {
-      harness = stepHarness(networkStep, { config: { createNetwork: true } });
+      harness = stepHarness(step, { config: { createNetwork: true } });
       cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [stack('CREATE_COMPLETE', { Tags: ourTags })] });
+      networkExists();
 
-      const found = await networkStep.find(harness.context);
-
-      expect(found).toMatchObject({ created: true, output: { source: 'created-stack', stackId: STACK_ID, stackName: 'ecsplatform' } });
+      expect(await step.read(harness.readContext)).toMatchObject({ created: true, output: { source: 'created-stack', stackId: STACK_ID, stackName: 'ecsplatform' } });
     });
 
-    it('returns nothing while the stack is missing or still being created', async () => {
-      harness = stepHarness(networkStep);
+    it('finds nothing while the stack is missing or still being created', async () => {
+      harness = stepHarness(step);
       cloudformation.on(DescribeStacksCommand).rejectsOnce(notExist()).resolves({ Stacks: [stack('CREATE_IN_PROGRESS', { Outputs: [] })] });
 
-      expect(await networkStep.find(harness.context)).toBeUndefined();
-      expect(await networkStep.find(harness.context)).toBeUndefined();
+      expect(await step.read(harness.readContext)).toBeUndefined();
+      expect(await step.read(harness.readContext)).toBeUndefined();
+    });
+
+    it('reads the recorded network first, from the stack it recorded', async () => {
+      harness = stepHarness(step, { record: recorded(CREATED_STACK) });
+      cloudformation.on(DescribeStacksCommand, { StackName: STACK_ID }).resolves({ Stacks: [stack('CREATE_COMPLETE')] });
+      networkExists();
+
+      const live = await step.read(harness.readContext);
+
+      expect(live).toMatchObject({ created: true, output: CREATED_STACK });
+      expect(diffFields(step.desired(harness.config, {}), live!.observed, step.effects)).toEqual([]);
+    });
+
+    it('finds nothing when the recorded stack is gone', async () => {
+      harness = stepHarness(step, { record: recorded(CREATED_STACK) });
+      cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [stack('DELETE_COMPLETE')] });
+
+      expect(await step.read(harness.readContext)).toBeUndefined();
+    });
+
+    it('health: the VPC and the stack it came from', async () => {
+      harness = stepHarness(step, { record: recorded(FROM_STACK) });
+      cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [stack('CREATE_COMPLETE')] });
+      networkExists();
+
+      expect((await step.read(harness.readContext))?.health).toEqual({
+        healthy: true,
+        summary: `${OUTPUTS.VPC} (from stack ecsplatform)`,
+        details: { vpcId: OUTPUTS.VPC, source: 'stack', stackName: 'ecsplatform', stackStatus: 'CREATE_COMPLETE' },
+      });
+      expect(ec2.commandCalls(DescribeVpcsCommand)[0]!.args[0].input).toEqual({ Filters: [{ Name: 'vpc-id', Values: [OUTPUTS.VPC] }] });
+    });
+
+    it('health: a missing VPC, a missing subnet or a stack mid-update is unhealthy', async () => {
+      harness = stepHarness(step, { record: recorded(FROM_STACK) });
+      cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [stack('UPDATE_IN_PROGRESS')] });
+      ec2.on(DescribeVpcsCommand).resolvesOnce({ Vpcs: [] }).resolves({ Vpcs: [{ VpcId: OUTPUTS.VPC, State: 'available' }] });
+      ec2.on(DescribeSubnetsCommand).resolves({ Subnets: [OUTPUTS.PublicSubnet1, OUTPUTS.PrivateSubnet1, OUTPUTS.PrivateSubnet2].map((SubnetId) => ({ SubnetId })) });
+      ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: OUTPUTS.NoIngressSecurityGroup }] });
+
+      expect((await step.read(harness.readContext))?.health).toMatchObject({ healthy: false, summary: `${OUTPUTS.VPC} missing` });
+      expect((await step.read(harness.readContext))?.health).toMatchObject({
+        healthy: false,
+        details: { problems: [`subnet ${OUTPUTS.PublicSubnet2} no longer exists`, 'CloudFormation stack ecsplatform is UPDATE_IN_PROGRESS'] },
+      });
+    });
+  });
+
+  describe('diff: only a switch to another network counts', () => {
+    async function changesWith(data: NetworkOutput, config: Parameters<typeof articleConfig>[0], stackExtra: Partial<Stack> = {}) {
+      harness = stepHarness(step, { record: recorded(data), config });
+      cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [stack('CREATE_COMPLETE', stackExtra)] });
+      networkExists();
+      const live = await step.read(harness.readContext);
+      return diffFields(step.desired(harness.config, {}), live!.observed, step.effects);
+    }
+
+    it('--vpc naming another VPC replaces the network', async () => {
+      expect(await changesWith(FROM_STACK, { vpcId: 'vpc-0fffffffffffffff1' })).toEqual([{ field: 'vpcId', from: null, to: 'vpc-0fffffffffffffff1', effect: 'replace' }]);
+    });
+
+    it('--vpc naming the VPC already in use changes nothing', async () => {
+      expect(await changesWith(FROM_STACK, { vpcId: OUTPUTS.VPC })).toEqual([]);
+    });
+
+    it('all four settings naming the network already in use change nothing, even for a stack authecs created', async () => {
+      const same = { vpcId: OUTPUTS.VPC, publicSubnets: [OUTPUTS.PublicSubnet2, OUTPUTS.PublicSubnet1], privateSubnets: FROM_STACK.privateSubnets, securityGroupId: OUTPUTS.NoIngressSecurityGroup };
+      expect(await changesWith(CREATED_STACK, same)).toEqual([]);
+    });
+
+    it('--network-stack naming another stack replaces the network', async () => {
+      expect(await changesWith(FROM_STACK, { networkStack: 'othernet' })).toEqual([{ field: 'networkStack', from: 'ecsplatform', to: 'othernet', effect: 'replace' }]);
+    });
+
+    it('a stack whose outputs now name other subnets replaces the network', async () => {
+      const outputs = Object.entries({ ...OUTPUTS, PublicSubnet2: 'subnet-0a00000000000003a' }).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue }));
+      expect(await changesWith(FROM_STACK, {}, { Outputs: outputs })).toEqual([
+        { field: 'publicSubnets', from: [OUTPUTS.PublicSubnet1, OUTPUTS.PublicSubnet2], to: null, effect: 'replace' },
+      ]);
+    });
+
+    it('--create-network on a stack that exists changes nothing: the stack is used either way', async () => {
+      expect(await changesWith(FROM_STACK, { createNetwork: true })).toEqual([]);
+      harness.cleanup();
+      expect(await changesWith(CREATED_STACK, { createNetwork: false })).toEqual([]);
     });
   });
 
   describe('create', () => {
     it('refuses to go on without the stack unless --create-network is given, naming the flags', async () => {
-      harness = stepHarness(networkStep);
+      harness = stepHarness(step);
       cloudformation.on(DescribeStacksCommand).rejects(notExist());
 
-      const error = await networkStep.create(harness.context).catch((caught: unknown) => caught);
+      const error = await step.create(harness.context, step.desired(harness.config, {})).catch((caught: unknown) => caught);
 
       expect(error).toMatchObject({ code: 'NETWORK_STACK_MISSING', exit: 'notFound' });
       const hint = (error as { hint: string }).hint;
       for (const flag of ['--create-network', '--vpc', '--public-subnets', '--private-subnets', '--security-group']) expect(hint).toContain(flag);
       expect(cloudformation.commandCalls(CreateStackCommand)).toHaveLength(0);
       expect(harness.state.get('network')).toBeUndefined();
+      await expect(step.preflight!(harness.readContext)).rejects.toMatchObject({ code: 'NETWORK_STACK_MISSING' });
+    });
+
+    it('records the settings alone as found, with no AWS call', async () => {
+      harness = stepHarness(step, { config: SETTINGS });
+
+      const output = await step.create(harness.context, step.desired(harness.config, {}));
+
+      expect(output).toMatchObject({ vpcId: SETTINGS.vpcId, source: 'settings' });
+      expect(harness.state.get('network')).toMatchObject({ created: false, data: output });
+      expect(cloudformation.calls()).toHaveLength(0);
+      expect(ec2.calls()).toHaveLength(0);
     });
 
     it('creates the stack from templates/network.yaml in two AZs, tagged, with an intent saved first', async () => {
-      harness = stepHarness(networkStep, { config: { createNetwork: true } });
+      harness = stepHarness(step, { config: { createNetwork: true } });
       cloudformation.on(DescribeStacksCommand).rejectsOnce(notExist()).resolves({ Stacks: [stack('CREATE_COMPLETE', { Tags: ourTags })] });
       ec2.on(DescribeAvailabilityZonesCommand).resolves({
         AvailabilityZones: [
@@ -158,7 +294,7 @@ describe('network step', () => {
         return { StackId: STACK_ID };
       });
 
-      const output = await networkStep.create(harness.context);
+      const output = await step.create(harness.context, step.desired(harness.config, {}));
 
       const create = cloudformation.commandCalls(CreateStackCommand)[0]!.args[0].input;
       expect(create.StackName).toBe('ecsplatform');
@@ -171,28 +307,22 @@ describe('network step', () => {
       expect(create.Tags).toEqual(ourTags);
       expect(create.ClientRequestToken).toBe('authecs-ecsauth-network');
       expect(recordAtCreate).toMatchObject({ created: true, data: { stackName: 'ecsplatform', source: 'created-stack' } });
-      expect(output).toEqual({
-        vpcId: OUTPUTS.VPC,
-        publicSubnets: [OUTPUTS.PublicSubnet1, OUTPUTS.PublicSubnet2],
-        privateSubnets: [OUTPUTS.PrivateSubnet1, OUTPUTS.PrivateSubnet2],
-        securityGroupId: OUTPUTS.NoIngressSecurityGroup,
-        source: 'created-stack',
-        stackName: 'ecsplatform',
-        stackId: STACK_ID,
-      });
+      expect(output).toEqual(CREATED_STACK);
       expect(harness.state.get('network')).toMatchObject({ created: true, data: { source: 'created-stack', stackId: STACK_ID, vpcId: OUTPUTS.VPC } });
       expect(harness.progress.some((line) => line.includes('CREATE_COMPLETE'))).toBe(true);
     });
 
-    it('resumes a creation a killed run started: waits for it and makes no second CreateStack', async () => {
-      harness = stepHarness(networkStep, { config: { createNetwork: true }, record: { created: true, complete: false, data: { stackName: 'ecsplatform', source: 'created-stack' } } });
+    it('resumes a creation a killed run started: read finds nothing to use, create waits for it and makes no second CreateStack', async () => {
+      harness = stepHarness(step, { config: { createNetwork: true }, record: { created: true, complete: false, data: { stackName: 'ecsplatform', source: 'created-stack' } } });
       cloudformation
         .on(DescribeStacksCommand)
         .resolvesOnce({ Stacks: [stack('CREATE_IN_PROGRESS', { Outputs: [] })] })
         .resolvesOnce({ Stacks: [stack('CREATE_IN_PROGRESS', { Outputs: [] })] })
+        .resolvesOnce({ Stacks: [stack('CREATE_IN_PROGRESS', { Outputs: [] })] })
         .resolves({ Stacks: [stack('CREATE_COMPLETE')] });
 
-      const output = await networkStep.create(harness.context);
+      expect(await step.read(harness.readContext)).toBeUndefined();
+      const output = await step.create(harness.context, step.desired(harness.config, {}));
 
       expect(cloudformation.commandCalls(CreateStackCommand)).toHaveLength(0);
       expect(output).toMatchObject({ source: 'created-stack', stackId: STACK_ID });
@@ -200,10 +330,10 @@ describe('network step', () => {
     });
 
     it('uses an existing stack someone else made even with --create-network, and records it as not created', async () => {
-      harness = stepHarness(networkStep, { config: { createNetwork: true } });
+      harness = stepHarness(step, { config: { createNetwork: true } });
       cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [stack('CREATE_COMPLETE', { Tags: [{ Key: 'team', Value: 'platform' }] })] });
 
-      const output = await networkStep.create(harness.context);
+      const output = await step.create(harness.context, step.desired(harness.config, {}));
 
       expect(cloudformation.commandCalls(CreateStackCommand)).toHaveLength(0);
       expect(output.source).toBe('stack');
@@ -211,7 +341,7 @@ describe('network step', () => {
     });
 
     it('reports the failed resource when the stack rolls back', async () => {
-      harness = stepHarness(networkStep, { config: { createNetwork: true } });
+      harness = stepHarness(step, { config: { createNetwork: true } });
       ec2.on(DescribeAvailabilityZonesCommand).resolves({ AvailabilityZones: [{ ZoneName: 'eu-west-1a' }, { ZoneName: 'eu-west-1b' }] });
       cloudformation.on(DescribeStacksCommand).rejectsOnce(notExist()).resolves({ Stacks: [stack('ROLLBACK_COMPLETE', { Outputs: [], Tags: ourTags })] });
       cloudformation.on(CreateStackCommand).resolves({ StackId: STACK_ID });
@@ -222,7 +352,7 @@ describe('network step', () => {
         ],
       });
 
-      await expect(networkStep.create(harness.context)).rejects.toMatchObject({
+      await expect(step.create(harness.context, step.desired(harness.config, {}))).rejects.toMatchObject({
         code: 'NETWORK_STACK_FAILED',
         exit: 'aws',
         message: expect.stringContaining('NatGateway1EIP: The maximum number of addresses has been reached.'),
@@ -231,19 +361,93 @@ describe('network step', () => {
       expect(harness.state.get('network')).toMatchObject({ created: true, data: { stackId: STACK_ID } });
     });
 
-    it('names the missing output of a stack that is not the article\'s', async () => {
-      harness = stepHarness(networkStep);
+    it("names the missing output of a stack that is not the article's", async () => {
+      harness = stepHarness(step);
       cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [stack('CREATE_COMPLETE', { Outputs: [{ OutputKey: 'VPC', OutputValue: OUTPUTS.VPC }] })] });
 
-      await expect(networkStep.create(harness.context)).rejects.toMatchObject({ code: 'NETWORK_STACK_OUTPUT_MISSING', message: expect.stringContaining('PublicSubnet1') });
+      await expect(step.create(harness.context, step.desired(harness.config, {}))).rejects.toMatchObject({ code: 'NETWORK_STACK_OUTPUT_MISSING', message: expect.stringContaining('PublicSubnet1') });
     });
+  });
+
+  describe('update', () => {
+    it('--create-network alone only records the network as it is, with no AWS call', async () => {
+      harness = stepHarness(step, { record: recorded(FROM_STACK), config: { createNetwork: true } });
+      cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [stack('CREATE_COMPLETE')] });
+      networkExists();
+      const live = (await step.read(harness.readContext))!;
+      cloudformation.resetHistory();
+      ec2.resetHistory();
+
+      const change = { field: 'createNetwork', from: false, to: true, effect: 'update' as const };
+      expect(await step.update!(harness.context, step.desired(harness.config, {}), live, [change])).toEqual(FROM_STACK);
+      expect(cloudformation.calls()).toHaveLength(0);
+      expect(ec2.calls()).toHaveLength(0);
+    });
+  });
+
+  describe('replace', () => {
+    it('a stack authecs created gives way to the settings: the new network is recorded, the old stack retired for deletion after the run', async () => {
+      harness = stepHarness(step, { record: recorded(CREATED_STACK), config: SETTINGS });
+      cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [stack('CREATE_COMPLETE')] });
+      networkExists();
+      const want = step.desired(harness.config, {});
+      const live = (await step.read(harness.readContext))!;
+      const changes = diffFields(want, live.observed, step.effects);
+      expect(changes.every((change) => change.effect === 'replace')).toBe(true);
+
+      const output = await step.replace!(harness.context, want, live, changes);
+
+      expect(output).toMatchObject({ vpcId: SETTINGS.vpcId, source: 'settings' });
+      expect(cloudformation.commandCalls(DeleteStackCommand)).toHaveLength(0);
+      const saved = harness.state.get<NetworkOutput>('network');
+      expect(saved).toMatchObject({ created: false, data: output, retired: [CREATED_STACK] });
+      // Nothing of the old stack lingers in the record.
+      expect(saved?.data.stackId).toBeUndefined();
+      expect(saved?.data.stackName).toBeUndefined();
+    });
+
+    it("a network that was only found is never retired (it is not authecs's to delete)", async () => {
+      harness = stepHarness(step, { record: recorded(FROM_STACK), config: { networkStack: 'othernet' } });
+      cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [stack('CREATE_COMPLETE', { StackName: 'othernet' })] });
+      networkExists();
+      const want = step.desired(harness.config, {});
+      const live = (await step.read(harness.readContext))!;
+
+      const output = await step.replace!(harness.context, want, live, diffFields(want, live.observed, step.effects));
+
+      expect(output).toMatchObject({ stackName: 'othernet', source: 'stack' });
+      expect(harness.state.get('network')?.retired).toBeUndefined();
+    });
+
+    it('a created stack whose VPC the new network still uses is kept', async () => {
+      harness = stepHarness(step, { record: recorded(CREATED_STACK), config: { securityGroupId: 'sg-0fffffffffffffff1', networkStack: 'othernet' } });
+      cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [stack('CREATE_COMPLETE', { StackName: 'othernet', StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/othernet/1' })] });
+      networkExists();
+      const want = step.desired(harness.config, {});
+      const live = (await step.read(harness.readContext))!;
+
+      await step.replace!(harness.context, want, live, diffFields(want, live.observed, step.effects));
+
+      expect(harness.state.get('network')?.retired).toBeUndefined();
+      expect(harness.progress).toContain(`keeping CloudFormation stack ecsplatform: the new network still uses its VPC ${OUTPUTS.VPC}`);
+    });
+  });
+
+  it('loss: a stack authecs created takes its VPC with it; a found network loses nothing', async () => {
+    harness = stepHarness(step, { record: recorded(CREATED_STACK) });
+    cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [stack('CREATE_COMPLETE')] });
+    networkExists();
+    const live = (await step.read(harness.readContext))!;
+
+    expect(await step.loss!(harness.readContext, live)).toBe(`CloudFormation stack ecsplatform: VPC ${OUTPUTS.VPC}, its subnets, NAT gateways and security group`);
+    expect(await step.loss!(harness.readContext, { ...live, created: false, output: FROM_STACK })).toBeUndefined();
   });
 
   describe('delete', () => {
     const created = { created: true, complete: true, data: { vpcId: OUTPUTS.VPC, source: 'created-stack' as const, stackName: 'ecsplatform', stackId: STACK_ID } };
 
     it('deletes a stack authecs created and waits for DELETE_COMPLETE', async () => {
-      harness = stepHarness(networkStep, { record: created });
+      harness = stepHarness(step, { record: created });
       cloudformation
         .on(DescribeStacksCommand)
         .resolvesOnce({ Stacks: [stack('CREATE_COMPLETE')] })
@@ -251,7 +455,7 @@ describe('network step', () => {
         .resolves({ Stacks: [stack('DELETE_COMPLETE')] });
       cloudformation.on(DeleteStackCommand).resolves({});
 
-      await networkStep.delete(harness.context);
+      await step.delete(harness.context);
 
       expect(cloudformation.commandCalls(DeleteStackCommand)[0]!.args[0].input).toEqual({ StackName: STACK_ID });
       expect(cloudformation.commandCalls(DescribeStacksCommand).length).toBeGreaterThanOrEqual(3);
@@ -259,35 +463,35 @@ describe('network step', () => {
     });
 
     it('treats a stack that is already gone as deleted', async () => {
-      harness = stepHarness(networkStep, { record: created });
+      harness = stepHarness(step, { record: created });
       cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [stack('DELETE_COMPLETE')] });
 
-      await networkStep.delete(harness.context);
+      await step.delete(harness.context);
 
       expect(cloudformation.commandCalls(DeleteStackCommand)).toHaveLength(0);
     });
 
     it('never deletes a stack it only read', async () => {
-      harness = stepHarness(networkStep, { record: { created: false, complete: true, data: { vpcId: OUTPUTS.VPC, source: 'stack', stackName: 'ecsplatform' } } });
+      harness = stepHarness(step, { record: { created: false, complete: true, data: { vpcId: OUTPUTS.VPC, source: 'stack', stackName: 'ecsplatform' } } });
       cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [stack('CREATE_COMPLETE')] });
 
-      await networkStep.delete(harness.context);
+      await step.delete(harness.context);
 
       expect(cloudformation.calls()).toHaveLength(0);
     });
 
     it('accepts a failed DeleteStack call when the stack is gone anyway (as moto does)', async () => {
-      harness = stepHarness(networkStep, { record: created });
+      harness = stepHarness(step, { record: created });
       cloudformation.on(DescribeStacksCommand).resolvesOnce({ Stacks: [stack('CREATE_COMPLETE')] }).rejects(notExist());
       cloudformation.on(DeleteStackCommand).rejects(Object.assign(new Error('The vpc has dependencies and cannot be deleted.'), { name: 'DependencyViolation' }));
 
-      await networkStep.delete(harness.context);
+      await step.delete(harness.context);
 
       expect(harness.progress.some((line) => line.includes('DependencyViolation'))).toBe(true);
     });
 
     it('reports DELETE_FAILED with its reason', async () => {
-      harness = stepHarness(networkStep, { record: created });
+      harness = stepHarness(step, { record: created });
       cloudformation
         .on(DescribeStacksCommand)
         .resolvesOnce({ Stacks: [stack('CREATE_COMPLETE')] })
@@ -295,61 +499,11 @@ describe('network step', () => {
       cloudformation.on(DeleteStackCommand).resolves({});
       cloudformation.on(DescribeStackEventsCommand).resolves({ StackEvents: [] });
 
-      await expect(networkStep.delete(harness.context)).rejects.toMatchObject({
+      await expect(step.delete(harness.context)).rejects.toMatchObject({
         code: 'NETWORK_STACK_DELETE_FAILED',
         exit: 'aws',
         message: expect.stringContaining('NoIngressSecurityGroup'),
       });
-    });
-  });
-
-  describe('inspect', () => {
-    const recorded = {
-      created: false,
-      complete: true,
-      data: {
-        vpcId: OUTPUTS.VPC,
-        publicSubnets: [OUTPUTS.PublicSubnet1, OUTPUTS.PublicSubnet2],
-        privateSubnets: [OUTPUTS.PrivateSubnet1, OUTPUTS.PrivateSubnet2],
-        securityGroupId: OUTPUTS.NoIngressSecurityGroup,
-        source: 'stack' as const,
-        stackName: 'ecsplatform',
-      },
-    };
-
-    it('reports the VPC and the stack it came from', async () => {
-      harness = stepHarness(networkStep, { record: recorded });
-      ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [{ VpcId: OUTPUTS.VPC, State: 'available' }] });
-      ec2.on(DescribeSubnetsCommand).resolves({ Subnets: [OUTPUTS.PublicSubnet1, OUTPUTS.PublicSubnet2, OUTPUTS.PrivateSubnet1, OUTPUTS.PrivateSubnet2].map((SubnetId) => ({ SubnetId })) });
-      ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: OUTPUTS.NoIngressSecurityGroup }] });
-      cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [stack('CREATE_COMPLETE')] });
-
-      const inspection = await networkStep.inspect(harness.context);
-
-      expect(inspection).toMatchObject({ present: true, healthy: true, summary: `${OUTPUTS.VPC} (from stack ecsplatform)` });
-      expect(inspection.drift).toBeUndefined();
-      expect(ec2.commandCalls(DescribeVpcsCommand)[0]!.args[0].input).toEqual({ Filters: [{ Name: 'vpc-id', Values: [OUTPUTS.VPC] }] });
-    });
-
-    it('reports a missing VPC', async () => {
-      harness = stepHarness(networkStep, { record: recorded });
-      ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [] });
-
-      expect(await networkStep.inspect(harness.context)).toMatchObject({ present: false, healthy: false });
-    });
-
-    it('reports drift when the stack or a subnet is gone', async () => {
-      harness = stepHarness(networkStep, { record: recorded });
-      ec2.on(DescribeVpcsCommand).resolves({ Vpcs: [{ VpcId: OUTPUTS.VPC, State: 'available' }] });
-      ec2.on(DescribeSubnetsCommand).resolves({ Subnets: [OUTPUTS.PublicSubnet1, OUTPUTS.PrivateSubnet1, OUTPUTS.PrivateSubnet2].map((SubnetId) => ({ SubnetId })) });
-      ec2.on(DescribeSecurityGroupsCommand).resolves({ SecurityGroups: [{ GroupId: OUTPUTS.NoIngressSecurityGroup }] });
-      cloudformation.on(DescribeStacksCommand).rejects(notExist());
-
-      const inspection = await networkStep.inspect(harness.context);
-
-      expect(inspection.present).toBe(true);
-      expect(inspection.healthy).toBe(false);
-      expect(inspection.drift).toEqual([`subnet ${OUTPUTS.PublicSubnet2} no longer exists`, 'CloudFormation stack ecsplatform no longer exists']);
     });
   });
 

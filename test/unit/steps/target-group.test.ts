@@ -7,24 +7,63 @@ import {
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
   ModifyTargetGroupAttributesCommand,
+  ModifyTargetGroupCommand,
   type TargetGroup,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { targetGroupStep } from '../../../src/steps/target-group.js';
-import { SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
+import { diffFields, UNKNOWN } from '../../../src/steps/resource.js';
+import { replacementNames, targetGroupStep } from '../../../src/steps/target-group.js';
+import { articleConfig, SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
 
 const elbv2 = mockClient(ElasticLoadBalancingV2Client);
 const TG = SAMPLE_OUTPUTS['target-group'];
 const VPC = SAMPLE_OUTPUTS.network.vpcId;
+const RECORD = { ...TG, configuredName: 'ecsauth-tg' };
 
 const error = (name: string, message = name) => Object.assign(new Error(message), { name });
 const notFound = error('TargetGroupNotFoundException', 'One or more target groups not found');
 const ourTags = { TagDescriptions: [{ ResourceArn: TG.targetGroupArn, Tags: [{ Key: 'authecs:stack', Value: 'ecsauth' }] }] };
 const delay = (value: string) => ({ Attributes: [{ Key: 'stickiness.enabled', Value: 'false' }, { Key: 'deregistration_delay.timeout_seconds', Value: value }] });
+const healthy = { TargetHealthDescriptions: [] };
 
+/** A target group as DescribeTargetGroups returns it, with the ALB's default health check. */
 function group(overrides: Partial<TargetGroup> = {}): TargetGroup {
-  return { TargetGroupArn: TG.targetGroupArn, TargetGroupName: 'ecsauth-tg', Protocol: 'HTTP', Port: 80, TargetType: 'instance', VpcId: VPC, ...overrides };
+  return {
+    TargetGroupArn: TG.targetGroupArn,
+    TargetGroupName: 'ecsauth-tg',
+    Protocol: 'HTTP',
+    Port: 80,
+    TargetType: 'instance',
+    VpcId: VPC,
+    HealthCheckProtocol: 'HTTP',
+    HealthCheckPort: 'traffic-port',
+    HealthCheckPath: '/',
+    HealthCheckIntervalSeconds: 30,
+    HealthCheckTimeoutSeconds: 5,
+    HealthyThresholdCount: 5,
+    UnhealthyThresholdCount: 2,
+    Matcher: { HttpCode: '200' },
+    ...overrides,
+  };
+}
+
+const HEALTH_CHECK_INPUT = {
+  HealthCheckProtocol: 'HTTP',
+  HealthCheckPort: 'traffic-port',
+  HealthCheckPath: '/',
+  HealthCheckIntervalSeconds: 30,
+  HealthCheckTimeoutSeconds: 5,
+  HealthyThresholdCount: 5,
+  UnhealthyThresholdCount: 2,
+  Matcher: { HttpCode: '200' },
+};
+
+/** The recorded group is live, healthy and as up wants it. */
+function liveAsRecorded(overrides: Partial<TargetGroup> = {}, delaySeconds = '60'): void {
+  elbv2.on(DescribeTargetGroupsCommand, { TargetGroupArns: [TG.targetGroupArn] }).resolves({ TargetGroups: [group(overrides)] });
+  elbv2.on(DescribeTargetGroupAttributesCommand).resolves(delay(delaySeconds));
+  elbv2.on(DescribeTargetHealthCommand).resolves(healthy);
 }
 
 describe('target-group step', () => {
@@ -34,14 +73,14 @@ describe('target-group step', () => {
   });
   afterEach(() => harness?.cleanup());
 
-  it("creates the article's HTTP:80 instance target group in the VPC, tagged, with a 60 s deregistration delay", async () => {
+  it("creates the article's HTTP:80 instance target group in the VPC, tagged, with the default health check and a 60 s deregistration delay", async () => {
     harness = stepHarness(targetGroupStep);
     elbv2.on(DescribeTargetGroupsCommand).rejects(notFound);
     elbv2.on(CreateTargetGroupCommand).resolves({ TargetGroups: [group()] });
-    elbv2.on(DescribeTargetGroupAttributesCommand).resolves(delay('300'));
     elbv2.on(ModifyTargetGroupAttributesCommand).resolves({});
 
-    const output = await targetGroupStep.create(harness.context);
+    expect(await targetGroupStep.read(harness.readContext)).toBeUndefined();
+    const output = await targetGroupStep.create(harness.context, targetGroupStep.desired(harness.config, harness.inputs));
 
     expect(elbv2.commandCalls(CreateTargetGroupCommand)[0]!.args[0].input).toEqual({
       Name: 'ecsauth-tg',
@@ -49,6 +88,7 @@ describe('target-group step', () => {
       Port: 80,
       TargetType: 'instance',
       VpcId: VPC,
+      ...HEALTH_CHECK_INPUT,
       Tags: [
         { Key: 'authecs:stack', Value: 'ecsauth' },
         { Key: 'managed-by', Value: 'authecs' },
@@ -58,47 +98,47 @@ describe('target-group step', () => {
       TargetGroupArn: TG.targetGroupArn,
       Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '60' }],
     });
-    expect(output).toEqual({ name: 'ecsauth-tg', targetGroupArn: TG.targetGroupArn, targetType: 'instance' });
+    expect(output).toEqual(RECORD);
     expect(harness.state.get('target-group')).toMatchObject({ created: true, data: output });
   });
 
   it('uses target type ip and the container port under Fargate', async () => {
     harness = stepHarness(targetGroupStep, { config: { launchType: 'FARGATE', containerPort: 8080 } });
-    elbv2.on(DescribeTargetGroupsCommand).rejects(notFound);
     elbv2.on(CreateTargetGroupCommand).resolves({ TargetGroups: [group({ TargetType: 'ip', Port: 8080 })] });
-    elbv2.on(DescribeTargetGroupAttributesCommand).resolves(delay('60'));
+    elbv2.on(ModifyTargetGroupAttributesCommand).resolves({});
 
-    const output = await targetGroupStep.create(harness.context);
+    const output = await targetGroupStep.create(harness.context, targetGroupStep.desired(harness.config, harness.inputs));
 
     expect(elbv2.commandCalls(CreateTargetGroupCommand)[0]!.args[0].input).toMatchObject({ TargetType: 'ip', Port: 8080 });
     expect(output.targetType).toBe('ip');
-    expect(elbv2.commandCalls(ModifyTargetGroupAttributesCommand)).toHaveLength(0);
   });
 
-  it('adopts a tagged target group a killed run left, and finishes its deregistration delay', async () => {
+  it('read adopts a tagged target group a killed run left, without writing; the diff finishes its deregistration delay', async () => {
     harness = stepHarness(targetGroupStep);
     elbv2.on(DescribeTargetGroupsCommand, { Names: ['ecsauth-tg'] }).resolves({ TargetGroups: [group()] });
     elbv2.on(DescribeTagsCommand).resolves(ourTags);
     elbv2.on(DescribeTargetGroupAttributesCommand).resolves(delay('300'));
-    elbv2.on(ModifyTargetGroupAttributesCommand).resolves({});
+    elbv2.on(DescribeTargetHealthCommand).resolves(healthy);
 
-    // Not finished: the delay is still AWS's default, so find says create() must run.
-    expect(await targetGroupStep.find(harness.context)).toBeUndefined();
-    const output = await targetGroupStep.create(harness.context);
+    const found = await targetGroupStep.read(harness.readContext);
 
-    expect(output.targetGroupArn).toBe(TG.targetGroupArn);
+    expect(found).toMatchObject({ created: true, output: RECORD });
+    expect(harness.state.get('target-group')).toBeUndefined();
+    expect(diffFields(targetGroupStep.desired(harness.config, harness.inputs), found!.observed, targetGroupStep.effects)).toEqual([
+      { field: 'attributes', from: { 'deregistration_delay.timeout_seconds': '300' }, to: { 'deregistration_delay.timeout_seconds': '60' }, effect: 'update' },
+    ]);
     expect(elbv2.commandCalls(CreateTargetGroupCommand)).toHaveLength(0);
-    expect(elbv2.commandCalls(ModifyTargetGroupAttributesCommand)).toHaveLength(1);
-    expect(harness.state.get('target-group')).toMatchObject({ created: true, data: { targetGroupArn: TG.targetGroupArn } });
   });
 
-  it('find returns the finished target group by its recorded ARN', async () => {
-    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: TG } });
-    elbv2.on(DescribeTargetGroupsCommand, { TargetGroupArns: [TG.targetGroupArn] }).resolves({ TargetGroups: [group()] });
-    elbv2.on(DescribeTargetGroupAttributesCommand).resolves(delay('60'));
+  it('reads the recorded target group by ARN, with no tag look-up, and it matches what up wants', async () => {
+    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: RECORD } });
+    liveAsRecorded();
 
-    expect(await targetGroupStep.find(harness.context)).toEqual({ created: true, output: TG });
+    const found = await targetGroupStep.read(harness.readContext);
+
+    expect(found).toMatchObject({ created: true, output: RECORD });
     expect(elbv2.commandCalls(DescribeTagsCommand)).toHaveLength(0);
+    expect(diffFields(targetGroupStep.desired(harness.config, harness.inputs), found!.observed, targetGroupStep.effects)).toEqual([]);
   });
 
   it('refuses a same-named target group that is not ours, naming --target-group-name', async () => {
@@ -106,33 +146,151 @@ describe('target-group step', () => {
     elbv2.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [group()] });
     elbv2.on(DescribeTagsCommand).resolves({ TagDescriptions: [{ ResourceArn: TG.targetGroupArn, Tags: [{ Key: 'team', Value: 'other' }] }] });
 
-    await expect(targetGroupStep.create(harness.context)).rejects.toMatchObject({
+    await expect(targetGroupStep.read(harness.readContext)).rejects.toMatchObject({
       code: 'TARGET_GROUP_NAME_TAKEN',
       exit: 'conflict',
       hint: expect.stringContaining('--target-group-name'),
     });
+    await expect(targetGroupStep.preflight!(harness.readContext)).rejects.toMatchObject({ code: 'TARGET_GROUP_NAME_TAKEN' });
     expect(elbv2.commandCalls(CreateTargetGroupCommand)).toHaveLength(0);
   });
 
   it('maps DuplicateTargetGroupName from the create call to the same conflict', async () => {
     harness = stepHarness(targetGroupStep);
-    elbv2.on(DescribeTargetGroupsCommand).rejects(notFound);
     elbv2.on(CreateTargetGroupCommand).rejects(error('DuplicateTargetGroupNameException', 'A target group with the specified name already exists.'));
 
-    await expect(targetGroupStep.create(harness.context)).rejects.toMatchObject({ code: 'TARGET_GROUP_NAME_TAKEN', exit: 'conflict' });
+    await expect(targetGroupStep.create(harness.context, targetGroupStep.desired(harness.config, harness.inputs))).rejects.toMatchObject({ code: 'TARGET_GROUP_NAME_TAKEN', exit: 'conflict' });
   });
 
-  it('refuses to reuse our target group when its target type no longer fits the launch type', async () => {
-    harness = stepHarness(targetGroupStep, { config: { launchType: 'FARGATE' }, record: { created: true, complete: true, data: TG } });
-    elbv2.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [group()] });
+  it('desired: the VPC is unknown while the network is to be made', () => {
+    harness = stepHarness(targetGroupStep);
+
+    expect(targetGroupStep.desired(harness.config, { network: UNKNOWN })).toEqual({
+      name: 'ecsauth-tg',
+      port: 80,
+      protocol: 'HTTP',
+      targetType: 'instance',
+      vpcId: UNKNOWN,
+      healthCheck: { protocol: 'HTTP', port: 'traffic-port', path: '/', intervalSeconds: 30, timeoutSeconds: 5, healthyThreshold: 5, unhealthyThreshold: 2, matcher: '200' },
+      attributes: { 'deregistration_delay.timeout_seconds': '60' },
+    });
+  });
+
+  it('diff: a drifted health check is an update; Fargate, a new port, name or VPC need a new target group', async () => {
+    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: RECORD } });
+    liveAsRecorded({ HealthCheckPath: '/healthz', HealthyThresholdCount: 2 });
+    const found = await targetGroupStep.read(harness.readContext);
+    const diff = (config: Parameters<typeof articleConfig>[0], inputs = harness.inputs) =>
+      diffFields(targetGroupStep.desired(articleConfig(config), inputs), found!.observed, targetGroupStep.effects).map((change) => [change.field, change.from, change.to, change.effect]);
+
+    const [healthCheck] = diff({});
+    expect(healthCheck).toEqual(['healthCheck', expect.objectContaining({ path: '/healthz', healthyThreshold: 2 }), expect.objectContaining({ path: '/', healthyThreshold: 5 }), 'update']);
+    expect(diff({ launchType: 'FARGATE', containerPort: 8080, targetGroupName: 'other-tg' })).toEqual([
+      ['name', 'ecsauth-tg', 'other-tg', 'replace'],
+      ['port', 80, 8080, 'replace'],
+      ['targetType', 'instance', 'ip', 'replace'],
+      healthCheck,
+    ]);
+    expect(diff({}, { network: UNKNOWN })).toContainEqual(['vpcId', VPC, UNKNOWN, 'replace']);
+  });
+
+  it('update puts back the health check with ModifyTargetGroup only, and creates nothing', async () => {
+    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: RECORD } });
+    liveAsRecorded({ HealthCheckPath: '/healthz', Matcher: { HttpCode: '200-399' } });
+    elbv2.on(ModifyTargetGroupCommand).resolves({});
+
+    const found = await targetGroupStep.read(harness.readContext);
+    const want = targetGroupStep.desired(harness.config, harness.inputs);
+    const output = await targetGroupStep.update!(harness.context, want, found!, diffFields(want, found!.observed, targetGroupStep.effects));
+
+    expect(elbv2.commandCalls(ModifyTargetGroupCommand)).toHaveLength(1);
+    expect(elbv2.commandCalls(ModifyTargetGroupCommand)[0]!.args[0].input).toEqual({ TargetGroupArn: TG.targetGroupArn, ...HEALTH_CHECK_INPUT });
+    expect(elbv2.commandCalls(ModifyTargetGroupAttributesCommand)).toHaveLength(0);
+    expect(elbv2.commandCalls(CreateTargetGroupCommand)).toHaveLength(0);
+    expect(output).toEqual(RECORD);
+  });
+
+  it('update sets the deregistration delay with ModifyTargetGroupAttributes only', async () => {
+    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: RECORD } });
+    liveAsRecorded({}, '300');
+    elbv2.on(ModifyTargetGroupAttributesCommand).resolves({});
+
+    const found = await targetGroupStep.read(harness.readContext);
+    const want = targetGroupStep.desired(harness.config, harness.inputs);
+    await targetGroupStep.update!(harness.context, want, found!, diffFields(want, found!.observed, targetGroupStep.effects));
+
+    expect(elbv2.commandCalls(ModifyTargetGroupAttributesCommand)[0]!.args[0].input).toEqual({
+      TargetGroupArn: TG.targetGroupArn,
+      Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '60' }],
+    });
+    expect(elbv2.commandCalls(ModifyTargetGroupCommand)).toHaveLength(0);
+    expect(elbv2.commandCalls(CreateTargetGroupCommand)).toHaveLength(0);
+  });
+
+  it('replace makes the new group under a derived name first, records it and retires the old one (the site stays up)', async () => {
+    harness = stepHarness(targetGroupStep, { config: { launchType: 'FARGATE' }, record: { created: true, complete: true, data: RECORD } });
+    liveAsRecorded();
+    const found = await targetGroupStep.read(harness.readContext);
+    const want = targetGroupStep.desired(harness.config, harness.inputs);
+    const [newName] = replacementNames(want, 'ecsauth-tg');
+    const newArn = `arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/${newName}/0123456789abcdef`;
+    elbv2.on(DescribeTargetGroupsCommand, { Names: [newName!] }).rejects(notFound);
+    elbv2.on(CreateTargetGroupCommand).resolves({ TargetGroups: [group({ TargetGroupName: newName, TargetGroupArn: newArn, TargetType: 'ip' })] });
+    elbv2.on(ModifyTargetGroupAttributesCommand).resolves({});
+
+    const output = await targetGroupStep.replace!(harness.context, want, found!, diffFields(want, found!.observed, targetGroupStep.effects));
+
+    // Names are unique per account and region, and the old group still serves: the new one gets a suffix.
+    expect(newName).toMatch(/^ecsauth-tg-[0-9a-f]{4}$/);
+    expect(elbv2.commandCalls(CreateTargetGroupCommand)[0]!.args[0].input).toMatchObject({ Name: newName, TargetType: 'ip', Port: 80, VpcId: VPC });
+    expect(elbv2.commandCalls(DeleteTargetGroupCommand)).toHaveLength(0);
+    expect(output).toEqual({ name: newName, targetGroupArn: newArn, targetType: 'ip', configuredName: 'ecsauth-tg' });
+    expect(harness.state.get('target-group')).toMatchObject({ data: output, retired: [RECORD] });
+  });
+
+  it('a replacement group reads back as the configured name, so the next plan is quiet', async () => {
+    const replaced = { name: 'ecsauth-tg-1a2b', targetGroupArn: `${TG.targetGroupArn}-new`, targetType: 'instance' as const, configuredName: 'ecsauth-tg' };
+    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: replaced } });
+    elbv2.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [group({ TargetGroupName: replaced.name, TargetGroupArn: replaced.targetGroupArn })] });
     elbv2.on(DescribeTargetGroupAttributesCommand).resolves(delay('60'));
+    elbv2.on(DescribeTargetHealthCommand).resolves(healthy);
 
-    expect(await targetGroupStep.find(harness.context)).toBeUndefined();
-    await expect(targetGroupStep.create(harness.context)).rejects.toMatchObject({ code: 'TARGET_GROUP_MISMATCH', exit: 'conflict' });
+    const found = await targetGroupStep.read(harness.readContext);
+
+    expect(found?.output).toEqual(replaced);
+    expect(diffFields(targetGroupStep.desired(harness.config, harness.inputs), found!.observed, targetGroupStep.effects)).toEqual([]);
   });
 
-  it('delete removes the recorded target group', async () => {
-    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: TG } });
+  it('replace takes the configured name back when it is free, and adopts a group a killed replacement left', async () => {
+    const replaced = { name: 'ecsauth-tg-1a2b', targetGroupArn: `${TG.targetGroupArn}-old`, targetType: 'instance' as const, configuredName: 'ecsauth-tg' };
+    harness = stepHarness(targetGroupStep, { config: { containerPort: 8080 }, record: { created: true, complete: true, data: replaced } });
+    const want = targetGroupStep.desired(harness.config, harness.inputs);
+    const found = { output: replaced, observed: {}, created: true, health: { healthy: true, summary: '' } };
+    elbv2.on(DescribeTargetGroupsCommand, { Names: ['ecsauth-tg'] }).resolves({ TargetGroups: [group({ Port: 8080 })] });
+    elbv2.on(DescribeTagsCommand).resolves(ourTags);
+    elbv2.on(ModifyTargetGroupCommand).resolves({});
+    elbv2.on(ModifyTargetGroupAttributesCommand).resolves({});
+
+    const output = await targetGroupStep.replace!(harness.context, want, found, []);
+
+    expect(output).toEqual(RECORD);
+    expect(elbv2.commandCalls(CreateTargetGroupCommand)).toHaveLength(0);
+    expect(elbv2.commandCalls(ModifyTargetGroupAttributesCommand)).toHaveLength(1);
+    expect(harness.state.get('target-group')).toMatchObject({ data: RECORD, retired: [replaced] });
+  });
+
+  it('replacement names stay within 32 characters and differ from the live name', () => {
+    harness = stepHarness(targetGroupStep, { config: { targetGroupName: 'a'.repeat(30) + '-b' } });
+    const want = targetGroupStep.desired(harness.config, harness.inputs);
+
+    const names = replacementNames(want, want.name);
+    expect(names).not.toContain(want.name);
+    for (const name of names) expect(name).toMatch(/^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/);
+    expect(replacementNames(want, want.name)).toEqual(names);
+  });
+
+  it('delete removes the recorded (or retired) target group from its record alone', async () => {
+    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: RECORD } });
     elbv2.on(DeleteTargetGroupCommand).resolves({});
 
     await targetGroupStep.delete(harness.context);
@@ -140,8 +298,8 @@ describe('target-group step', () => {
     expect(elbv2.commandCalls(DeleteTargetGroupCommand)[0]!.args[0].input).toEqual({ TargetGroupArn: TG.targetGroupArn });
   });
 
-  it('delete waits while a rule is still releasing the target group', async () => {
-    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: TG } });
+  it('delete waits while a rule or service is still releasing the target group', async () => {
+    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: RECORD } });
     const inUse = error('ResourceInUseException', `The target group '${TG.targetGroupArn}' is currently in use by a listener or a rule`);
     elbv2.on(DeleteTargetGroupCommand).rejectsOnce(inUse).rejectsOnce(inUse).resolves({});
 
@@ -151,7 +309,7 @@ describe('target-group step', () => {
   });
 
   it('delete treats an already-deleted target group as done, even after waiting', async () => {
-    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: TG } });
+    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: RECORD } });
     elbv2.on(DeleteTargetGroupCommand).rejectsOnce(error('ResourceInUseException')).rejects(notFound);
 
     await expect(targetGroupStep.delete(harness.context)).resolves.toBeUndefined();
@@ -159,7 +317,7 @@ describe('target-group step', () => {
   });
 
   it('delete times out if the target group stays in use', async () => {
-    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: TG }, config: { waitTimeoutMinutes: 1 } });
+    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: RECORD }, config: { waitTimeoutMinutes: 1 } });
     elbv2.on(DeleteTargetGroupCommand).rejects(error('ResourceInUseException', 'in use by a rule'));
 
     await expect(targetGroupStep.delete(harness.context)).rejects.toMatchObject({ exit: 'timeout', message: expect.stringContaining('in use by a rule') });
@@ -175,17 +333,16 @@ describe('target-group step', () => {
     expect(elbv2.commandCalls(DeleteTargetGroupCommand)).toHaveLength(0);
   });
 
-  it('inspect reports a missing target group', async () => {
-    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: TG } });
+  it('read finds nothing when the target group is gone', async () => {
+    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: RECORD } });
     elbv2.on(DescribeTargetGroupsCommand).rejects(notFound);
 
-    expect(await targetGroupStep.inspect(harness.context)).toMatchObject({ present: false, healthy: false });
+    expect(await targetGroupStep.read(harness.readContext)).toBeUndefined();
   });
 
-  it('inspect is healthy when the desired count of targets are healthy', async () => {
-    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: TG } });
-    elbv2.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [group()] });
-    elbv2.on(DescribeTargetGroupAttributesCommand).resolves(delay('60'));
+  it('health is healthy when the desired count of targets are healthy, with each target', async () => {
+    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: RECORD } });
+    liveAsRecorded();
     elbv2.on(DescribeTargetHealthCommand).resolves({
       TargetHealthDescriptions: [
         { Target: { Id: 'i-0123456789abcdef0', Port: 80 }, TargetHealth: { State: 'healthy' } },
@@ -193,19 +350,21 @@ describe('target-group step', () => {
       ],
     });
 
-    const inspection = await targetGroupStep.inspect(harness.context);
-
-    expect(inspection).toMatchObject({ present: true, healthy: true, summary: '2/2 healthy', drift: [] });
-    expect(inspection.details?.targets).toEqual([
-      { id: 'i-0123456789abcdef0', port: 80, state: 'healthy' },
-      { id: 'i-0123456789abcdef1', port: 80, state: 'healthy' },
-    ]);
+    expect((await targetGroupStep.read(harness.readContext))?.health).toEqual({
+      healthy: true,
+      summary: '2/2 healthy',
+      details: {
+        targets: [
+          { id: 'i-0123456789abcdef0', port: 80, state: 'healthy' },
+          { id: 'i-0123456789abcdef1', port: 80, state: 'healthy' },
+        ],
+      },
+    });
   });
 
-  it('inspect is unhealthy with fewer healthy targets than desired, and reports delay drift', async () => {
-    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: TG } });
-    elbv2.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [group()] });
-    elbv2.on(DescribeTargetGroupAttributesCommand).resolves(delay('300'));
+  it('health is unhealthy with fewer healthy targets than desired, with the reason', async () => {
+    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: RECORD } });
+    liveAsRecorded();
     elbv2.on(DescribeTargetHealthCommand).resolves({
       TargetHealthDescriptions: [
         { Target: { Id: 'i-0123456789abcdef0', Port: 80 }, TargetHealth: { State: 'healthy' } },
@@ -213,10 +372,8 @@ describe('target-group step', () => {
       ],
     });
 
-    const inspection = await targetGroupStep.inspect(harness.context);
-
-    expect(inspection).toMatchObject({ present: true, healthy: false, summary: '1/2 healthy' });
-    expect(inspection.drift).toEqual(['deregistration delay is 300s, not 60s']);
-    expect(inspection.details?.targets).toContainEqual({ id: 'i-0123456789abcdef1', port: 80, state: 'unhealthy', reason: 'Target.ResponseCodeMismatch' });
+    const { health } = (await targetGroupStep.read(harness.readContext))!;
+    expect(health).toMatchObject({ healthy: false, summary: '1/2 healthy' });
+    expect((health.details?.targets as unknown[]) ?? []).toContainEqual({ id: 'i-0123456789abcdef1', port: 80, state: 'unhealthy', reason: 'Target.ResponseCodeMismatch' });
   });
 });

@@ -9,8 +9,9 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COGNITO_PREFIX } from '../../../src/config/schema.js';
-import { derivePrefix, userPoolDomainStep } from '../../../src/steps/user-pool-domain.js';
-import { SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
+import { diffFields, UNKNOWN } from '../../../src/steps/resource.js';
+import { derivePrefix, userPoolDomainStep, withoutReservedWords } from '../../../src/steps/user-pool-domain.js';
+import { articleConfig, SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
 
 const cognito = mockClient(CognitoIdentityProviderClient);
 const POOL_ID = SAMPLE_OUTPUTS['user-pool'].userPoolId;
@@ -51,6 +52,17 @@ describe('derivePrefix', () => {
     expect(derivePrefix('___', POOL_ID)).toBe('authecs-8f67cb0d');
   });
 
+  it('removes reserved words until none is left, as removing one can join its neighbours into another', () => {
+    expect(withoutReservedWords('amamazonazon')).toBe('');
+    expect(derivePrefix('amamazonazon', POOL_ID)).toBe('authecs-8f67cb0d');
+    expect(derivePrefix('shop-awawss', POOL_ID)).toBe('shop-8f67cb0d');
+    expect(derivePrefix('cocognitognito-app', POOL_ID)).toBe('app-8f67cb0d');
+    expect(derivePrefix('awamazons-x', POOL_ID)).toBe('x-8f67cb0d');
+    for (const cluster of ['amamazonazon', 'shop-awawss', 'cocognitognito-app', 'awamazons-x', 'caogwsnito']) {
+      expect(derivePrefix(cluster, POOL_ID)).not.toMatch(/aws|amazon|cognito/);
+    }
+  });
+
   it('differs between pools', () => {
     expect(derivePrefix('ecsauth', 'eu-west-1_Other')).not.toBe(PREFIX);
   });
@@ -64,6 +76,21 @@ describe('user-pool-domain step', () => {
   });
   afterEach(() => harness?.cleanup());
 
+  it('desired: the derived prefix of our pool, or --cognito-domain', () => {
+    harness = stepHarness(userPoolDomainStep);
+
+    expect(userPoolDomainStep.desired(harness.config, harness.inputs)).toEqual({ domain: PREFIX, userPoolId: POOL_ID });
+    expect(userPoolDomainStep.desired(articleConfig({ cognitoDomain: 'authecsblog-alice' }), harness.inputs)).toEqual({ domain: 'authecsblog-alice', userPoolId: POOL_ID });
+  });
+
+  it('desired: the derived prefix hashes the pool ID, so it is unknown while the pool is to be made', () => {
+    harness = stepHarness(userPoolDomainStep);
+
+    expect(userPoolDomainStep.desired(harness.config, { ...harness.inputs, 'user-pool': UNKNOWN })).toEqual({ domain: UNKNOWN, userPoolId: UNKNOWN });
+    // A requested prefix is known at once.
+    expect(userPoolDomainStep.desired(articleConfig({ cognitoDomain: 'authecsblog-alice' }), { 'user-pool': UNKNOWN })).toEqual({ domain: 'authecsblog-alice', userPoolId: UNKNOWN });
+  });
+
   it('creates the derived prefix domain on our pool and records its hosted UI URL', async () => {
     harness = stepHarness(userPoolDomainStep);
     cognito.on(DescribeUserPoolDomainCommand).resolves(free);
@@ -73,7 +100,8 @@ describe('user-pool-domain step', () => {
       return { CloudFrontDomain: 'd111111abcdef8.cloudfront.net' };
     });
 
-    const output = await userPoolDomainStep.create(harness.context);
+    expect(await userPoolDomainStep.read(harness.readContext)).toBeUndefined();
+    const output = await userPoolDomainStep.create(harness.context, userPoolDomainStep.desired(harness.config, harness.inputs));
 
     expect(cognito.commandCalls(DescribeUserPoolDomainCommand)[0]!.args[0].input).toEqual({ Domain: PREFIX });
     expect(cognito.commandCalls(CreateUserPoolDomainCommand)[0]!.args[0].input).toEqual({ Domain: PREFIX, UserPoolId: POOL_ID });
@@ -87,42 +115,54 @@ describe('user-pool-domain step', () => {
     cognito.on(DescribeUserPoolDomainCommand).resolves(free);
     cognito.on(CreateUserPoolDomainCommand).resolves({});
 
-    const output = await userPoolDomainStep.create(harness.context);
+    const output = await userPoolDomainStep.create(harness.context, userPoolDomainStep.desired(harness.config, harness.inputs));
 
     expect(cognito.commandCalls(CreateUserPoolDomainCommand)[0]!.args[0].input).toEqual({ Domain: 'authecsblog-alice', UserPoolId: POOL_ID });
     expect(output.hostedUiBaseUrl).toBe('https://authecsblog-alice.auth.eu-west-1.amazoncognito.com');
   });
 
-  it('adopts the domain a killed run made for our pool', async () => {
+  it('read adopts the domain a killed run made for our pool, without writing; create then makes none', async () => {
     harness = stepHarness(userPoolDomainStep, { record: { created: true, complete: false, data: { domain: PREFIX, userPoolId: POOL_ID } } });
     cognito.on(DescribeUserPoolDomainCommand).resolves(held());
+    const before = JSON.stringify(harness.state.get('user-pool-domain'));
 
-    const found = await userPoolDomainStep.find(harness.context);
-    const output = await userPoolDomainStep.create(harness.context);
+    const found = await userPoolDomainStep.read(harness.readContext);
+    expect(JSON.stringify(harness.state.get('user-pool-domain'))).toBe(before);
+    const output = await userPoolDomainStep.create(harness.context, userPoolDomainStep.desired(harness.config, harness.inputs));
 
-    expect(found).toEqual({ created: true, output: RECORD });
+    expect(found).toMatchObject({ created: true, output: RECORD, observed: { domain: PREFIX, userPoolId: POOL_ID }, settled: true });
+    expect(diffFields(userPoolDomainStep.desired(harness.config, harness.inputs), found!.observed, userPoolDomainStep.effects)).toEqual([]);
     expect(output).toEqual(RECORD);
     expect(cognito.commandCalls(CreateUserPoolDomainCommand)).toHaveLength(0);
   });
 
-  it('find returns undefined while no pool holds the prefix', async () => {
+  it('read returns undefined while no pool holds the prefix', async () => {
     harness = stepHarness(userPoolDomainStep);
     cognito.on(DescribeUserPoolDomainCommand).resolves(free);
 
-    expect(await userPoolDomainStep.find(harness.context)).toBeUndefined();
+    expect(await userPoolDomainStep.read(harness.readContext)).toBeUndefined();
+  });
+
+  it('read finds nothing, and calls nothing, while the pool is still to be made', async () => {
+    harness = stepHarness(userPoolDomainStep);
+    harness.state.remove('user-pool');
+
+    expect(await userPoolDomainStep.read(harness.readContext)).toBeUndefined();
+    expect(cognito.calls()).toHaveLength(0);
   });
 
   it('refuses a prefix another user pool holds, naming the flag to change', async () => {
     harness = stepHarness(userPoolDomainStep, { config: { cognitoDomain: 'popular' } });
     cognito.on(DescribeUserPoolDomainCommand).resolves(held({ UserPoolId: 'eu-west-1_SomeoneElse', Domain: 'popular' }));
 
-    await expect(userPoolDomainStep.create(harness.context)).rejects.toMatchObject({
+    await expect(userPoolDomainStep.read(harness.readContext)).rejects.toMatchObject({
       code: 'COGNITO_DOMAIN_TAKEN',
       exit: 'conflict',
       message: 'Cognito domain prefix "popular" is already used by another user pool',
       hint: expect.stringMatching(/--cognito-domain.*AUTH_COGNITO_DOMAIN/),
     });
-    await expect(userPoolDomainStep.find(harness.context)).rejects.toMatchObject({ code: 'COGNITO_DOMAIN_TAKEN' });
+    await expect(userPoolDomainStep.preflight!(harness.readContext)).rejects.toMatchObject({ code: 'COGNITO_DOMAIN_TAKEN' });
+    await expect(userPoolDomainStep.create(harness.context, userPoolDomainStep.desired(harness.config, harness.inputs))).rejects.toMatchObject({ code: 'COGNITO_DOMAIN_TAKEN' });
     expect(cognito.commandCalls(CreateUserPoolDomainCommand)).toHaveLength(0);
   });
 
@@ -131,7 +171,7 @@ describe('user-pool-domain step', () => {
     cognito.on(DescribeUserPoolDomainCommand).resolves(free);
     cognito.on(CreateUserPoolDomainCommand).rejects(error('InvalidParameterException', 'Domain already associated with another user pool.'));
 
-    await expect(userPoolDomainStep.create(harness.context)).rejects.toMatchObject({ code: 'COGNITO_DOMAIN_TAKEN', exit: 'conflict' });
+    await expect(userPoolDomainStep.create(harness.context, userPoolDomainStep.desired(harness.config, harness.inputs))).rejects.toMatchObject({ code: 'COGNITO_DOMAIN_TAKEN', exit: 'conflict' });
   });
 
   it('lets other invalid-parameter errors through', async () => {
@@ -139,33 +179,65 @@ describe('user-pool-domain step', () => {
     cognito.on(DescribeUserPoolDomainCommand).resolves(free);
     cognito.on(CreateUserPoolDomainCommand).rejects(error('InvalidParameterException', 'Domain cannot contain reserved word: aws'));
 
-    await expect(userPoolDomainStep.create(harness.context)).rejects.toMatchObject({ name: 'InvalidParameterException' });
+    await expect(userPoolDomainStep.create(harness.context, userPoolDomainStep.desired(harness.config, harness.inputs))).rejects.toMatchObject({ name: 'InvalidParameterException' });
   });
 
-  it('keeps the prefix domain the pool already has (a pool holds only one) when no prefix was asked for', async () => {
+  it('read finds the prefix domain the pool already holds; a different wish replaces it (a pool holds one)', async () => {
     harness = stepHarness(userPoolDomainStep);
     cognito.on(DescribeUserPoolCommand).resolves({ UserPool: { Id: POOL_ID, Domain: 'earlier-prefix' } });
     cognito.on(DescribeUserPoolDomainCommand, { Domain: 'earlier-prefix' }).resolves(held({ Domain: 'earlier-prefix' }));
 
-    const found = await userPoolDomainStep.find(harness.context);
-    const output = await userPoolDomainStep.create(harness.context);
+    const found = await userPoolDomainStep.read(harness.readContext);
 
-    expect(found?.output.domain).toBe('earlier-prefix');
-    expect(output).toEqual({ domain: 'earlier-prefix', userPoolId: POOL_ID, hostedUiBaseUrl: 'https://earlier-prefix.auth.eu-west-1.amazoncognito.com' });
-    expect(cognito.commandCalls(CreateUserPoolDomainCommand)).toHaveLength(0);
-    expect(harness.progress.some((line) => line.includes('earlier-prefix'))).toBe(true);
+    expect(found?.output).toEqual({ domain: 'earlier-prefix', userPoolId: POOL_ID, hostedUiBaseUrl: 'https://earlier-prefix.auth.eu-west-1.amazoncognito.com' });
+    expect(diffFields(userPoolDomainStep.desired(harness.config, harness.inputs), found!.observed, userPoolDomainStep.effects)).toEqual([
+      { field: 'domain', from: 'earlier-prefix', to: PREFIX, effect: 'replace' },
+    ]);
   });
 
-  it('refuses a different --cognito-domain for a pool that already has one', async () => {
-    harness = stepHarness(userPoolDomainStep, { config: { cognitoDomain: 'new-prefix' } });
-    cognito.on(DescribeUserPoolCommand).resolves({ UserPool: { Id: POOL_ID, Domain: 'earlier-prefix' } });
+  it('diff: a new --cognito-domain replaces the domain; a new pool replaces it too', async () => {
+    harness = stepHarness(userPoolDomainStep, { record: { created: true, complete: true, data: RECORD } });
+    cognito.on(DescribeUserPoolDomainCommand).resolves(held());
 
-    await expect(userPoolDomainStep.create(harness.context)).rejects.toMatchObject({
-      code: 'COGNITO_POOL_HAS_DOMAIN',
-      exit: 'conflict',
-      hint: expect.stringContaining('--cognito-domain earlier-prefix'),
-    });
-    expect(cognito.commandCalls(CreateUserPoolDomainCommand)).toHaveLength(0);
+    const found = await userPoolDomainStep.read(harness.readContext);
+
+    expect(diffFields(userPoolDomainStep.desired(articleConfig({ cognitoDomain: 'new-prefix' }), harness.inputs), found!.observed, userPoolDomainStep.effects)).toEqual([
+      { field: 'domain', from: PREFIX, to: 'new-prefix', effect: 'replace' },
+    ]);
+    expect(diffFields(userPoolDomainStep.desired(harness.config, { 'user-pool': UNKNOWN }), found!.observed, userPoolDomainStep.effects)).toEqual([
+      { field: 'domain', from: PREFIX, to: UNKNOWN, effect: 'replace' },
+      { field: 'userPoolId', from: POOL_ID, to: UNKNOWN, effect: 'replace' },
+    ]);
+  });
+
+  it('a CREATING domain is not settled; settle waits for ACTIVE', async () => {
+    harness = stepHarness(userPoolDomainStep, { record: { created: true, complete: true, data: RECORD } });
+    cognito.on(DescribeUserPoolDomainCommand).resolvesOnce(held({ Status: 'CREATING' })).resolvesOnce(held({ Status: 'CREATING' })).resolves(held());
+
+    const found = await userPoolDomainStep.read(harness.readContext);
+    expect(found).toMatchObject({ settled: false, health: { healthy: false, summary: 'CREATING (not ready yet)' } });
+
+    expect(await userPoolDomainStep.settle!(harness.context, found!)).toEqual(RECORD);
+    expect(cognito.commandCalls(DescribeUserPoolDomainCommand)).toHaveLength(3);
+  });
+
+  it('settle stops on a FAILED domain with a way out', async () => {
+    harness = stepHarness(userPoolDomainStep, { record: { created: true, complete: true, data: RECORD } });
+    cognito.on(DescribeUserPoolDomainCommand).resolves(held({ Status: 'FAILED' }));
+
+    const found = await userPoolDomainStep.read(harness.readContext);
+    expect(found?.settled).toBe(false);
+    await expect(userPoolDomainStep.settle!(harness.context, found!)).rejects.toMatchObject({ code: 'COGNITO_DOMAIN_FAILED', hint: expect.stringContaining('delete-user-pool-domain') });
+  });
+
+  it('create waits for a DELETING domain of ours to go before making it again', async () => {
+    harness = stepHarness(userPoolDomainStep);
+    cognito.on(DescribeUserPoolDomainCommand).resolvesOnce(held({ Status: 'DELETING' })).resolvesOnce(held({ Status: 'DELETING' })).resolves(free);
+    cognito.on(CreateUserPoolDomainCommand).resolves({});
+
+    await userPoolDomainStep.create(harness.context, userPoolDomainStep.desired(harness.config, harness.inputs));
+
+    expect(cognito.commandCalls(CreateUserPoolDomainCommand)).toHaveLength(1);
   });
 
   it('delete removes our domain and waits until it is gone', async () => {
@@ -181,6 +253,17 @@ describe('user-pool-domain step', () => {
 
     expect(cognito.commandCalls(DeleteUserPoolDomainCommand)[0]!.args[0].input).toEqual({ Domain: PREFIX, UserPoolId: POOL_ID });
     expect(cognito.commandCalls(DescribeUserPoolDomainCommand)).toHaveLength(3);
+  });
+
+  it('delete (for a replacement) also removes the unrecorded domain the pool holds, so the new one can be made', async () => {
+    harness = stepHarness(userPoolDomainStep);
+    cognito.on(DescribeUserPoolCommand).resolves({ UserPool: { Id: POOL_ID, Domain: 'earlier-prefix' } });
+    cognito.on(DescribeUserPoolDomainCommand).resolvesOnce(held({ Domain: 'earlier-prefix' })).resolves(free);
+    cognito.on(DeleteUserPoolDomainCommand).resolves({});
+
+    await userPoolDomainStep.delete(harness.context);
+
+    expect(cognito.commandCalls(DeleteUserPoolDomainCommand)[0]!.args[0].input).toEqual({ Domain: 'earlier-prefix', UserPoolId: POOL_ID });
   });
 
   it('delete treats a domain already gone as deleted', async () => {
@@ -209,33 +292,17 @@ describe('user-pool-domain step', () => {
     expect(cognito.commandCalls(DeleteUserPoolDomainCommand)).toHaveLength(0);
   });
 
-  it('inspect: ACTIVE is healthy', async () => {
+  it('read reports an ACTIVE domain as healthy, with its hosted UI URL', async () => {
     harness = stepHarness(userPoolDomainStep, { record: { created: true, complete: true, data: RECORD } });
     cognito.on(DescribeUserPoolDomainCommand).resolves(held());
 
-    expect(await userPoolDomainStep.inspect(harness.context)).toMatchObject({ present: true, healthy: true, summary: 'ACTIVE', details: { status: 'ACTIVE', hostedUiBaseUrl: URL } });
+    expect((await userPoolDomainStep.read(harness.readContext))?.health).toEqual({ healthy: true, summary: 'ACTIVE', details: { status: 'ACTIVE', hostedUiBaseUrl: URL } });
   });
 
-  it('inspect: CREATING is present but not yet healthy', async () => {
-    harness = stepHarness(userPoolDomainStep, { record: { created: true, complete: true, data: RECORD } });
-    cognito.on(DescribeUserPoolDomainCommand).resolves(held({ Status: 'CREATING' }));
-
-    expect(await userPoolDomainStep.inspect(harness.context)).toMatchObject({ present: true, healthy: false, details: { status: 'CREATING' } });
-  });
-
-  it('inspect: an unknown domain ({DomainDescription:{}}) is missing', async () => {
-    harness = stepHarness(userPoolDomainStep, { record: { created: true, complete: true, data: RECORD } });
-    cognito.on(DescribeUserPoolDomainCommand).resolves(free);
-
-    expect(await userPoolDomainStep.inspect(harness.context)).toMatchObject({ present: false, healthy: false, summary: 'missing' });
-  });
-
-  it('inspect: a prefix now held by another pool is reported as drift', async () => {
+  it('read treats a prefix now held by another pool as gone from ours', async () => {
     harness = stepHarness(userPoolDomainStep, { record: { created: true, complete: true, data: RECORD } });
     cognito.on(DescribeUserPoolDomainCommand).resolves(held({ UserPoolId: 'eu-west-1_SomeoneElse' }));
 
-    const inspection = await userPoolDomainStep.inspect(harness.context);
-    expect(inspection).toMatchObject({ present: false, healthy: false });
-    expect(inspection.drift?.[0]).toContain('eu-west-1_SomeoneElse');
+    expect(await userPoolDomainStep.read(harness.readContext)).toBeUndefined();
   });
 });
