@@ -171,7 +171,9 @@ export function settingChanges(recorded: Record<string, unknown> | undefined, cu
     const from = previousValues[setting.key];
     const to = current.config[setting.key];
     if (JSON.stringify(from) === JSON.stringify(to)) continue;
-    changes.push({ setting: setting.key, flag: setting.flag?.split(' ')[0] ?? setting.key, from, to, source: current.resolved.sources[setting.key]?.source ?? 'default' });
+    // A switch reads best by its positive form: --http-redirect: true → false.
+    const flag = (setting.flag?.split(' ')[0] ?? setting.key).replace(/^--no-/, '--');
+    changes.push({ setting: setting.key, flag, from, to, source: current.resolved.sources[setting.key]?.source ?? 'default' });
   }
   return changes;
 }

@@ -163,8 +163,9 @@ function live(service: Service, cluster: string): Live<'service', DesiredService
       launchType: service.launchType,
       loadBalancer: loadBalancer && { targetGroupArn: loadBalancer.targetGroupArn!, containerName: loadBalancer.containerName!, containerPort: loadBalancer.containerPort! },
       networkConfiguration: observedNetwork(service.networkConfiguration),
-      healthCheckGracePeriodSeconds: service.healthCheckGracePeriodSeconds,
-      deploymentConfiguration: deployment && { minimumHealthyPercent: deployment.minimumHealthyPercent!, maximumPercent: deployment.maximumPercent! },
+      // AWS always reports these; an emulator that leaves them out cannot be compared on them.
+      ...(service.healthCheckGracePeriodSeconds === undefined ? {} : { healthCheckGracePeriodSeconds: service.healthCheckGracePeriodSeconds }),
+      ...(deployment ? { deploymentConfiguration: { minimumHealthyPercent: deployment.minimumHealthyPercent!, maximumPercent: deployment.maximumPercent! } } : {}),
     },
     created: true,
     settled: isStable(service),

@@ -45,7 +45,7 @@ describe.skipIf(skipE2e)('EC2 launch type: up, status, up again, down', () => {
     expect(albGroupId).not.toBe(fixtures.securityGroupId);
     expect(alb.SecurityGroups).toEqual([albGroupId]);
     const described = (await clients.ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [albGroupId] }))).SecurityGroups?.[0];
-    expect(described?.Description).toBe('authecs: load balancer of ecsauth (443 and 80 from anywhere)');
+    expect(described?.Description).toBe('authecs: load balancer of ecsauth');
     const rulesOn = (groupId: string) =>
       inventory.ingressRules
         .filter((rule) => rule.groupId === groupId)
