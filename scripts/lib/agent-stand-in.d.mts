@@ -8,6 +8,8 @@ export interface AgentStandIn {
   readonly registeredInstances: Map<string, string | undefined>;
   /** "serviceArn targetGroupArn" -> targets the stand-in registered. */
   readonly registeredTargets: Map<string, { Id: string; Port?: number }[]>;
+  /** Service ARN -> what the scheduler stand-in did, and the fewest tasks it saw running once the service was up. */
+  readonly scheduled: Map<string, { reachedDesired: boolean; minimumRunning: number | undefined; tasksStarted: number; tasksStopped: number }>;
   /** Forget what was registered (after POST /moto-api/reset). */
   reset(): void;
   /** Resolves after the next complete poll. */

@@ -19,6 +19,15 @@
 //    stand-in registers as many targets as the service's desired count in its target group, and
 //    deregisters them when the service goes INACTIVE.
 //
+// 3. The ECS service scheduler's task placement (EC2 launch type). On real AWS the scheduler keeps
+//    desiredCount tasks on ACTIVE container instances (one per instance with a static host port),
+//    starts a replacement before it stops a task on a DRAINING instance (maximumPercent 200 allows
+//    it), rolls tasks to a new task definition, stops extra tasks when the count goes down, and
+//    registers each task's instance in the target group. moto places no service tasks, so the
+//    stand-in does it with StartTask/StopTask (which moto counts in runningTasksCount, so a drain
+//    wait sees the task leave). It records, per service, the fewest tasks it ever saw running
+//    after the service first reached its desired count (`minimumRunning`).
+//
 // It polls moto every ~200 ms in the process that runs the tests (or the demo) while authecs runs
 // as a subprocess. Its own errors (e.g. a resource authecs just deleted) are kept in `errors`
 // and never thrown: the stand-in must not change the outcome of an authecs run.
@@ -28,10 +37,14 @@ import {
   DescribeClustersCommand,
   DescribeContainerInstancesCommand,
   DescribeServicesCommand,
+  DescribeTasksCommand,
   ListClustersCommand,
   ListContainerInstancesCommand,
   ListServicesCommand,
+  ListTasksCommand,
   RegisterContainerInstanceCommand,
+  StartTaskCommand,
+  StopTaskCommand,
 } from '@aws-sdk/client-ecs';
 import { DeregisterTargetsCommand, DescribeTargetGroupsCommand, DescribeTargetHealthCommand, RegisterTargetsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -64,6 +77,8 @@ export function startAgentStandIn(clients, options = {}) {
   const registeredInstances = new Map();
   // Service ARN + target group ARN -> targets the stand-in registered for it.
   const registeredTargets = new Map();
+  // Service ARN -> { reachedDesired, minimumRunning, tasksStarted, tasksStopped } for stand-in 3.
+  const scheduled = new Map();
   const errors = [];
   let stopped = false;
   let generation = 0;
@@ -141,6 +156,8 @@ export function startAgentStandIn(clients, options = {}) {
       const services = (await clients.ecs.send(new DescribeServicesCommand({ cluster: clusterName, services: serviceArns }))).services ?? [];
       for (const service of services) {
         if (mine !== generation) return;
+        // EC2 services are placed by stand-in 3, which registers their targets itself.
+        if (service.launchType === 'EC2') continue;
         for (const loadBalancer of service.loadBalancers ?? []) {
           const targetGroupArn = loadBalancer.targetGroupArn;
           if (!targetGroupArn) continue;
@@ -182,6 +199,92 @@ export function startAgentStandIn(clients, options = {}) {
     }
   }
 
+  // Stand-in 3: the scheduler placing an EC2 service's tasks, one per ACTIVE container instance.
+  async function scheduleTasks(clusters, mine) {
+    for (const [clusterName] of clusters) {
+      const serviceArns = (await clients.ecs.send(new ListServicesCommand({ cluster: clusterName }))).serviceArns ?? [];
+      const services = serviceArns.length ? ((await clients.ecs.send(new DescribeServicesCommand({ cluster: clusterName, services: serviceArns }))).services ?? []) : [];
+      const instances = await containerInstancesOf(clusterName);
+      const instanceByArn = new Map(instances.map((instance) => [instance.containerInstanceArn, instance]));
+      for (const service of services) {
+        if (mine !== generation || service.launchType !== 'EC2') continue;
+        const startedBy = `stand-in:${service.serviceName}`.slice(0, 36);
+        // moto walks lastStatus through its whole lifecycle on every describe; desiredStatus is what holds.
+        const taskArns = (await clients.ecs.send(new ListTasksCommand({ cluster: clusterName, startedBy }))).taskArns ?? [];
+        const tasks = taskArns.length
+          ? ((await clients.ecs.send(new DescribeTasksCommand({ cluster: clusterName, tasks: taskArns }))).tasks ?? []).filter((task) => task.desiredStatus !== 'STOPPED')
+          : [];
+        const facts = scheduled.get(service.serviceArn) ?? { reachedDesired: false, minimumRunning: undefined, tasksStarted: 0, tasksStopped: 0 };
+        scheduled.set(service.serviceArn, facts);
+        const stop = async (task, reason) => {
+          await clients.ecs.send(new StopTaskCommand({ cluster: clusterName, task: task.taskArn, reason }));
+          facts.tasksStopped += 1;
+        };
+        if (service.status !== 'ACTIVE') {
+          for (const task of tasks) await stop(task, 'Service deleted');
+          continue;
+        }
+        const where = (task) => instanceByArn.get(task.containerInstanceArn);
+        // A task whose instance was deregistered or terminated is gone (the agent is gone with it).
+        const live = [];
+        for (const task of tasks) {
+          if (where(task)) live.push(task);
+          else await stop(task, 'Container instance gone');
+        }
+        const want = service.desiredCount ?? 0;
+        const current = (task) => where(task)?.status === 'ACTIVE' && task.taskDefinitionArn === service.taskDefinition;
+        const healthy = live.filter(current);
+        const busy = new Set(live.map((task) => task.containerInstanceArn));
+        const free = instances.filter((instance) => instance.status === 'ACTIVE' && !busy.has(instance.containerInstanceArn));
+        // Start first (maximumPercent 200), then stop what is outdated, draining or extra.
+        while (healthy.length < want && free.length > 0) {
+          const instance = free.shift();
+          const started = await clients.ecs.send(
+            new StartTaskCommand({ cluster: clusterName, taskDefinition: service.taskDefinition, containerInstances: [instance.containerInstanceArn], startedBy }),
+          );
+          const task = started.tasks?.[0];
+          if (!task) break;
+          facts.tasksStarted += 1;
+          healthy.push({ ...task, containerInstanceArn: instance.containerInstanceArn, taskDefinitionArn: service.taskDefinition });
+          live.push(healthy[healthy.length - 1]);
+        }
+        const minimumHealthy = Math.ceil(want * 0.5);
+        let running = live.length;
+        for (const task of live) {
+          if (current(task) && healthy.indexOf(task) < want) continue;
+          const spare = healthy.filter((other) => other !== task).length;
+          // Outdated tasks with nowhere to start a replacement go while minimumHealthyPercent (50) allows.
+          if (spare >= want || (!current(task) && running - 1 >= minimumHealthy)) {
+            await stop(task, 'Scaling activity initiated by deployment');
+            running -= 1;
+          }
+        }
+        const runningNow = Math.max(running, 0);
+        if (runningNow >= want && want > 0) facts.reachedDesired = true;
+        if (facts.reachedDesired) facts.minimumRunning = Math.min(facts.minimumRunning ?? runningNow, runningNow);
+        await syncTargets(service, clusterName, startedBy, instanceByArn);
+      }
+    }
+  }
+
+  /** The target group holds exactly the instances that run one of the service's tasks. */
+  async function syncTargets(service, clusterName, startedBy, instanceByArn) {
+    const loadBalancer = (service.loadBalancers ?? [])[0];
+    if (!loadBalancer?.targetGroupArn) return;
+    const taskArns = (await clients.ecs.send(new ListTasksCommand({ cluster: clusterName, startedBy }))).taskArns ?? [];
+    const tasks = taskArns.length ? ((await clients.ecs.send(new DescribeTasksCommand({ cluster: clusterName, tasks: taskArns }))).tasks ?? []) : [];
+    const wanted = new Set(
+      tasks.filter((task) => task.desiredStatus !== 'STOPPED').map((task) => instanceByArn.get(task.containerInstanceArn)?.ec2InstanceId).filter(Boolean),
+    );
+    const health = await clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: loadBalancer.targetGroupArn }));
+    const present = new Set((health.TargetHealthDescriptions ?? []).map((description) => description.Target?.Id));
+    const add = [...wanted].filter((id) => !present.has(id)).map((id) => ({ Id: id, Port: loadBalancer.containerPort }));
+    const remove = [...present].filter((id) => id && !wanted.has(id)).map((id) => ({ Id: id, Port: loadBalancer.containerPort }));
+    if (add.length) await clients.elbv2.send(new RegisterTargetsCommand({ TargetGroupArn: loadBalancer.targetGroupArn, Targets: add }));
+    if (remove.length) await clients.elbv2.send(new DeregisterTargetsCommand({ TargetGroupArn: loadBalancer.targetGroupArn, Targets: remove }));
+    registeredTargets.set(`${service.serviceArn} ${loadBalancer.targetGroupArn}`, [...wanted].map((id) => ({ Id: id, Port: loadBalancer.containerPort })));
+  }
+
   async function tick() {
     const mine = generation;
     let clusters;
@@ -193,6 +296,7 @@ export function startAgentStandIn(clients, options = {}) {
     }
     await registerInstances(clusters, mine).catch((error) => record('container-instance registration', error));
     await registerTargets(clusters, mine).catch((error) => record('target registration', error));
+    await scheduleTasks(clusters, mine).catch((error) => record('task placement', error));
   }
 
   const loop = (async () => {
@@ -211,12 +315,15 @@ export function startAgentStandIn(clients, options = {}) {
     /** Instance ID -> container instance ARN of every registration the stand-in made. */
     registeredInstances,
     registeredTargets,
+    /** Service ARN -> what the scheduler stand-in did and the fewest tasks it saw running once the service was up. */
+    scheduled,
     /** Forget what was registered (after POST /moto-api/reset). */
     reset() {
       generation += 1;
       userDataCluster.clear();
       registeredInstances.clear();
       registeredTargets.clear();
+      scheduled.clear();
       errors.length = 0;
     },
     /** Resolves after the next complete poll, so a test can wait for the stand-in to catch up. */

@@ -4,6 +4,7 @@ import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import type { Reporter } from '../report/reporter.js';
 import { isMutatingOperation, describeResource } from './mutations.js';
@@ -16,6 +17,8 @@ export interface AwsClients {
   cognito: CognitoIdentityProviderClient;
   ecs: ECSClient;
   cloudformation: CloudFormationClient;
+  /** ECS's service-linked role and the instance profile (global service; the region only picks the endpoint). */
+  iam: IAMClient;
 }
 
 export interface ClientOptions {
@@ -89,6 +92,7 @@ export function createClients(options: ClientOptions): AwsClients {
     cognito: new CognitoIdentityProviderClient(common),
     ecs: new ECSClient(common),
     cloudformation: new CloudFormationClient(common),
+    iam: new IAMClient(common),
   };
   for (const client of Object.values(clients)) instrument(client as unknown as MiddlewareClient, options);
   return clients;

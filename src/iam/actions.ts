@@ -228,7 +228,9 @@ export const SDK_CALLS: SdkCall[] = [
   call('ec2', 'DescribeKeyPairsCommand', [anyResource('ec2:DescribeKeyPairs')]),
   call('ec2', 'DescribeLaunchTemplatesCommand', [anyResource('ec2:DescribeLaunchTemplates')]),
   call('ec2', 'DescribeLaunchTemplateVersionsCommand', [anyResource('ec2:DescribeLaunchTemplateVersions')]),
-  call('ec2', 'DescribeInstanceTypeOfferingsCommand', [anyResource('ec2:DescribeInstanceTypeOfferings')], { pending: RECONCILE }),
+  call('ec2', 'DescribeInstanceTypeOfferingsCommand', [anyResource('ec2:DescribeInstanceTypeOfferings')]),
+  call('ec2', 'DescribeInstanceTypesCommand', [anyResource('ec2:DescribeInstanceTypes')]),
+  call('ec2', 'paginateDescribeNetworkInterfaces', [anyResource('ec2:DescribeNetworkInterfaces')]),
   call('ec2', 'DescribeAddressesCommand', [anyResource('ec2:DescribeAddresses')], { doctorOnly: true }),
   call('ec2', 'CreateSecurityGroupCommand', [
     tagging('ec2:CreateSecurityGroup', ec2('security-group')),
@@ -304,7 +306,7 @@ export const SDK_CALLS: SdkCall[] = [
   call('elastic-load-balancing-v2', 'DescribeTargetGroupsCommand', [anyResource('elasticloadbalancing:DescribeTargetGroups')]),
   call('elastic-load-balancing-v2', 'DescribeTargetGroupAttributesCommand', [anyResource('elasticloadbalancing:DescribeTargetGroupAttributes')]),
   call('elastic-load-balancing-v2', 'DescribeTargetHealthCommand', [anyResource('elasticloadbalancing:DescribeTargetHealth')]),
-  call('elastic-load-balancing-v2', 'DescribeSSLPoliciesCommand', [anyResource('elasticloadbalancing:DescribeSSLPolicies')], { pending: RECONCILE }),
+  call('elastic-load-balancing-v2', 'DescribeSSLPoliciesCommand', [anyResource('elasticloadbalancing:DescribeSSLPolicies')]),
   call('elastic-load-balancing-v2', 'CreateLoadBalancerCommand', [
     tagging('elasticloadbalancing:CreateLoadBalancer', loadBalancer),
     tagOnCreate('elasticloadbalancing:AddTags', 'CreateLoadBalancer', loadBalancer),
@@ -350,6 +352,17 @@ export const SDK_CALLS: SdkCall[] = [
           : { 'ForAllValues:StringEquals': { 'route53:ChangeResourceRecordSetsRecordTypes': ['CNAME'] } },
       why: 'Route 53 records carry no tags: only CNAME records, and (with --domain) only the site name and its ACM validation names',
     },
+    {
+      // A domain at the zone apex gets an alias A record to the ALB (a CNAME is not allowed there).
+      action: 'route53:ChangeResourceRecordSets',
+      scope: 'condition',
+      resources: (c) => [hostedZone(c)],
+      condition: (c): ConditionBlock =>
+        c.domain
+          ? { 'ForAllValues:StringEquals': { 'route53:ChangeResourceRecordSetsNormalizedRecordNames': [c.domain], 'route53:ChangeResourceRecordSetsRecordTypes': ['A'] } }
+          : { 'ForAllValues:StringEquals': { 'route53:ChangeResourceRecordSetsRecordTypes': ['A'] } },
+      why: 'an apex domain: only the alias A record of the site name itself (Route 53 forbids a CNAME at the apex)',
+    },
   ]),
   call('route-53', 'waitUntilResourceRecordSetsChanged', [named('route53:GetChange', 'change IDs are generated', change)]),
 
@@ -363,8 +376,8 @@ export const SDK_CALLS: SdkCall[] = [
       condition: () => ({ StringEquals: { 'iam:AWSServiceName': 'ecs.amazonaws.com' } }),
       why: "only ECS's own service-linked role",
     },
-  ], { pending: RECONCILE }),
-  call('iam', 'GetInstanceProfileCommand', [named('iam:GetInstanceProfile', 'the instance profile named by the settings', (c) => globalArn(c, 'iam', `instance-profile/${c.instanceProfile}`))], { doctorOnly: true }),
+  ]),
+  call('iam', 'GetInstanceProfileCommand', [named('iam:GetInstanceProfile', 'the instance profile named by the settings (preflight checks it exists)', (c) => globalArn(c, 'iam', `instance-profile/${c.instanceProfile}`))]),
   call('iam', 'SimulatePrincipalPolicyCommand', [named('iam:SimulatePrincipalPolicy', 'the caller itself: a user or role of the account', (c) => globalArn(c, 'iam', 'user/*'), (c) => globalArn(c, 'iam', 'role/*'))], { doctorOnly: true }),
   call('sts', 'GetCallerIdentityCommand', [], { doctorOnly: true }),
   call('service-quotas', 'GetServiceQuotaCommand', [{ action: 'servicequotas:GetServiceQuota', scope: 'name', resources: quotaArns, why: 'only the quotas doctor compares' }], { doctorOnly: true }),

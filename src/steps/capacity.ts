@@ -4,6 +4,7 @@ import {
   CreateLaunchTemplateVersionCommand,
   DeleteLaunchTemplateCommand,
   DescribeImagesCommand,
+  DescribeInstanceTypesCommand,
   DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
   ModifyLaunchTemplateCommand,
@@ -18,7 +19,6 @@ import {
   type LaunchTemplate,
   type RequestLaunchTemplateData,
   type ResponseLaunchTemplateData,
-  type RunInstancesCommandOutput,
   type Tag,
   type _InstanceType,
 } from '@aws-sdk/client-ec2';
@@ -29,11 +29,13 @@ import {
   paginateListContainerInstances,
   type ContainerInstance,
 } from '@aws-sdk/client-ecs';
+import { GetInstanceProfileCommand } from '@aws-sdk/client-iam';
 import { hasErrorCode } from '../aws/errors.js';
 import { AuthecsError } from '../errors.js';
 import type { CapacityOutput } from './outputs.js';
 import { canonical, defineResource, isUnknown, known, UNKNOWN, type Inputs, type Live, type Maybe, type ReadContext } from './resource.js';
 import { pollUntil } from './shared/poll.js';
+import { retryWhileNotVisible } from './shared/visibility.js';
 import { hasStackTag, stackTags, STACK_TAG_KEY } from './shared/tags.js';
 import type { StepContext } from './step.js';
 
@@ -45,8 +47,9 @@ export const CAPACITY_INDEX_TAG_KEY = 'authecs:capacity-index';
 /** The launch template and version an instance was launched from: an older one is rolled. */
 export const LAUNCH_TEMPLATE_ID_TAG_KEY = 'authecs:launch-template-id';
 export const LAUNCH_TEMPLATE_VERSION_TAG_KEY = 'authecs:launch-template-version';
-/** The ECS-optimized Amazon Linux 2023 family (x86_64, no GPU or Neuron variants). */
+/** The ECS-optimized Amazon Linux 2023 family (x86_64, no GPU or Neuron variants); arm64 types use ecsAmiNamePattern('arm64'). */
 export const ECS_AMI_NAME_PATTERN = 'al2023-ami-ecs-hvm-*-x86_64';
+type Architecture = 'x86_64' | 'arm64';
 /**
  * desired imageId for "the ECS-optimized AL2023 AMI chosen when the template version was made":
  * desired() cannot look AMIs up, and a newly published AMI must not roll every instance.
@@ -56,13 +59,9 @@ export const DEFAULT_AMI = 'ecs-optimized-al2023';
 const REGISTRATION_POLL_SECONDS = 10;
 const INSTANCE_POLL_SECONDS = 15;
 const DRAIN_POLL_SECONDS = 10;
-const VISIBILITY_RETRY_SECONDS = 5;
-const VISIBILITY_TIMEOUT_SECONDS = 60;
 const LIVE_STATES: InstanceStateName[] = ['pending', 'running'];
 const NOT_TERMINATED_STATES: InstanceStateName[] = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
 const LAUNCH_TEMPLATE_NOT_FOUND = ['InvalidLaunchTemplateName.NotFoundException', 'InvalidLaunchTemplateId.NotFound', 'InvalidLaunchTemplateId.NotFoundException'];
-// EC2 is eventually consistent: a template version, key pair or group made a moment ago can be "not found" briefly.
-const NOT_YET_VISIBLE = ['InvalidLaunchTemplateId.NotFound', 'InvalidLaunchTemplateId.VersionNotFound', 'InvalidKeyPair.NotFound', 'InvalidGroup.NotFound'];
 
 /**
  * AL2023 ECS AMIs declare IMDSv2 support, which makes EC2 set the hop limit to 2 (EC2 API Reference,
@@ -321,14 +320,44 @@ async function registeredIds(context: Context, cluster: string, instanceIds: rea
   );
 }
 
-async function newestEcsAmi(context: Context): Promise<string> {
+/** The ECS-optimized AL2023 AMI name pattern for an architecture (ECS guide, "Retrieving Amazon ECS-Optimized AMI metadata"). */
+export function ecsAmiNamePattern(architecture: Architecture): string {
+  return `al2023-ami-ecs-hvm-*-${architecture}`;
+}
+
+/**
+ * The architecture an instance type runs: x86_64 where it can, else arm64 (Graviton types such as
+ * t4g). EC2 API Reference, DescribeInstanceTypes: ProcessorInfo.SupportedArchitectures.
+ */
+async function instanceArchitecture(context: Context, instanceType: string): Promise<Architecture> {
+  let supported: string[] = [];
+  try {
+    const response = await context.clients.ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: [instanceType as _InstanceType] }));
+    supported = response?.InstanceTypes?.[0]?.ProcessorInfo?.SupportedArchitectures ?? [];
+  } catch (error) {
+    if (hasErrorCode(error, 'InvalidInstanceType')) {
+      throw new AuthecsError(`EC2 does not offer instance type ${instanceType} in ${context.config.region}`, {
+        code: 'INSTANCE_TYPE_UNKNOWN',
+        exit: 'usage',
+        resource: instanceType,
+        hint: 'Pass --instance-type with a type this region offers, such as t3.small (x86_64) or t4g.small (arm64).',
+        cause: error,
+      });
+    }
+    throw error;
+  }
+  return !supported.includes('x86_64') && supported.includes('arm64') ? 'arm64' : 'x86_64';
+}
+
+async function newestEcsAmi(context: Context, architecture: Architecture): Promise<string> {
+  const pattern = ecsAmiNamePattern(architecture);
   const response = await context.clients.ec2.send(
     new DescribeImagesCommand({
       Owners: ['amazon'],
       Filters: [
-        { Name: 'name', Values: [ECS_AMI_NAME_PATTERN] },
+        { Name: 'name', Values: [pattern] },
         { Name: 'state', Values: ['available'] },
-        { Name: 'architecture', Values: ['x86_64'] },
+        { Name: 'architecture', Values: [architecture] },
       ],
     }),
   );
@@ -338,13 +367,53 @@ async function newestEcsAmi(context: Context): Promise<string> {
     .sort((left, right) => (right.CreationDate ?? '').localeCompare(left.CreationDate ?? '') || (right.Name ?? '').localeCompare(left.Name ?? ''));
   const newest = images[0];
   if (!newest) {
-    throw new AuthecsError(`No ECS-optimized Amazon Linux 2023 AMI (${ECS_AMI_NAME_PATTERN}) found in ${context.config.region}`, {
+    throw new AuthecsError(`No ECS-optimized Amazon Linux 2023 AMI (${pattern}) found in ${context.config.region}`, {
       code: 'AMI_NOT_FOUND',
       exit: 'notFound',
       hint: 'Pass --ami (or AUTH_ECS_AMI) with an ECS-optimized AMI ID for this region.',
     });
   }
   return newest.ImageId!;
+}
+
+/** The newest ECS-optimized AMI for the instance type's architecture (arm64 for t4g and other Graviton types). */
+async function newestEcsAmiFor(context: Context, instanceType: string): Promise<string> {
+  return newestEcsAmi(context, await instanceArchitecture(context, instanceType));
+}
+
+/** Preflight: the instance profile exists (IAM API Reference, GetInstanceProfile: NoSuchEntity). */
+async function checkInstanceProfile(context: Context): Promise<void> {
+  const profile = context.config.instanceProfile;
+  try {
+    await context.clients.iam.send(new GetInstanceProfileCommand({ InstanceProfileName: profile }));
+  } catch (error) {
+    throw instanceProfileMissing(context, error) ?? error;
+  }
+}
+
+/** Preflight: an --ami must run on the instance type's architecture (an x86_64 AMI cannot boot a t4g). */
+async function checkArchitecture(context: Context): Promise<void> {
+  const { instanceType, amiId } = context.config;
+  const architecture = await instanceArchitecture(context, instanceType);
+  if (!amiId) return;
+  const response = await context.clients.ec2.send(new DescribeImagesCommand({ ImageIds: [amiId] }));
+  const image = response?.Images?.[0];
+  if (!image) {
+    throw new AuthecsError(`AMI ${amiId} (--ami) does not exist in ${context.config.region} or is not shared with this account`, {
+      code: 'AMI_NOT_FOUND',
+      exit: 'notFound',
+      resource: amiId,
+      hint: 'Pass --ami with an ECS-optimized AMI ID of this region, or leave it out to use the newest one.',
+    });
+  }
+  if (image.Architecture && image.Architecture !== architecture) {
+    throw new AuthecsError(`AMI ${amiId} (--ami) is built for ${image.Architecture}, but instance type ${instanceType} runs ${architecture}`, {
+      code: 'AMI_ARCHITECTURE_MISMATCH',
+      exit: 'usage',
+      resource: amiId,
+      hint: `Pass --ami with an ${architecture} ECS-optimized AMI (${ecsAmiNamePattern(architecture)}), leave --ami out to have authecs choose it, or pick an ${image.Architecture} --instance-type.`,
+    });
+  }
 }
 
 /** Everything read() learns in one pass. */
@@ -432,7 +501,7 @@ function liveOf(context: Context, view: Survey): Live<'capacity', DesiredCapacit
 
 function instanceProfileMissing(context: Context, error: unknown): AuthecsError | undefined {
   const message = error instanceof Error ? error.message : String(error);
-  const missing = hasErrorCode(error, 'NoSuchEntity') || (hasErrorCode(error, 'InvalidParameterValue') && /IAM Instance Profile/i.test(message));
+  const missing = hasErrorCode(error, 'NoSuchEntity', 'NoSuchEntityException') || (hasErrorCode(error, 'InvalidParameterValue') && /IAM Instance Profile/i.test(message));
   if (!missing) return undefined;
   const profile = context.config.instanceProfile;
   return new AuthecsError(`The IAM instance profile "${profile}" for the container instances does not exist (${message})`, {
@@ -446,16 +515,20 @@ function instanceProfileMissing(context: Context, error: unknown): AuthecsError 
 
 async function createLaunchTemplate(context: Context, spec: LaunchSpec, source: AmiSource): Promise<LaunchTemplate> {
   try {
-    const response = await context.clients.ec2.send(
-      new CreateLaunchTemplateCommand({
-        LaunchTemplateName: launchTemplateNameFor(context.stack),
-        // Covers the SDK's own retries of this one call; a second run finds the name taken instead.
-        ClientToken: newClientToken(context.stack),
-        VersionDescription: versionDescription(source),
-        TagSpecifications: [{ ResourceType: 'launch-template', Tags: stackTags(context.stack) }],
-        LaunchTemplateData: requestData(context.stack, spec),
-      }),
-    );
+    const command = new CreateLaunchTemplateCommand({
+      LaunchTemplateName: launchTemplateNameFor(context.stack),
+      // Covers the SDK's own retries of this one call; a second run finds the name taken instead.
+      ClientToken: newClientToken(context.stack),
+      VersionDescription: versionDescription(source),
+      TagSpecifications: [{ ResourceType: 'launch-template', Tags: stackTags(context.stack) }],
+      LaunchTemplateData: requestData(context.stack, spec),
+    });
+    // The key pair and group may have been made a moment ago (EC2 API Reference, "Eventual consistency").
+    const response = await retryWhileNotVisible(context, {
+      description: 'the key pair and security group to be visible to CreateLaunchTemplate',
+      codes: ['InvalidGroup.NotFound', 'InvalidKeyPair.NotFound'],
+      call: () => context.clients.ec2.send(command),
+    });
     return response.LaunchTemplate!;
   } catch (error) {
     // A concurrent or killed run got there first (moto ignores ClientToken): adopt it.
@@ -481,7 +554,9 @@ async function templateVersionFor(context: Context, template: LaunchTemplate, sp
   if (spec.imageId === DEFAULT_AMI) {
     source = 'default';
     // Keep the AMI chosen before (a type change alone rolls onto the same AMI); pick anew only when leaving --ami.
-    imageId = live.observed.launchTemplate?.imageId === DEFAULT_AMI && current.imageId ? current.imageId : await newestEcsAmi(context);
+    // Another instance type may need another architecture's AMI (t3 -> t4g): then choose anew.
+    const sameArchitecture = spec.instanceType === current.instanceType || (await instanceArchitecture(context, spec.instanceType)) === (await instanceArchitecture(context, current.instanceType));
+    imageId = live.observed.launchTemplate?.imageId === DEFAULT_AMI && current.imageId && sameArchitecture ? current.imageId : await newestEcsAmiFor(context, spec.instanceType);
   }
   const next: LaunchSpec = { ...spec, imageId };
   if (canonical(next) === canonical(current)) {
@@ -529,18 +604,10 @@ async function runInstance(context: Context, target: Target, index: number, subn
     ],
   });
   try {
-    const response = await pollUntil<'capacity', RunInstancesCommandOutput>(context, {
+    // The template, key pair and group were made moments ago (EC2 "Eventual consistency"): retry briefly, same token.
+    const response = await retryWhileNotVisible(context, {
       description: 'the launch template, key pair and security group to be visible to RunInstances',
-      intervalSeconds: VISIBILITY_RETRY_SECONDS,
-      timeoutSeconds: VISIBILITY_TIMEOUT_SECONDS,
-      check: async () => {
-        try {
-          return await context.clients.ec2.send(command);
-        } catch (error) {
-          if (hasErrorCode(error, ...NOT_YET_VISIBLE)) return undefined;
-          throw error;
-        }
-      },
+      call: () => context.clients.ec2.send(command),
     });
     return response.Instances![0]!;
   } catch (error) {
@@ -796,6 +863,8 @@ export const capacityStep = defineResource<'capacity', DesiredCapacity>({
 
   async preflight(context: ReadContext<'capacity'>) {
     await locateLaunchTemplate(context);
+    await checkInstanceProfile(context);
+    await checkArchitecture(context);
   },
 
   async read(context) {
@@ -811,7 +880,7 @@ export const capacityStep = defineResource<'capacity', DesiredCapacity>({
     const source: AmiSource = spec.imageId === DEFAULT_AMI ? 'default' : 'setting';
     // A resumed create keeps the AMI it chose before the kill; a template made anew gets the newest.
     const resumedAmi = record?.complete === false && record.data.amiSource === 'default' ? record.data.amiId : undefined;
-    const imageId = source === 'setting' ? spec.imageId : (resumedAmi ?? (await newestEcsAmi(context)));
+    const imageId = source === 'setting' ? spec.imageId : (resumedAmi ?? (await newestEcsAmiFor(context, spec.instanceType)));
     context.save({ data: { amiId: imageId, amiSource: source } });
     const template = await createLaunchTemplate(context, { ...spec, imageId }, source);
     const version = template.LatestVersionNumber ?? 1;

@@ -4,6 +4,7 @@ import { AuthecsError } from '../errors.js';
 import type { ClusterOutput } from './outputs.js';
 import { defineResource, type Live, type ReadContext } from './resource.js';
 import { retryWhileInUse } from './shared/poll.js';
+import { ECS_SERVICE_LINKED_ROLE, ensureServiceLinkedRole, serviceLinkedRoleState } from './shared/service-linked-role.js';
 import { ecsStackTags, hasStackTag } from './shared/tags.js';
 import type { StepContext } from './step.js';
 
@@ -81,6 +82,10 @@ export const clusterStep = defineResource<'cluster', DesiredCluster>({
 
   async preflight(context: ReadContext<'cluster'>) {
     await locate(context);
+    // Read-only: whether the caller may create a missing role is only known by trying, so it is a planned action.
+    const role = await serviceLinkedRoleState(context);
+    if (role === 'missing') context.progress(`the ECS service-linked role ${ECS_SERVICE_LINKED_ROLE} does not exist yet: it will be created before the cluster`);
+    if (role === 'unknown') context.progress(`cannot check the ECS service-linked role ${ECS_SERVICE_LINKED_ROLE} (iam:GetRole denied); ECS creates it with the cluster if the caller may`);
   },
 
   async read(context) {
@@ -89,6 +94,8 @@ export const clusterStep = defineResource<'cluster', DesiredCluster>({
   },
 
   async create(context, want) {
+    // CreateCluster makes the role only when the caller may; CreateService needs it (ECS API Reference, CreateCluster).
+    await ensureServiceLinkedRole(context);
     const response = await context.clients.ecs.send(new CreateClusterCommand({ clusterName: want.clusterName, tags: ecsStackTags(context.stack) }));
     const output = toOutput(response.cluster!);
     context.save({ created: true, data: output });

@@ -1,21 +1,48 @@
+import { DescribeLoadBalancersCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { ResourceRecordSet } from '@aws-sdk/client-route-53';
 import { hasErrorCode } from '../aws/errors.js';
 import { AuthecsError } from '../errors.js';
 import type { DnsRecordOutput } from './outputs.js';
-import { defineResource, known, UNKNOWN, type Live, type Maybe } from './resource.js';
+import { defineResource, isUnknown, known, UNKNOWN, type Live, type Maybe } from './resource.js';
 import { resolved } from './shared/resolved.js';
 import { ARTICLE_TTL, bareZoneId, changeRecordsAndWait, deleteRecordSet, holdsValue, lookUpZone, normalizeDnsName, recordSetsNamed, recordValues } from './shared/route53.js';
 import type { StepContext } from './step.js';
 
 type Context = StepContext<'dns-record'>;
 
+/** CNAME below the apex; at the apex an alias A record, as Route 53 forbids a CNAME there. */
+export type DnsRecordType = 'CNAME' | 'A-alias';
+
 export interface DesiredDnsRecord {
   hostedZoneId: Maybe<string>;
   recordName: string;
-  type: 'CNAME';
+  /** From whether the domain is the zone's apex; UNKNOWN while the zone is still to be looked up. */
+  type: Maybe<DnsRecordType>;
+  /** CNAME only: an alias record has no TTL of its own. */
   ttl: number;
   /** The ALB's DNS name, UNKNOWN while the ALB is still to be made. */
   value: Maybe<string>;
+  /** A-alias: the ALB's CanonicalHostedZoneId (null for a CNAME). */
+  aliasHostedZoneId: Maybe<string> | null;
+}
+
+/**
+ * Route 53 Developer Guide, "Choosing between alias and non-alias records": "You can't create a
+ * CNAME record for example.com" (the zone apex), but an alias record there can route to an ALB.
+ */
+export function recordTypeFor(recordName: string, zoneName: string): DnsRecordType {
+  return normalizeDnsName(recordName) === normalizeDnsName(zoneName) ? 'A-alias' : 'CNAME';
+}
+
+function route53Type(type: DnsRecordType): 'CNAME' | 'A' {
+  return type === 'A-alias' ? 'A' : 'CNAME';
+}
+
+/** An ALB alias may come back as dualstack.<name> (the console adds it); both reach the same ALB. */
+function holdsTarget(recordSet: ResourceRecordSet, value: string): boolean {
+  if (holdsValue(recordSet, value)) return true;
+  const alias = recordSet.AliasTarget?.DNSName;
+  return alias !== undefined && normalizeDnsName(alias).replace(/^dualstack\./, '') === normalizeDnsName(value).replace(/^dualstack\./, '');
 }
 
 function recordExists(name: string, current: ResourceRecordSet, zone: string): AuthecsError {
@@ -29,17 +56,38 @@ function recordExists(name: string, current: ResourceRecordSet, zone: string): A
 
 /** The record set as `want` describes it, for CREATE and UPSERT. */
 function recordSetOf(target: DnsRecordOutput): ResourceRecordSet {
+  if (target.type === 'A') {
+    // EvaluateTargetHealth false: the ALB is the only target, so there is nothing to fail over to.
+    return { Name: target.recordName, Type: 'A', AliasTarget: { HostedZoneId: target.aliasHostedZoneId!, DNSName: target.value, EvaluateTargetHealth: false } };
+  }
   return { Name: target.recordName, Type: 'CNAME', TTL: target.ttl, ResourceRecords: [{ Value: target.value }] };
 }
 
-function targetOf(want: DesiredDnsRecord): DnsRecordOutput {
-  return {
+/** The ALB's alias zone from DescribeLoadBalancers, for a record of an ALB whose output lacks it. */
+async function loadBalancerZone(context: Context): Promise<string> {
+  const arn = context.hasOutput('load-balancer') ? context.output('load-balancer').loadBalancerArn : undefined;
+  const response = arn ? await context.clients.elbv2.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [arn] })) : undefined;
+  return resolved(response?.LoadBalancers?.[0]?.CanonicalHostedZoneId, "the load balancer's CanonicalHostedZoneId");
+}
+
+async function targetOf(context: Context, want: DesiredDnsRecord): Promise<DnsRecordOutput> {
+  const type = resolved(want.type, 'record type');
+  const base = {
     hostedZoneId: resolved(want.hostedZoneId, 'the hosted zone ID'),
     recordName: want.recordName,
-    type: 'CNAME',
     ttl: want.ttl,
     value: resolved(want.value, "the load balancer's DNS name"),
   };
+  if (type === 'CNAME') return { ...base, type: 'CNAME' };
+  const aliasHostedZoneId = want.aliasHostedZoneId === null || isUnknown(want.aliasHostedZoneId) ? await loadBalancerZone(context) : want.aliasHostedZoneId;
+  return { ...base, type: 'A', aliasHostedZoneId };
+}
+
+/** The type the live record has: the recorded one, else what the zone's apex says. */
+function liveType(context: Context, recordName: string): DnsRecordType {
+  const recorded = context.record?.data.type;
+  if (recorded) return recorded === 'A' ? 'A-alias' : 'CNAME';
+  return context.hasOutput('hosted-zone') ? recordTypeFor(recordName, context.output('hosted-zone').zoneName) : 'CNAME';
 }
 
 function zoneLabel(context: Context, hostedZoneId: string): string {
@@ -53,8 +101,8 @@ async function createRecord(context: Context, target: DnsRecordOutput): Promise<
     await changeRecordsAndWait(context, target.hostedZoneId, [{ Action: 'CREATE', ResourceRecordSet: recordSetOf(target) }], 'CREATE a DNS record that points to the ALB');
   } catch (error) {
     if (!hasErrorCode(error, 'InvalidChangeBatch')) throw error;
-    const now = await recordSetsNamed(context, target.hostedZoneId, target.recordName);
-    if (now.some((recordSet) => holdsValue(recordSet, target.value))) return target;
+    const now = await recordSetsNamed(context, target.hostedZoneId, target.recordName, target.type);
+    if (now.some((recordSet) => holdsTarget(recordSet, target.value))) return target;
     const conflicting = now[0];
     if (conflicting) {
       // Not ours after all: drop the claim the intent made, so no later run overwrites it.
@@ -70,7 +118,7 @@ async function createRecord(context: Context, target: DnsRecordOutput): Promise<
     }
     if (/conflicting RRSet/i.test((error as Error).message)) {
       context.save({ created: false, data: {} });
-      throw new AuthecsError(`${target.recordName} already has another record type, so a CNAME cannot be added: ${(error as Error).message}`, {
+      throw new AuthecsError(`${target.recordName} already has another record type, so a ${target.type === 'A' ? 'alias A record' : 'CNAME'} cannot be added: ${(error as Error).message}`, {
         code: 'DNS_RECORD_EXISTS',
         exit: 'conflict',
         resource: target.recordName,
@@ -89,38 +137,46 @@ export const dnsRecordStep = defineResource<'dns-record', DesiredDnsRecord>({
   articleSection: 'Configure both the Route 53 hosted zone and record',
   dependsOn: ['hosted-zone', 'load-balancer'],
 
-  desired: (config, inputs) => ({
-    hostedZoneId: known(inputs['hosted-zone'], (zone) => zone.hostedZoneId) ?? UNKNOWN,
-    recordName: normalizeDnsName(config.domain),
-    type: 'CNAME',
-    ttl: ARTICLE_TTL,
-    value: known(inputs['load-balancer'], (loadBalancer) => normalizeDnsName(loadBalancer.dnsName)) ?? UNKNOWN,
-  }),
-  // Route 53 API Reference, Change: UPSERT updates a record set matched by name and type (value
-  // and TTL in place); another name or zone is another record set.
-  effects: { hostedZoneId: 'replace', recordName: 'replace', type: 'replace', ttl: 'update', value: 'update' },
+  desired: (config, inputs) => {
+    const recordName = normalizeDnsName(config.domain);
+    const type = known(inputs['hosted-zone'], (zone) => recordTypeFor(recordName, zone.zoneName)) ?? UNKNOWN;
+    const aliasHostedZoneId = isUnknown(type) ? UNKNOWN : type === 'A-alias' ? (known(inputs['load-balancer'], (loadBalancer) => loadBalancer.canonicalHostedZoneId ?? UNKNOWN) ?? UNKNOWN) : null;
+    return {
+      hostedZoneId: known(inputs['hosted-zone'], (zone) => zone.hostedZoneId) ?? UNKNOWN,
+      recordName,
+      type,
+      ttl: ARTICLE_TTL,
+      value: known(inputs['load-balancer'], (loadBalancer) => normalizeDnsName(loadBalancer.dnsName)) ?? UNKNOWN,
+      aliasHostedZoneId,
+    };
+  },
+  // Route 53 API Reference, Change: UPSERT updates a record set matched by name and type (value,
+  // TTL and alias target in place); another name, zone or type is another record set.
+  effects: { hostedZoneId: 'replace', recordName: 'replace', type: 'replace', ttl: 'update', value: 'update', aliasHostedZoneId: 'update' },
 
   async preflight(context) {
     if (context.record?.created) return;
     const zone = await lookUpZone(context.clients.route53, { domain: context.config.domain, hostedZoneId: context.config.hostedZoneId });
     if (!zone) return; // the hosted-zone step reports it
-    const live = await recordSetsNamed(context, bareZoneId(zone.Id!), context.config.domain);
+    const type = route53Type(recordTypeFor(context.config.domain, zone.Name!));
+    const live = await recordSetsNamed(context, bareZoneId(zone.Id!), context.config.domain, type);
     const loadBalancerDns = context.hasOutput('load-balancer') ? context.output('load-balancer').dnsName : undefined;
-    const other = live.find((recordSet) => !loadBalancerDns || !holdsValue(recordSet, loadBalancerDns));
+    const other = live.find((recordSet) => !loadBalancerDns || !holdsTarget(recordSet, loadBalancerDns));
     if (other) throw recordExists(context.config.domain, other, normalizeDnsName(zone.Name!));
   },
 
-  /** Ours as it is now (so drift shows), else a CNAME already pointing at the ALB (adopted, not claimed); anything else there is a conflict. */
+  /** Ours as it is now (so drift shows), else a record already pointing at the ALB (adopted, not claimed); anything else there is a conflict. */
   async read(context) {
     const data = context.record?.data;
     const ours = context.record?.created === true;
     const hostedZoneId = data?.hostedZoneId ?? (context.hasOutput('hosted-zone') ? context.output('hosted-zone').hostedZoneId : undefined);
     const recordName = data?.recordName ?? context.config.domain;
     if (!hostedZoneId) return undefined;
-    const sets = await recordSetsNamed(context, hostedZoneId, recordName);
+    const type = liveType(context, recordName);
+    const sets = await recordSetsNamed(context, hostedZoneId, recordName, route53Type(type));
     const loadBalancerDns = context.hasOutput('load-balancer') ? context.output('load-balancer').dnsName : undefined;
     const expected = ours ? data?.value : loadBalancerDns;
-    const current = (expected ? sets.find((recordSet) => holdsValue(recordSet, expected)) : undefined) ?? (ours ? sets[0] : undefined);
+    const current = (expected ? sets.find((recordSet) => holdsTarget(recordSet, expected)) : undefined) ?? (ours ? sets[0] : undefined);
     if (!current) {
       const other = sets[0];
       if (other) throw recordExists(recordName, other, zoneLabel(context, hostedZoneId));
@@ -128,15 +184,18 @@ export const dnsRecordStep = defineResource<'dns-record', DesiredDnsRecord>({
     }
     const value = recordValues(current).join(', ');
     const ttl = current.TTL ?? ARTICLE_TTL;
-    const output: DnsRecordOutput = { hostedZoneId, recordName, type: 'CNAME', ttl, value };
-    const pointsAtAlb = loadBalancerDns ? holdsValue(current, loadBalancerDns) : undefined;
+    const aliasHostedZoneId = current.AliasTarget?.HostedZoneId;
+    const output: DnsRecordOutput = { hostedZoneId, recordName, type: route53Type(type), ttl, value, ...(type === 'A-alias' && aliasHostedZoneId ? { aliasHostedZoneId } : {}) };
+    const pointsAtAlb = loadBalancerDns ? holdsTarget(current, loadBalancerDns) : undefined;
     const observed: Live<'dns-record', DesiredDnsRecord>['observed'] = {
       hostedZoneId,
       recordName: normalizeDnsName(current.Name ?? recordName),
-      type: 'CNAME',
-      value,
-      // The TTL of a record someone else made is theirs to choose.
-      ...(ours ? { ttl: current.TTL } : {}),
+      type,
+      // An alias to the ALB observes as the ALB's name, with or without the dualstack. prefix.
+      value: loadBalancerDns && pointsAtAlb ? normalizeDnsName(loadBalancerDns) : value,
+      aliasHostedZoneId: type === 'A-alias' ? (aliasHostedZoneId ?? null) : null,
+      // The TTL of a record someone else made is theirs to choose; an alias has none.
+      ...(ours && type === 'CNAME' ? { ttl: current.TTL } : {}),
     };
     return {
       output,
@@ -144,19 +203,19 @@ export const dnsRecordStep = defineResource<'dns-record', DesiredDnsRecord>({
       created: ours,
       health: {
         healthy: pointsAtAlb !== false,
-        summary: `${recordName} -> ${value}`,
-        details: { value, ttl: current.TTL, ...(loadBalancerDns ? { albDnsName: loadBalancerDns } : {}) },
+        summary: `${recordName} -> ${value}${type === 'A-alias' ? ' (alias A)' : ''}`,
+        details: { value, ...(type === 'A-alias' ? { type: 'A' } : {}), ttl: current.TTL, ...(loadBalancerDns ? { albDnsName: loadBalancerDns } : {}) },
       },
     };
   },
 
   async create(context, want) {
-    return createRecord(context, targetOf(want));
+    return createRecord(context, await targetOf(context, want));
   },
 
   /** A new value or TTL: one UPSERT of our own record (the ALB was replaced, or drift). */
   async update(context, want, live, changes) {
-    const target = targetOf(want);
+    const target = await targetOf(context, want);
     // Only the record's owner repoints it: authecs adopted it because it already pointed at the ALB.
     if (!live.created) throw recordExists(target.recordName, recordSetOf(live.output), zoneLabel(context, target.hostedZoneId));
     if (changes.some((change) => change.field === 'value')) context.progress(`repointing ${target.recordName} from ${live.output.value} to ${target.value}`);
@@ -167,7 +226,7 @@ export const dnsRecordStep = defineResource<'dns-record', DesiredDnsRecord>({
 
   /** Another name or zone: the new record first, then the old one goes once the run has succeeded. */
   async replace(context, want, live) {
-    const output = await createRecord(context, targetOf(want));
+    const output = await createRecord(context, await targetOf(context, want));
     if (live.created) context.retire(live.output);
     return output;
   },
@@ -175,15 +234,20 @@ export const dnsRecordStep = defineResource<'dns-record', DesiredDnsRecord>({
   async delete(context) {
     const data = context.record?.data;
     if (!data?.recordName || !data.hostedZoneId || !data.value) return;
-    const live = await recordSetsNamed(context, data.hostedZoneId, data.recordName);
-    const ours = live.find((recordSet) => holdsValue(recordSet, data.value!));
+    const type = data.type ?? 'CNAME';
+    const live = await recordSetsNamed(context, data.hostedZoneId, data.recordName, type);
+    const ours = live.find((recordSet) => holdsTarget(recordSet, data.value!));
     if (!ours) {
       const other = live[0];
       // Someone repointed it since: it is theirs now, so leave it.
       if (other) context.progress(`left ${data.recordName} in place: it now points at ${recordValues(other).join(', ')}, not ${data.value}`);
       return;
     }
-    // Route 53 deletes only an exact match of name, type, TTL and value.
+    // Route 53 deletes only an exact match: name, type and TTL and value, or name, type and alias target.
+    if (type === 'A') {
+      await deleteRecordSet(context, data.hostedZoneId, { Name: data.recordName, Type: 'A', AliasTarget: ours.AliasTarget });
+      return;
+    }
     await deleteRecordSet(context, data.hostedZoneId, {
       Name: data.recordName,
       Type: 'CNAME',

@@ -1,5 +1,6 @@
-import { CreateListenerCommand, ModifyListenerCommand, type Listener, type ModifyListenerCommandInput } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { CreateListenerCommand, DescribeSSLPoliciesCommand, ModifyListenerCommand, type Listener, type ModifyListenerCommandInput } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { hasErrorCode } from '../aws/errors.js';
+import { MODERN_SSL_POLICY } from '../config/schema.js';
 import { AuthecsError } from '../errors.js';
 import type { HttpsListenerOutput } from './outputs.js';
 import { defineResource, diffFields, known, UNKNOWN, type Effect, type Live, type Maybe } from './resource.js';
@@ -23,8 +24,13 @@ import type { StepContext } from './step.js';
 
 type Context = StepContext<'https-listener'>;
 
-// ACM may refuse a certificate for a short while after it turns ISSUED.
-const CERTIFICATE_RETRY = { codes: ['UnsupportedCertificate', 'UnsupportedCertificateException'], intervalSeconds: 10, timeoutSeconds: 5 * 60 };
+// ELBv2 may refuse or not yet see a certificate for a while after it turns ISSUED: UnsupportedCertificate,
+// or CertificateNotFound, which Terraform retries for minutes (hashicorp/terraform#10180, terraform-provider-aws#17505).
+const CERTIFICATE_RETRY = {
+  codes: ['UnsupportedCertificate', 'UnsupportedCertificateException', 'CertificateNotFound', 'CertificateNotFoundException'],
+  intervalSeconds: 10,
+  timeoutSeconds: 5 * 60,
+};
 
 export interface DesiredHttpsListener {
   loadBalancerArn: Maybe<string>;
@@ -136,6 +142,26 @@ export const httpsListenerStep = defineResource<'https-listener', DesiredHttpsLi
     defaultAction: redirectAction({ protocol: 'HTTPS', port: String(HTTPS_PORT), host: config.domain, statusCode: 'HTTP_301' }),
   }),
   effects: EFFECTS,
+
+  /** The TLS policy must exist: CreateListener would refuse it only after the ALB and certificate are made. */
+  async preflight(context) {
+    const name = context.config.sslPolicy;
+    let found = false;
+    try {
+      const response = await context.clients.elbv2.send(new DescribeSSLPoliciesCommand({ Names: [name] }));
+      found = (response?.SslPolicies ?? []).some((policy) => policy.Name === name);
+    } catch (error) {
+      // ELBv2 API Reference, DescribeSSLPolicies: SSLPolicyNotFound for an unknown name.
+      if (!hasErrorCode(error, 'SSLPolicyNotFound', 'SSLPolicyNotFoundException')) throw error;
+    }
+    if (found) return;
+    throw new AuthecsError(`The TLS policy ${name} (--ssl-policy) does not exist in ${context.config.region}`, {
+      code: 'SSL_POLICY_NOT_FOUND',
+      exit: 'usage',
+      resource: name,
+      hint: `Pass --ssl-policy with a policy that \`aws elbv2 describe-ssl-policies --query 'SslPolicies[].Name'\` lists, or leave it out for ${MODERN_SSL_POLICY}.`,
+    });
+  },
 
   /** The recorded listener, else the one on port 443 of our ALB (the ALB is ours, so it is too). */
   async read(context) {

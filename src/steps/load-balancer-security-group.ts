@@ -11,7 +11,8 @@ import { hasErrorCode } from '../aws/errors.js';
 import { AuthecsError } from '../errors.js';
 import type { LoadBalancerSecurityGroupOutput } from './outputs.js';
 import { defineResource, isUnknown, known, UNKNOWN, type Live, type Maybe, type ReadContext } from './resource.js';
-import { pollUntil, retryWhileInUse } from './shared/poll.js';
+import { retryWhileInUse } from './shared/poll.js';
+import { retryWhileNotVisible } from './shared/visibility.js';
 import { ANYWHERE, IN_USE_POLL_SECONDS, isTcp, revokeIngress, tcpPermission } from './shared/security-groups.js';
 import { hasStackTag, stackTags } from './shared/tags.js';
 import type { StepContext } from './step.js';
@@ -27,10 +28,6 @@ export interface DesiredLoadBalancerSecurityGroup {
 
 /** The ports this step manages on its group; other rules someone adds there are left alone. */
 const MANAGED_PORTS: readonly number[] = [80, 443];
-
-// EC2 is eventually consistent: a group made a moment ago can be InvalidGroup.NotFound for a few seconds.
-const NEW_GROUP_RETRY_SECONDS = 2;
-const NEW_GROUP_RETRY_TIMEOUT_SECONDS = 30;
 
 /** HTTPS from anywhere, and HTTP only when the redirect listener is there to answer it. */
 function loadBalancerPorts(httpRedirect: boolean): number[] {
@@ -165,26 +162,17 @@ function knownVpc(want: DesiredLoadBalancerSecurityGroup): string {
 
 /** One rule per call (moto reports only the last of several), tagged; an existing rule is fine. */
 async function authorizePort(context: Context, groupId: string, port: number): Promise<void> {
-  await pollUntil(context, {
-    description: `security group ${groupId} to accept tcp/${port}`,
-    intervalSeconds: NEW_GROUP_RETRY_SECONDS,
-    timeoutSeconds: NEW_GROUP_RETRY_TIMEOUT_SECONDS,
-    check: async () => {
-      try {
-        await context.clients.ec2.send(
-          new AuthorizeSecurityGroupIngressCommand({
-            GroupId: groupId,
-            IpPermissions: [tcpPermission({ port, cidr: ANYWHERE })],
-            TagSpecifications: [{ ResourceType: 'security-group-rule', Tags: stackTags(context.stack) }],
-          }),
-        );
-      } catch (error) {
-        if (hasErrorCode(error, 'InvalidGroup.NotFound')) return undefined;
-        if (!hasErrorCode(error, 'InvalidPermission.Duplicate')) throw error;
-      }
-      return true;
-    },
+  const command = new AuthorizeSecurityGroupIngressCommand({
+    GroupId: groupId,
+    IpPermissions: [tcpPermission({ port, cidr: ANYWHERE })],
+    TagSpecifications: [{ ResourceType: 'security-group-rule', Tags: stackTags(context.stack) }],
   });
+  try {
+    // The group was made a moment ago (EC2 API Reference, "Eventual consistency").
+    await retryWhileNotVisible(context, { description: `security group ${groupId} to accept tcp/${port}`, codes: ['InvalidGroup.NotFound'], call: () => context.clients.ec2.send(command) });
+  } catch (error) {
+    if (!hasErrorCode(error, 'InvalidPermission.Duplicate')) throw error;
+  }
 }
 
 async function revokePort(context: Context, groupId: string, port: number): Promise<void> {

@@ -17,6 +17,7 @@ import { AuthecsError } from '../errors.js';
 import type { LoadBalancerOutput } from './outputs.js';
 import { defineResource, isUnknown, known, UNKNOWN, type Inputs, type Live, type Maybe } from './resource.js';
 import { hasStackTag, stackTags } from './shared/tags.js';
+import { retryWhileNotVisible } from './shared/visibility.js';
 import type { StepContext } from './step.js';
 
 type Context = StepContext<'load-balancer'>;
@@ -188,17 +189,17 @@ export const loadBalancerStep = defineResource<'load-balancer', DesiredLoadBalan
 
   async create(context, want) {
     // Tags ride on the create call itself, so a run killed mid-request can adopt the ALB.
-    const response = await context.clients.elbv2.send(
-      new CreateLoadBalancerCommand({
-        Name: want.name,
-        Subnets: knownList(want.subnets, 'subnets'),
-        SecurityGroups: knownList(want.securityGroups, 'security groups'),
-        Scheme: want.scheme,
-        Type: want.type,
-        IpAddressType: 'ipv4',
-        Tags: stackTags(context.stack),
-      }),
-    );
+    const command = new CreateLoadBalancerCommand({
+      Name: want.name,
+      Subnets: knownList(want.subnets, 'subnets'),
+      SecurityGroups: knownList(want.securityGroups, 'security groups'),
+      Scheme: want.scheme,
+      Type: want.type,
+      IpAddressType: 'ipv4',
+      Tags: stackTags(context.stack),
+    });
+    // The ALB's group may have been made a moment ago (EC2 API Reference, "Eventual consistency").
+    const response = await retryWhileNotVisible(context, { description: 'the security group to be visible to CreateLoadBalancer', call: () => context.clients.elbv2.send(command) });
     const loadBalancer = response.LoadBalancers![0]!;
     context.save({ created: true, data: toOutput(loadBalancer) });
     // Listeners need an active ALB (Terraform and CloudFormation wait too).
@@ -213,7 +214,9 @@ export const loadBalancerStep = defineResource<'load-balancer', DesiredLoadBalan
       await context.clients.elbv2.send(new SetSubnetsCommand({ LoadBalancerArn: arn, Subnets: knownList(want.subnets, 'subnets') }));
     }
     if (fields.has('securityGroups')) {
-      await context.clients.elbv2.send(new SetSecurityGroupsCommand({ LoadBalancerArn: arn, SecurityGroups: knownList(want.securityGroups, 'security groups') }));
+      const command = new SetSecurityGroupsCommand({ LoadBalancerArn: arn, SecurityGroups: knownList(want.securityGroups, 'security groups') });
+      // A new ALB group (an --ingress switch) may not be visible yet (EC2 API Reference, "Eventual consistency").
+      await retryWhileNotVisible(context, { description: 'the security group to be visible to SetSecurityGroups', call: () => context.clients.elbv2.send(command) });
     }
     context.save({ created: true, data: current.output });
     return current.output;

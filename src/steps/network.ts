@@ -10,13 +10,21 @@ import {
   waitUntilStackDeleteComplete,
   type Stack,
 } from '@aws-sdk/client-cloudformation';
-import { DescribeAvailabilityZonesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand } from '@aws-sdk/client-ec2';
+import {
+  DescribeAvailabilityZonesCommand,
+  DescribeInstanceTypeOfferingsCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+  paginateDescribeNetworkInterfaces,
+} from '@aws-sdk/client-ec2';
 import { awsErrorCode, hasErrorCode } from '../aws/errors.js';
 import type { Config } from '../config/schema.js';
 import { pollUntil } from './shared/poll.js';
 import { AuthecsError } from '../errors.js';
 import type { NetworkOutput } from './outputs.js';
 import { defineResource, type Health } from './resource.js';
+import { FARGATE_UNSUPPORTED_ZONE_IDS } from './shared/fargate.js';
 import { hasStackTag, stackTags } from './shared/tags.js';
 import type { StepContext } from './step.js';
 
@@ -194,22 +202,74 @@ async function stackFailed(context: Context, stack: Stack): Promise<AuthecsError
   });
 }
 
+/**
+ * Two zones for the network, chosen by zone ID (the same physical zone in every account; names
+ * are mapped per account: "AWS Availability Zones" in the AWS Regions guide). Under EC2 only zones
+ * that offer the instance type (EC2 DescribeInstanceTypeOfferings, location type
+ * availability-zone-id); under Fargate none of the zones its Region table leaves out.
+ */
 async function availabilityZones(context: Context): Promise<[string, string]> {
+  const { launchType, instanceType, region } = context.config;
   const response = await context.clients.ec2.send(new DescribeAvailabilityZonesCommand({}));
-  const names = (response.AvailabilityZones ?? [])
-    .filter((zone) => (zone.State ?? 'available') === 'available' && (zone.ZoneType ?? 'availability-zone') === 'availability-zone')
-    .map((zone) => zone.ZoneName)
-    .filter((name): name is string => Boolean(name))
-    .sort();
-  const [first, second] = names;
+  const zones = (response.AvailabilityZones ?? [])
+    .filter((zone) => (zone.State ?? 'available') === 'available' && (zone.ZoneType ?? 'availability-zone') === 'availability-zone' && zone.ZoneName)
+    .map((zone) => ({ name: zone.ZoneName!, id: zone.ZoneId ?? zone.ZoneName! }))
+    .sort((left, right) => left.id.localeCompare(right.id));
+  let usable = zones;
+  let why: string;
+  if (launchType === 'FARGATE') {
+    usable = zones.filter((zone) => !FARGATE_UNSUPPORTED_ZONE_IDS.has(zone.id));
+    why = 'that run Fargate';
+  } else {
+    const offerings = await context.clients.ec2.send(
+      new DescribeInstanceTypeOfferingsCommand({ LocationType: 'availability-zone-id', Filters: [{ Name: 'instance-type', Values: [instanceType] }] }),
+    );
+    const offered = new Set((offerings?.InstanceTypeOfferings ?? []).flatMap((offering) => (offering.Location ? [offering.Location] : [])));
+    usable = zones.filter((zone) => offered.has(zone.id));
+    why = `that offer ${instanceType}`;
+  }
+  const [first, second] = usable;
   if (!first || !second) {
-    throw new AuthecsError(`Region ${context.config.region} has fewer than two available Availability Zones`, {
+    throw new AuthecsError(`Region ${region} has fewer than two available Availability Zones ${why} (found: ${usable.map((zone) => `${zone.name} (${zone.id})`).join(', ') || 'none'})`, {
       code: 'NETWORK_TOO_FEW_ZONES',
-      exit: 'aws',
-      hint: 'Choose another --region, or pass --vpc/--public-subnets/--private-subnets/--security-group for an existing network.',
+      exit: 'usage',
+      hint:
+        launchType === 'FARGATE'
+          ? 'Choose another --region, or pass --vpc/--public-subnets/--private-subnets/--security-group for an existing network in zones with Fargate.'
+          : 'Pass another --instance-type (t3.small is offered almost everywhere), choose another --region, or pass --vpc/--public-subnets/--private-subnets/--security-group for an existing network.',
     });
   }
-  return [first, second];
+  return [first.name, second.name];
+}
+
+// ENIs left by what used the VPC: an ALB ("ELB app/...") or an awsvpc task ("arn:aws:ecs:...:attachment/...").
+const LINGERING_ENI = /^(ELB app\/|arn:aws[a-z-]*:ecs:)/;
+const ENI_POLL_SECONDS = 15;
+
+/**
+ * An ALB's and Fargate tasks' network interfaces outlive them by minutes (ECS API Reference,
+ * DeleteService: tasks stop after the service is DRAINING; aws-behaviour.md: Terraform waits up
+ * to 35 minutes for ALB ENIs). DeleteStack meanwhile fails DELETE_FAILED on the subnets and group.
+ */
+async function waitForLingeringInterfaces(context: Context, vpcId: string): Promise<void> {
+  let remaining: string[] = [];
+  await pollUntil(context, {
+    description: `the load balancer's and tasks' network interfaces in ${vpcId} to be released`,
+    intervalSeconds: ENI_POLL_SECONDS,
+    check: async () => {
+      const interfaces: string[] = [];
+      for await (const page of paginateDescribeNetworkInterfaces({ client: context.clients.ec2 }, { Filters: [{ Name: 'vpc-id', Values: [vpcId] }] })) {
+        for (const eni of page.NetworkInterfaces ?? []) {
+          if (LINGERING_ENI.test(eni.Description ?? '')) interfaces.push(`${eni.NetworkInterfaceId} (${eni.Description})`);
+        }
+      }
+      remaining = interfaces;
+      return interfaces.length === 0 ? true : undefined;
+    },
+    onWaiting: (attempt, elapsed) => (attempt % 4 === 1 ? `waiting for ${remaining.length} network interface(s) of the load balancer or tasks to be released (${elapsed}s): ${remaining.slice(0, 3).join(', ')}` : undefined),
+    timeoutCode: 'NETWORK_INTERFACES_LINGER',
+    timeoutHint: 'AWS releases them on its own, usually within minutes: run `authecs down` again, or raise --wait-timeout.',
+  });
 }
 
 function waiterOptions(context: Context) {
@@ -426,8 +486,12 @@ export const networkStep = defineResource<'network', DesiredNetwork>({
 
   async preflight(context) {
     const selection = networkSelection(context.config);
-    if (settingsComplete(selection) || selection.createNetwork) return;
-    if (!(await describeStack(context, context.config.networkStack))) throw stackMissing(context, context.config.networkStack);
+    if (settingsComplete(selection)) return;
+    const exists = context.record?.data.stackId !== undefined || (await describeStack(context, context.config.networkStack)) !== undefined;
+    if (exists) return;
+    if (!selection.createNetwork) throw stackMissing(context, context.config.networkStack);
+    // The stack will be made: fewer than two usable zones must stop `up` before anything is created.
+    await availabilityZones(context);
   },
 
   async read(context) {
@@ -462,6 +526,8 @@ export const networkStep = defineResource<'network', DesiredNetwork>({
     const stack = await describeStack(context, stackRef);
     if (!stack) return;
     if (stack.StackStatus !== 'DELETE_IN_PROGRESS') {
+      const vpcId = record.data.vpcId ?? stackOutputs(stack).get('VPC');
+      if (vpcId) await waitForLingeringInterfaces(context, vpcId);
       try {
         await context.clients.cloudformation.send(new DeleteStackCommand({ StackName: stack.StackId ?? stackRef }));
       } catch (error) {

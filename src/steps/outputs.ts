@@ -56,9 +56,13 @@ export interface LoadBalancerOutput {
 export interface DnsRecordOutput {
   hostedZoneId: string;
   recordName: string;
-  type: 'CNAME';
+  /** CNAME below the apex; an alias A record at the zone apex, where a CNAME is not allowed. */
+  type: 'CNAME' | 'A';
   ttl: number;
+  /** The ALB's DNS name: the CNAME's value, or the alias target. */
   value: string;
+  /** Alias records only: the ALB's CanonicalHostedZoneId. */
+  aliasHostedZoneId?: string;
 }
 
 export interface ValidationRecord {

@@ -5,6 +5,7 @@ import type { IngressRule, SecurityGroupIngressOutput } from './outputs.js';
 import { defineResource, isUnknown, known, UNKNOWN, type Live, type Maybe } from './resource.js';
 import { ANYWHERE, describeIngressRules, describeSource, revokeIngress, ruleMatches, tcpPermission } from './shared/security-groups.js';
 import { hasStackTag, stackTags } from './shared/tags.js';
+import { retryWhileNotVisible } from './shared/visibility.js';
 import type { StepContext } from './step.js';
 
 type Context = StepContext<'security-group-ingress'>;
@@ -141,13 +142,17 @@ function knownRules(rules: DesiredRule[]): WantedRule[] {
 /** One rule per call: with two IpPermissions in one call, moto reports only the last rule. */
 async function authorize(context: Context, wanted: WantedRule): Promise<IngressRule> {
   try {
-    const response = await context.clients.ec2.send(
-      new AuthorizeSecurityGroupIngressCommand({
-        GroupId: wanted.groupId,
-        IpPermissions: [tcpPermission(wanted)],
-        TagSpecifications: [{ ResourceType: 'security-group-rule', Tags: stackTags(context.stack) }],
-      }),
-    );
+    const command = new AuthorizeSecurityGroupIngressCommand({
+      GroupId: wanted.groupId,
+      IpPermissions: [tcpPermission(wanted)],
+      TagSpecifications: [{ ResourceType: 'security-group-rule', Tags: stackTags(context.stack) }],
+    });
+    // The group (or the ALB group it admits) may have been made a moment ago (EC2 API Reference, "Eventual consistency").
+    const response = await retryWhileNotVisible(context, {
+      description: `security group ${wanted.groupId}${wanted.sourceGroupId ? ` and ${wanted.sourceGroupId}` : ''} to be visible to AuthorizeSecurityGroupIngress`,
+      codes: ['InvalidGroup.NotFound'],
+      call: () => context.clients.ec2.send(command),
+    });
     const added = response.SecurityGroupRules?.find((rule) => matches(rule, wanted)) ?? response.SecurityGroupRules?.[0];
     return toRule(wanted, true, added?.SecurityGroupRuleId);
   } catch (error) {

@@ -18,6 +18,7 @@ import type { NetworkOutput, ServiceOutput } from './outputs.js';
 import { defineResource, isUnknown, known, UNKNOWN, type Effect, type Live, type Maybe } from './resource.js';
 import { CONTAINER_NAME } from './shared/ecs.js';
 import { pollUntil, retryWhileInUse } from './shared/poll.js';
+import { SERVICE_LINKED_ROLE_NOT_READY } from './shared/service-linked-role.js';
 import { ecsStackTags, hasStackTag } from './shared/tags.js';
 import type { StepContext } from './step.js';
 
@@ -242,17 +243,20 @@ function createInput(want: ResolvedService, stack: string): CreateServiceCommand
 }
 
 async function createService(context: Context, input: CreateServiceCommandInput): Promise<Service> {
-  const onlyMissingLoadBalancer = (error: unknown, ...codes: string[]) => hasErrorCode(error, ...codes) && NO_LOAD_BALANCER.test((error as Error).message);
+  // Both clear on their own: the rule attaching the target group is a moment old, or the ECS
+  // service-linked role was just created (openemr/openemr-on-ecs#8, awslabs/fargatecli#35).
+  const notReadyYet = (error: unknown, ...codes: string[]) =>
+    hasErrorCode(error, ...codes) && (NO_LOAD_BALANCER.test((error as Error).message) || SERVICE_LINKED_ROLE_NOT_READY.test((error as Error).message));
   const response = await retryWhileInUse(
     context,
     {
-      description: `create service ${input.serviceName} once its target group is attached to the load balancer`,
+      description: `create service ${input.serviceName} once its target group is attached and the ECS service-linked role is usable`,
       codes: ['InvalidParameterException'],
       intervalSeconds: LOAD_BALANCER_RETRY_SECONDS,
       timeoutSeconds: LOAD_BALANCER_RETRY_TIMEOUT_SECONDS,
       call: () => context.clients.ecs.send(new CreateServiceCommand(input)),
     },
-    onlyMissingLoadBalancer,
+    notReadyYet,
   );
   return response.service!;
 }
@@ -308,6 +312,21 @@ export const serviceStep = defineResource<'service', DesiredService>({
     };
   },
   effects: serviceEffects,
+
+  /**
+   * Under EC2 the task maps hostPort = containerPort (bridge mode): "You can't run more than a single
+   * instantiation of a task on each host" with a static port mapping (ECS Developer Guide, "Use
+   * Docker's virtual network for Amazon ECS Linux tasks"); more tasks than instances never settle.
+   */
+  async preflight(context) {
+    const { launchType, desiredCount, instanceCount, containerPort } = context.config;
+    if (launchType !== 'EC2' || desiredCount <= instanceCount) return;
+    throw new AuthecsError(`--desired-count ${desiredCount} cannot be placed on ${instanceCount} container instance${instanceCount === 1 ? '' : 's'}: each task holds host port ${containerPort}, so at most one task runs per instance`, {
+      code: 'DESIRED_COUNT_UNPLACEABLE',
+      exit: 'usage',
+      hint: `Pass --instance-count ${desiredCount} (or more), lower --desired-count to ${instanceCount}, or use --launch-type FARGATE (each task gets its own address).`,
+    });
+  },
 
   async read(context) {
     const cluster = context.record?.data.clusterName ?? (context.hasOutput('cluster') ? context.output('cluster').clusterName : undefined);

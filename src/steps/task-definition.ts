@@ -16,6 +16,7 @@ import { hasErrorCode } from '../aws/errors.js';
 import type { TaskDefinitionOutput } from './outputs.js';
 import { defineResource, diffFields, type Effect, type Live } from './resource.js';
 import { CONTAINER_NAME } from './shared/ecs.js';
+import { checkFargateSize } from './shared/fargate.js';
 import { ecsStackTags, hasStackTag } from './shared/tags.js';
 import type { StepContext } from './step.js';
 
@@ -238,6 +239,11 @@ export const taskDefinitionStep = defineResource<'task-definition', DesiredTaskD
     };
   },
   effects: taskDefinitionEffects,
+
+  // Fargate takes only the documented CPU/memory pairs; refuse others before anything is created.
+  async preflight(context) {
+    if (context.config.launchType === 'FARGATE') checkFargateSize(context.config.taskCpu, context.config.taskMemory);
+  },
 
   async read(context) {
     const recordedArn = context.record?.data.taskDefinitionArn;

@@ -1,7 +1,8 @@
 /**
  * Switching --ingress on a running stack: isolated (the default) to article and back. Each `up`
  * leaves exactly the rules of its mode, revokes the other mode's rules authecs added, moves the
- * ALB to the right group, and a rerun makes no call; `down` then leaves only the fixtures.
+ * ALB to the right group, deletes the ALB group article mode does not want, and a rerun makes
+ * no call; `down` then leaves only the fixtures.
  */
 import { describe, expect, it } from 'vitest';
 import { describeRun } from '../support/cli.js';
@@ -42,12 +43,17 @@ describe.skipIf(skipE2e)('switching --ingress on a running stack', () => {
     const isolatedRules = [`${alb} 443 0.0.0.0/0`, `${alb} 80 0.0.0.0/0`, `${app} 80 ${alb}`].sort();
     expect(isolated).toEqual({ albGroups: [alb], albGroupId: alb, rules: isolatedRules });
 
+    // Sticky: the mode stays article on the rerun without the flag.
     await upAndRerun(e2e, ['--ingress', 'article']);
-    // The ALB group stays (empty) until `down`; the article's rules are on the network group.
-    expect(await ingressOf(e2e)).toEqual({ albGroups: [app], albGroupId: alb, rules: [`${app} 443 0.0.0.0/0`, `${app} 80 0.0.0.0/0`].sort() });
+    // The article's rules are on the network group; the ALB group, no longer wanted, is deleted once the ALB left it.
+    expect(await ingressOf(e2e)).toEqual({ albGroups: [app], albGroupId: undefined, rules: [`${app} 443 0.0.0.0/0`, `${app} 80 0.0.0.0/0`].sort() });
+    expect((await e2e.authecs(['plan'])).code).toBe(0);
 
-    await upAndRerun(e2e, []);
-    expect(await ingressOf(e2e)).toEqual({ albGroups: [alb], albGroupId: alb, rules: isolatedRules });
+    await upAndRerun(e2e, ['--ingress', 'isolated']);
+    const again = await ingressOf(e2e);
+    const newAlb = again.albGroupId!;
+    expect(newAlb).toBeDefined();
+    expect(again).toEqual({ albGroups: [newAlb], albGroupId: newAlb, rules: [`${newAlb} 443 0.0.0.0/0`, `${newAlb} 80 0.0.0.0/0`, `${app} 80 ${newAlb}`].sort() });
 
     const prefixes = (await readInventory(e2e.clients)).userPools.flatMap((pool) => (pool.domain ? [pool.domain] : []));
     const down = await e2e.authecs(['down', '--yes', '--json']);

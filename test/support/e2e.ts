@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { startAgentStandIn, type AgentStandIn } from './agent-stand-in.js';
+import { startAwsModel, type AwsModel, type AwsModelSetup } from './aws-model/index.js';
 import { runAuthecs, type RunOptions, type RunResult } from './cli.js';
 import { destroyEmulatorClients, emulatorClients, emulatorEnvironment, seedFixtures, TEST_DOMAIN, type EmulatorClients, type Fixtures } from './fixtures.js';
 import { startMotoOrFail, type MotoServer } from './moto.js';
@@ -22,6 +23,8 @@ export interface E2eContext {
   readonly clients: EmulatorClients;
   readonly standIn: AgentStandIn;
   readonly fixtures: Fixtures;
+  /** The AWS behaviour model in front of moto, when setupE2e({ awsModel }) asked for it. */
+  readonly awsModel: AwsModel | undefined;
   /** The current test's temporary working directory (the state file goes to .authecs/ under it). */
   readonly workdir: string;
   /** The subprocess environment: emulator endpoint, dummy credentials, region, domain. */
@@ -39,6 +42,11 @@ export interface SetupOptions {
    * 'file': do that once, so the file's tests run in order against one evolving stack.
    */
   fresh?: 'each' | 'file';
+  /**
+   * Opt-in: start the AWS behaviour model (test/support/aws-model) in front of this file's moto
+   * and point authecs at it. The harness (fixtures, stand-in, inventory) still talks to moto.
+   */
+  awsModel?: AwsModelSetup;
 }
 
 export function setupE2e(options: SetupOptions = {}): E2eContext {
@@ -49,6 +57,7 @@ export function setupE2e(options: SetupOptions = {}): E2eContext {
   let standIn: AgentStandIn | undefined;
   let fixtures: Fixtures | undefined;
   let workdir: string | undefined;
+  let awsModel: AwsModel | undefined;
 
   const need = <T>(value: T | undefined, what: string): T => {
     if (value === undefined) throw new Error(`e2e setup: ${what} is not ready (did beforeAll fail?)`);
@@ -58,6 +67,7 @@ export function setupE2e(options: SetupOptions = {}): E2eContext {
   const freshStart = async () => {
     await need(moto, 'moto').reset();
     need(standIn, 'the agent stand-in').reset();
+    awsModel?.reset();
     fixtures = await seedFixtures(need(clients, 'clients'), { domain });
     workdir = mkdtempSync(join(tmpdir(), 'authecs-e2e-'));
   };
@@ -71,12 +81,14 @@ export function setupE2e(options: SetupOptions = {}): E2eContext {
     moto = await startMotoOrFail();
     clients = emulatorClients(moto.endpoint);
     standIn = startAgentStandIn(clients);
+    if (options.awsModel) awsModel = await startAwsModel({ ...options.awsModel, upstream: moto.endpoint });
     if (fresh === 'file') await freshStart();
   });
 
   afterAll(async () => {
     if (fresh === 'file') removeWorkdir();
     await standIn?.stop();
+    await awsModel?.stop();
     if (clients) destroyEmulatorClients(clients);
     await moto?.stop();
   });
@@ -99,12 +111,15 @@ export function setupE2e(options: SetupOptions = {}): E2eContext {
     get fixtures() {
       return need(fixtures, 'fixtures');
     },
+    get awsModel() {
+      return awsModel;
+    },
     get workdir() {
       return need(workdir, 'the working directory');
     },
     env(extra = {}) {
       return {
-        ...emulatorEnvironment(context.moto.endpoint),
+        ...emulatorEnvironment(awsModel?.endpoint ?? context.moto.endpoint),
         AUTH_ECS_DOMAIN: domain,
         AUTHECS_POLL_SCALE: POLL_SCALE,
         // No ~/.aws of the person running the tests leaks in.

@@ -28,6 +28,8 @@ export const planCommand: CommandDefinition = {
           changes: pending > 0,
           settingsChanged: settingChangesDocument(session.settingChanges),
           resources: planDocument(planned),
+          // Always empty: plan reads only. Here so CI (and the tests) can see it.
+          mutations: reporter.mutations,
         },
         [
           ...settingChangeLines(session.settingChanges),

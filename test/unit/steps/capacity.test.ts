@@ -3,6 +3,7 @@ import {
   CreateLaunchTemplateVersionCommand,
   DeleteLaunchTemplateCommand,
   DescribeImagesCommand,
+  DescribeInstanceTypesCommand,
   DescribeInstancesCommand,
   DescribeLaunchTemplatesCommand,
   DescribeLaunchTemplateVersionsCommand,
@@ -24,6 +25,7 @@ import {
   UpdateContainerInstancesStateCommand,
   type ContainerInstance,
 } from '@aws-sdk/client-ecs';
+import { GetInstanceProfileCommand, IAMClient } from '@aws-sdk/client-iam';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { capacityStep, DEFAULT_AMI, ECS_AMI_NAME_PATTERN, userDataFor, type DesiredCapacity } from '../../../src/steps/capacity.js';
@@ -33,6 +35,7 @@ import { articleConfig, SAMPLE_OUTPUTS, stepHarness, type HarnessOptions, type S
 
 const ec2 = mockClient(EC2Client);
 const ecs = mockClient(ECSClient);
+const iam = mockClient(IAMClient);
 const ourTags: Tag[] = [
   { Key: 'authecs:stack', Value: 'ecsauth' },
   { Key: 'managed-by', Value: 'authecs' },
@@ -182,6 +185,9 @@ class World {
     return instance.Tags?.find((tag) => tag.Key === key)?.Value;
   }
 
+  /** Errors CreateLaunchTemplate answers first (e.g. a group EC2 does not see yet). */
+  createTemplateFailures: Error[] = [];
+
   install(): void {
     ec2.on(DescribeLaunchTemplatesCommand).callsFake((input: { LaunchTemplateNames?: string[] }) => {
       const found = this.templates.filter((entry) => input.LaunchTemplateNames?.includes(entry.template.LaunchTemplateName!)).map((entry) => ({ ...entry.template }));
@@ -189,6 +195,8 @@ class World {
       return { LaunchTemplates: found };
     });
     ec2.on(CreateLaunchTemplateCommand).callsFake((input: { LaunchTemplateName: string; VersionDescription?: string; TagSpecifications: { Tags: Tag[] }[]; LaunchTemplateData: RequestLaunchTemplateData }) => {
+      const failure = this.createTemplateFailures.shift();
+      if (failure) throw failure;
       if (this.templates.some((entry) => entry.template.LaunchTemplateName === input.LaunchTemplateName)) {
         throw codeError('InvalidLaunchTemplateName.AlreadyExistsException', 'Launch template name already in use.');
       }
@@ -1054,6 +1062,92 @@ describe('capacity step', () => {
       await capacityStep.delete(harness.context);
 
       expect(ec2.commandCalls(DeleteLaunchTemplateCommand)).toHaveLength(0);
+    });
+  });
+
+  // EC2 Developer Guide, "Eventual consistency in the Amazon EC2 API": InvalidGroup.NotFound right after CreateSecurityGroup.
+  describe('eventual consistency (EC2 API Reference, "Eventual consistency")', () => {
+    it('retries CreateLaunchTemplate while a security group or key pair made a moment ago is not visible yet', async () => {
+      harness = stepHarness(capacityStep, { config: { instanceCount: 1 } });
+      world.createTemplateFailures.push(codeError('InvalidGroup.NotFound', `The security group '${SG}' does not exist`), codeError('InvalidKeyPair.NotFound', "The key pair 'ecsauth' does not exist"));
+
+      await capacityStep.create(harness.context, want());
+
+      expect(ec2.commandCalls(CreateLaunchTemplateCommand)).toHaveLength(3);
+      expect(ec2.commandCalls(RunInstancesCommand)).toHaveLength(1);
+    });
+
+    it('gives up after the bound with the AWS error itself (a group that really is missing)', async () => {
+      harness = stepHarness(capacityStep, { config: { instanceCount: 1 } });
+      world.createTemplateFailures.push(...Array.from({ length: 100 }, () => codeError('InvalidGroup.NotFound', `The security group '${SG}' does not exist`)));
+
+      await expect(capacityStep.create(harness.context, want())).rejects.toMatchObject({ name: 'InvalidGroup.NotFound' });
+      expect(ec2.commandCalls(CreateLaunchTemplateCommand).length).toBeLessThan(40);
+    });
+  });
+
+  describe('preflight (issue 8 section 3)', () => {
+    const arm64 = { InstanceTypes: [{ InstanceType: 't4g.small' as const, ProcessorInfo: { SupportedArchitectures: ['arm64' as const] } }] };
+    const x86 = { InstanceTypes: [{ InstanceType: 't3.small' as const, ProcessorInfo: { SupportedArchitectures: ['i386' as const, 'x86_64' as const] } }] };
+    beforeEach(() => {
+      iam.reset();
+      iam.on(GetInstanceProfileCommand).resolves({ InstanceProfile: { InstanceProfileName: 'ecsInstanceRole', Path: '/', InstanceProfileId: 'AIPAEXAMPLE', Arn: 'arn:aws:iam::123456789012:instance-profile/ecsInstanceRole', CreateDate: new Date(), Roles: [] } });
+      ec2.on(DescribeInstanceTypesCommand).resolves(x86);
+    });
+
+    it('refuses a missing instance profile (IAM GetInstanceProfile: NoSuchEntity) before anything is created', async () => {
+      harness = stepHarness(capacityStep, { config: { instanceProfile: 'missingProfile' } });
+      iam.on(GetInstanceProfileCommand).rejects(codeError('NoSuchEntityException', 'Instance Profile missingProfile cannot be found.'));
+
+      await expect(capacityStep.preflight!(harness.readContext)).rejects.toMatchObject({ code: 'INSTANCE_PROFILE_MISSING', exit: 'notFound', hint: expect.stringContaining('--instance-profile') });
+      expect(iam.commandCalls(GetInstanceProfileCommand)[0]!.args[0].input).toEqual({ InstanceProfileName: 'missingProfile' });
+      expect(mutatingCalls()).toEqual([]);
+    });
+
+    it('passes with the profile and an x86_64 type', async () => {
+      harness = stepHarness(capacityStep);
+      await expect(capacityStep.preflight!(harness.readContext)).resolves.toBeUndefined();
+      expect(ec2.commandCalls(DescribeInstanceTypesCommand)[0]!.args[0].input).toEqual({ InstanceTypes: ['t3.small'] });
+    });
+
+    it('refuses an explicit --ami whose architecture the instance type cannot run (x86_64 AMI on t4g)', async () => {
+      harness = stepHarness(capacityStep, { config: { instanceType: 't4g.small', amiId: 'ami-0123456789abcdef0' } });
+      ec2.on(DescribeInstanceTypesCommand).resolves(arm64);
+      ec2.on(DescribeImagesCommand, { ImageIds: ['ami-0123456789abcdef0'] }).resolves({ Images: [{ ImageId: 'ami-0123456789abcdef0', Architecture: 'x86_64' }] });
+
+      await expect(capacityStep.preflight!(harness.readContext)).rejects.toMatchObject({
+        code: 'AMI_ARCHITECTURE_MISMATCH',
+        exit: 'usage',
+        message: expect.stringContaining('t4g.small runs arm64'),
+        hint: expect.stringContaining('al2023-ami-ecs-hvm-*-arm64'),
+      });
+      expect(mutatingCalls()).toEqual([]);
+    });
+
+    it('refuses an instance type EC2 does not know', async () => {
+      harness = stepHarness(capacityStep, { config: { instanceType: 't9.small' } });
+      ec2.on(DescribeInstanceTypesCommand).rejects(codeError('InvalidInstanceType', "The following supplied instance types do not exist: [t9.small]"));
+
+      await expect(capacityStep.preflight!(harness.readContext)).rejects.toMatchObject({ code: 'INSTANCE_TYPE_UNKNOWN', exit: 'usage' });
+    });
+
+    // EC2 API Reference, DescribeInstanceTypes: ProcessorInfo.SupportedArchitectures.
+    it('an arm64 type (t4g) gets the newest arm64 ECS-optimized AMI, chosen automatically (DescribeInstanceTypes SupportedArchitectures)', async () => {
+      harness = stepHarness(capacityStep, { config: { instanceType: 't4g.small', instanceCount: 1 } });
+      ec2.on(DescribeInstanceTypesCommand).resolves(arm64);
+      ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: 'ami-0arm000000000000', Name: 'al2023-ami-ecs-hvm-2023.0.20250812-kernel-6.1-arm64', CreationDate: '2025-08-12T00:00:00.000Z' }] });
+
+      await capacityStep.create(harness.context, want());
+
+      expect(ec2.commandCalls(DescribeImagesCommand)[0]!.args[0].input).toEqual({
+        Owners: ['amazon'],
+        Filters: [
+          { Name: 'name', Values: ['al2023-ami-ecs-hvm-*-arm64'] },
+          { Name: 'state', Values: ['available'] },
+          { Name: 'architecture', Values: ['arm64'] },
+        ],
+      });
+      expect(ec2.commandCalls(CreateLaunchTemplateCommand)[0]!.args[0].input.LaunchTemplateData).toMatchObject({ ImageId: 'ami-0arm000000000000', InstanceType: 't4g.small' });
     });
   });
 });

@@ -1,10 +1,14 @@
 import { CreateClusterCommand, DeleteClusterCommand, DescribeClustersCommand, ECSClient } from '@aws-sdk/client-ecs';
+import { CreateServiceLinkedRoleCommand, GetRoleCommand, IAMClient } from '@aws-sdk/client-iam';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { clusterStep } from '../../../src/steps/cluster.js';
 import { SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
 
 const ecs = mockClient(ECSClient);
+const iam = mockClient(IAMClient);
+const ROLE = { RoleName: 'AWSServiceRoleForECS', Path: '/aws-service-role/ecs.amazonaws.com/', RoleId: 'AROAEXAMPLE', Arn: 'arn:aws:iam::123456789012:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS', CreateDate: new Date() };
+const noSuchRole = () => codeError('NoSuchEntityException', 'The role with name AWSServiceRoleForECS cannot be found.');
 const ARN = SAMPLE_OUTPUTS.cluster.clusterArn;
 const ourTags = [
   { key: 'authecs:stack', value: 'ecsauth' },
@@ -26,6 +30,8 @@ describe('cluster step', () => {
   let harness: StepHarness<'cluster'>;
   beforeEach(() => {
     ecs.reset();
+    iam.reset();
+    iam.on(GetRoleCommand).resolves({ Role: ROLE });
   });
   afterEach(() => harness?.cleanup());
 
@@ -138,5 +144,80 @@ describe('cluster step', () => {
 
     expect(await clusterStep.read(harness.readContext)).toBeUndefined();
     expect(await clusterStep.read(harness.readContext)).toBeUndefined();
+  });
+
+  // ECS API Reference, CreateCluster: the service-linked role is made only when the caller may;
+  // CreateService then fails "Unable to assume the service linked role" (openemr/openemr-on-ecs#8).
+  describe('service-linked role (ECS API Reference, CreateCluster; openemr/openemr-on-ecs#8)', () => {
+    it('creates AWSServiceRoleForECS before CreateCluster when GetRole says it is missing (a new account)', async () => {
+      harness = stepHarness(clusterStep);
+      iam.on(GetRoleCommand).rejects(noSuchRole());
+      iam.on(CreateServiceLinkedRoleCommand).resolves({ Role: ROLE });
+      let clusterCallsAtRole = -1;
+      iam.on(CreateServiceLinkedRoleCommand).callsFake(() => {
+        clusterCallsAtRole = ecs.commandCalls(CreateClusterCommand).length;
+        return { Role: ROLE };
+      });
+      ecs.on(CreateClusterCommand).resolves({ cluster: activeCluster() });
+
+      await clusterStep.create(harness.context, clusterStep.desired(harness.config, harness.inputs));
+
+      expect(iam.commandCalls(GetRoleCommand)[0]!.args[0].input).toEqual({ RoleName: 'AWSServiceRoleForECS' });
+      expect(iam.commandCalls(CreateServiceLinkedRoleCommand)[0]!.args[0].input).toEqual({ AWSServiceName: 'ecs.amazonaws.com' });
+      expect(clusterCallsAtRole).toBe(0);
+      expect(ecs.commandCalls(CreateClusterCommand)).toHaveLength(1);
+    });
+
+    it('makes no role when it exists', async () => {
+      harness = stepHarness(clusterStep);
+      ecs.on(CreateClusterCommand).resolves({ cluster: activeCluster() });
+
+      await clusterStep.create(harness.context, clusterStep.desired(harness.config, harness.inputs));
+
+      expect(iam.commandCalls(CreateServiceLinkedRoleCommand)).toHaveLength(0);
+    });
+
+    it('treats InvalidInput "has been taken in this account" (made meanwhile) as the role being there', async () => {
+      harness = stepHarness(clusterStep);
+      iam.on(GetRoleCommand).rejects(noSuchRole());
+      iam.on(CreateServiceLinkedRoleCommand).rejects(codeError('InvalidInputException', 'Service role name AWSServiceRoleForECS has been taken in this account, please try a different suffix.'));
+      ecs.on(CreateClusterCommand).resolves({ cluster: activeCluster() });
+
+      await expect(clusterStep.create(harness.context, clusterStep.desired(harness.config, harness.inputs))).resolves.toMatchObject({ clusterName: 'ecsauth' });
+    });
+
+    it('does not hide a refused CreateServiceLinkedRole (missing iam:CreateServiceLinkedRole)', async () => {
+      harness = stepHarness(clusterStep);
+      iam.on(GetRoleCommand).rejects(noSuchRole());
+      iam.on(CreateServiceLinkedRoleCommand).rejects(codeError('AccessDenied', 'not authorized to perform: iam:CreateServiceLinkedRole'));
+
+      await expect(clusterStep.create(harness.context, clusterStep.desired(harness.config, harness.inputs))).rejects.toMatchObject({ name: 'AccessDenied' });
+      expect(ecs.commandCalls(CreateClusterCommand)).toHaveLength(0);
+    });
+
+    it('preflight reports a missing role as a planned creation, not a failure, and creates nothing', async () => {
+      harness = stepHarness(clusterStep);
+      ecs.on(DescribeClustersCommand).resolves(missing);
+      iam.on(GetRoleCommand).rejects(noSuchRole());
+      const notes: string[] = [];
+      harness.readContext.progress = (message) => notes.push(message);
+
+      await expect(clusterStep.preflight!(harness.readContext)).resolves.toBeUndefined();
+
+      expect(notes).toEqual([expect.stringContaining('AWSServiceRoleForECS does not exist yet: it will be created')]);
+      expect(iam.commandCalls(CreateServiceLinkedRoleCommand)).toHaveLength(0);
+      expect(ecs.commandCalls(CreateClusterCommand)).toHaveLength(0);
+    });
+
+    it('preflight says nothing when the role exists', async () => {
+      harness = stepHarness(clusterStep);
+      ecs.on(DescribeClustersCommand).resolves(missing);
+      const notes: string[] = [];
+      harness.readContext.progress = (message) => notes.push(message);
+
+      await clusterStep.preflight!(harness.readContext);
+
+      expect(notes).toEqual([]);
+    });
   });
 });

@@ -112,12 +112,12 @@ describe('dns-record step', () => {
   describe('desired and diff', () => {
     it('is the article\'s CNAME from the zone and the ALB', () => {
       harness = stepHarness(dnsRecordStep);
-      expect(want()).toEqual(OURS);
+      expect(want()).toEqual({ ...OURS, aliasHostedZoneId: null });
     });
 
     it('gives UNKNOWN for the value while the ALB is to be made, and for the zone while it is to be looked up', () => {
       harness = stepHarness(dnsRecordStep);
-      expect(dnsRecordStep.desired(harness.config, { ...harness.inputs, 'load-balancer': UNKNOWN })).toEqual({ ...OURS, value: UNKNOWN });
+      expect(dnsRecordStep.desired(harness.config, { ...harness.inputs, 'load-balancer': UNKNOWN })).toEqual({ ...OURS, value: UNKNOWN, aliasHostedZoneId: null });
       expect(dnsRecordStep.desired(harness.config, { ...harness.inputs, 'hosted-zone': UNKNOWN }).hostedZoneId).toBe(UNKNOWN);
     });
 
@@ -300,6 +300,80 @@ describe('dns-record step', () => {
         .rejects(Object.assign(new Error("Tried to delete resource record set [name='www.example.com.', type='CNAME'] but it was not found"), { name: 'InvalidChangeBatch' }));
 
       await expect(dnsRecordStep.delete(harness.context)).resolves.toBeUndefined();
+    });
+  });
+
+  // Route 53 Developer Guide, "Choosing between alias and non-alias records": no CNAME at the zone apex.
+  describe('apex domain (Route 53 Developer Guide, "Choosing between alias and non-alias records")', () => {
+    const APEX_CONFIG = { config: { domain: 'example.com' } };
+    const ALB_ZONE = SAMPLE_OUTPUTS['load-balancer'].canonicalHostedZoneId!;
+    const APEX = { hostedZoneId: ZONE, recordName: 'example.com', type: 'A' as const, ttl: 300, value: ALB, aliasHostedZoneId: ALB_ZONE };
+    const alias = (dnsName: string, name = 'example.com.'): ResourceRecordSet => ({ Name: name, Type: 'A', AliasTarget: { HostedZoneId: ALB_ZONE, DNSName: `${dnsName}.`, EvaluateTargetHealth: false } });
+
+    it('desired is an A-alias when the domain is the zone apex, a CNAME below it; a switch between the two is a replacement', () => {
+      harness = stepHarness(dnsRecordStep, APEX_CONFIG);
+      expect(want()).toEqual({ hostedZoneId: ZONE, recordName: 'example.com', type: 'A-alias', ttl: 300, value: ALB, aliasHostedZoneId: ALB_ZONE });
+      expect(dnsRecordStep.desired(harness.config, { ...harness.inputs, 'hosted-zone': UNKNOWN }).type).toBe(UNKNOWN);
+      const below = dnsRecordStep.desired({ ...harness.config, domain: 'www.example.com' }, harness.inputs);
+      expect(below.type).toBe('CNAME');
+      expect(dnsRecordStep.effects.type).toBe('replace');
+    });
+
+    it('CREATEs an alias A record to the ALB (its CanonicalHostedZoneId, EvaluateTargetHealth false), never an apex CNAME that Route 53 refuses', async () => {
+      harness = stepHarness(dnsRecordStep, APEX_CONFIG);
+      route53.on(ListResourceRecordSetsCommand).resolves(listing());
+      // What Route 53 answers for an apex CNAME: the test fails if the step sends one.
+      route53
+        .on(ChangeResourceRecordSetsCommand)
+        .callsFake((input: { ChangeBatch: { Changes: { ResourceRecordSet: ResourceRecordSet }[] } }) => {
+          const set = input.ChangeBatch.Changes[0]!.ResourceRecordSet;
+          if (set.Type === 'CNAME' && set.Name === 'example.com') {
+            throw Object.assign(new Error('RRSet of type CNAME with DNS name example.com. is not permitted at apex in zone example.com.'), { name: 'InvalidChangeBatch' });
+          }
+          return changeInfo('INSYNC');
+        });
+
+      const output = await dnsRecordStep.create(harness.context, want());
+
+      expect(route53.commandCalls(ListResourceRecordSetsCommand)).toHaveLength(0);
+      expect(route53.commandCalls(ChangeResourceRecordSetsCommand)[0]!.args[0].input.ChangeBatch!.Changes).toEqual([
+        { Action: 'CREATE', ResourceRecordSet: { Name: 'example.com', Type: 'A', AliasTarget: { HostedZoneId: ALB_ZONE, DNSName: ALB, EvaluateTargetHealth: false } } },
+      ]);
+      expect(output).toEqual(APEX);
+      expect(harness.state.get('dns-record')).toMatchObject({ created: true, data: APEX });
+    });
+
+    it('reads the alias back (trailing dot, dualstack. prefix) as nothing to change', async () => {
+      harness = stepHarness(dnsRecordStep, { ...APEX_CONFIG, record: { created: true, complete: true, data: APEX } });
+      route53.on(ListResourceRecordSetsCommand).resolves(listing(alias(`dualstack.${ALB}`)));
+
+      const live = (await dnsRecordStep.read(harness.readContext))!;
+
+      expect(route53.commandCalls(ListResourceRecordSetsCommand)[0]!.args[0].input).toMatchObject({ StartRecordName: 'example.com', StartRecordType: 'A' });
+      expect(live.health.healthy).toBe(true);
+      expect(diffFields(want(), live.observed, dnsRecordStep.effects)).toEqual([]);
+    });
+
+    it('preflight refuses an apex A record that is not ours (the user\'s own site), before any change', async () => {
+      harness = stepHarness(dnsRecordStep, APEX_CONFIG);
+      route53.on(ListHostedZonesByNameCommand).resolves({ HostedZones: [{ Id: `/hostedzone/${ZONE}`, Name: 'example.com.', CallerReference: 'x' }], IsTruncated: false, MaxItems: 100 });
+      route53.on(ListResourceRecordSetsCommand).resolves(listing({ Name: 'example.com.', Type: 'A', TTL: 300, ResourceRecords: [{ Value: '192.0.2.10' }] }));
+
+      await expect(dnsRecordStep.preflight!(harness.readContext)).rejects.toMatchObject({ code: 'DNS_RECORD_EXISTS', exit: 'conflict' });
+      expect(route53.commandCalls(ListResourceRecordSetsCommand)[0]!.args[0].input).toMatchObject({ StartRecordType: 'A' });
+      expect(route53.commandCalls(ChangeResourceRecordSetsCommand)).toHaveLength(0);
+    });
+
+    it('down DELETEs exactly the alias record as it is live (name, type A, alias target)', async () => {
+      harness = stepHarness(dnsRecordStep, { ...APEX_CONFIG, record: { created: true, complete: true, data: APEX } });
+      route53.on(ListResourceRecordSetsCommand).resolves(listing(alias(ALB)));
+      route53.on(ChangeResourceRecordSetsCommand).resolves(changeInfo('INSYNC'));
+
+      await dnsRecordStep.delete(harness.context);
+
+      expect(route53.commandCalls(ChangeResourceRecordSetsCommand)[0]!.args[0].input.ChangeBatch!.Changes).toEqual([
+        { Action: 'DELETE', ResourceRecordSet: { Name: 'example.com', Type: 'A', AliasTarget: { HostedZoneId: ALB_ZONE, DNSName: `${ALB}.`, EvaluateTargetHealth: false } } },
+      ]);
     });
   });
 });

@@ -1,5 +1,6 @@
 import {
   CreateListenerCommand,
+  DescribeSSLPoliciesCommand,
   DeleteListenerCommand,
   DescribeListenersCommand,
   ElasticLoadBalancingV2Client,
@@ -227,10 +228,35 @@ describe('https-listener step', () => {
     it('does not retry other errors', async () => {
       harness = stepHarness(httpsListenerStep);
       elbv2.on(DescribeListenersCommand).resolves({ Listeners: [] });
-      elbv2.on(CreateListenerCommand).rejects(error('CertificateNotFoundException', 'Supplied certificate was not found'));
+      elbv2.on(CreateListenerCommand).rejects(error('InvalidConfigurationRequestException', 'A listener already exists on this port for this load balancer'));
 
-      await expect(httpsListenerStep.create(harness.context, want())).rejects.toMatchObject({ name: 'CertificateNotFoundException' });
+      await expect(httpsListenerStep.create(harness.context, want())).rejects.toMatchObject({ name: 'InvalidConfigurationRequestException' });
       expect(elbv2.commandCalls(CreateListenerCommand)).toHaveLength(1);
+    });
+
+    // Terraform retries CertificateNotFound for minutes: hashicorp/terraform#10180, hashicorp/terraform-provider-aws#17505.
+    it('retries CertificateNotFound for a certificate ISSUED a moment ago (hashicorp/terraform#10180, terraform-provider-aws#17505)', async () => {
+      harness = stepHarness(httpsListenerStep);
+      elbv2.on(DescribeListenersCommand).resolves({ Listeners: [] });
+      elbv2
+        .on(CreateListenerCommand)
+        .rejectsOnce(error('CertificateNotFoundException', `Certificate '${CERT_ARN}' not found`))
+        .rejectsOnce(error('CertificateNotFoundException', `Certificate '${CERT_ARN}' not found`))
+        .resolves({ Listeners: [liveListener()] });
+
+      const output = await httpsListenerStep.create(harness.context, want());
+
+      expect(elbv2.commandCalls(CreateListenerCommand)).toHaveLength(3);
+      expect(output.listenerArn).toBe(LISTENER_ARN);
+    });
+
+    it('gives up on CertificateNotFound after the bound (about five minutes), with the last error', async () => {
+      harness = stepHarness(httpsListenerStep);
+      elbv2.on(DescribeListenersCommand).resolves({ Listeners: [] });
+      elbv2.on(CreateListenerCommand).rejects(error('CertificateNotFoundException', `Certificate '${CERT_ARN}' not found`));
+
+      await expect(httpsListenerStep.create(harness.context, want())).rejects.toMatchObject({ exit: 'timeout', message: expect.stringContaining('CertificateNotFoundException') });
+      expect(elbv2.commandCalls(CreateListenerCommand)).toHaveLength(31);
     });
   });
 
@@ -262,6 +288,17 @@ describe('https-listener step', () => {
       const calls = elbv2.commandCalls(ModifyListenerCommand);
       expect(calls).toHaveLength(2);
       expect(calls[1]!.args[0].input).toEqual({ ListenerArn: LISTENER_ARN, Certificates: [{ CertificateArn: CERT_ARN }] });
+    });
+
+    it('a new certificate: ModifyListener retried on CertificateNotFound too (terraform-provider-aws#17505)', async () => {
+      harness = stepHarness(httpsListenerStep, { record: { created: true, complete: true, data: OUTPUT } });
+      elbv2.on(DescribeListenersCommand).resolves({ Listeners: [liveListener({ Certificates: [{ CertificateArn: OTHER_CERT }] })] });
+      elbv2.on(ModifyListenerCommand).rejectsOnce(error('CertificateNotFoundException', `Certificate '${CERT_ARN}' not found`)).resolves({});
+
+      const live = (await httpsListenerStep.read(harness.readContext))!;
+      await httpsListenerStep.update!(harness.context, want(), live, diffFields(want(), live.observed, httpsListenerStep.effects));
+
+      expect(elbv2.commandCalls(ModifyListenerCommand)).toHaveLength(2);
     });
 
     it('a changed default action: ModifyListener with the redirect only', async () => {
@@ -348,6 +385,32 @@ describe('https-listener step', () => {
         summary: `HTTPS:443 ${MODERN_SSL_POLICY}`,
         details: { sslPolicy: MODERN_SSL_POLICY, certificateArn: CERT_ARN, listenerArn: LISTENER_ARN },
       });
+    });
+  });
+
+  // ELBv2 API Reference, DescribeSSLPolicies (SSLPolicyNotFound); moto answers an unknown name with an empty list.
+  describe('preflight: the TLS policy exists (ELBv2 API Reference, DescribeSSLPolicies)', () => {
+    it('passes for a policy DescribeSSLPolicies knows, asking for that name only', async () => {
+      harness = stepHarness(httpsListenerStep);
+      elbv2.on(DescribeSSLPoliciesCommand).resolves({ SslPolicies: [{ Name: MODERN_SSL_POLICY }] });
+
+      await expect(httpsListenerStep.preflight!(harness.readContext)).resolves.toBeUndefined();
+      expect(elbv2.commandCalls(DescribeSSLPoliciesCommand)[0]!.args[0].input).toEqual({ Names: [MODERN_SSL_POLICY] });
+    });
+
+    it('refuses an unknown policy name (SSLPolicyNotFound, or an empty answer) before anything is created', async () => {
+      harness = stepHarness(httpsListenerStep, { config: { sslPolicy: 'ELBSecurityPolicy-TLS13-9-9-2099-01' } });
+      elbv2.on(DescribeSSLPoliciesCommand).rejectsOnce(error('SSLPolicyNotFoundException', 'The specified SSL policy does not exist.')).resolves({ SslPolicies: [] });
+
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        await expect(httpsListenerStep.preflight!(harness.readContext)).rejects.toMatchObject({
+          code: 'SSL_POLICY_NOT_FOUND',
+          exit: 'usage',
+          message: expect.stringContaining('ELBSecurityPolicy-TLS13-9-9-2099-01'),
+          hint: expect.stringContaining('describe-ssl-policies'),
+        });
+      }
+      expect(elbv2.commandCalls(CreateListenerCommand)).toHaveLength(0);
     });
   });
 });

@@ -186,6 +186,18 @@ describe('load-balancer step', () => {
       expect(harness.progress).toContain('waiting for the load balancer to become active');
     });
 
+    // ELBv2 answers InvalidSecurityGroup for a group EC2 made a moment ago (EC2 API Reference, "Eventual consistency"; hashicorp/packer#3627).
+    it('retries CreateLoadBalancer while the just-made ALB group is not visible yet (EC2 API Reference, "Eventual consistency")', async () => {
+      harness = stepHarness(step);
+      const notVisible = Object.assign(new Error(`One or more security groups are invalid: ${ALB_GROUP}`), { name: 'InvalidSecurityGroupException' });
+      elbv2.on(CreateLoadBalancerCommand).rejectsOnce(notVisible).rejectsOnce(notVisible).resolves({ LoadBalancers: [activeAlb] });
+
+      const output = await step.create(harness.context, step.desired(harness.config, harness.inputs));
+
+      expect(elbv2.commandCalls(CreateLoadBalancerCommand)).toHaveLength(3);
+      expect(output).toEqual(OUTPUT);
+    });
+
     it('with --ingress article, puts the ALB on the network group', async () => {
       harness = stepHarness(step, { config: { ingressMode: 'article' } });
       elbv2.on(CreateLoadBalancerCommand).resolves({ LoadBalancers: [{ ...activeAlb, SecurityGroups: [APP_GROUP] }] });
@@ -218,6 +230,18 @@ describe('load-balancer step', () => {
       expect(elbv2.commandCalls(CreateLoadBalancerCommand)).toHaveLength(0);
       expect(output).toEqual(OUTPUT);
       expect(harness.state.get('load-balancer')).toMatchObject({ created: true, data: OUTPUT });
+    });
+
+    it('retries SetSecurityGroups while a new group is not visible yet (EC2 API Reference, "Eventual consistency")', async () => {
+      harness = stepHarness(step, { config: { ingressMode: 'article' }, record: RECORD });
+      elbv2.on(DescribeLoadBalancersCommand, { LoadBalancerArns: [ARN] }).resolves({ LoadBalancers: [activeAlb] });
+      elbv2.on(SetSecurityGroupsCommand).rejectsOnce(Object.assign(new Error(`Security group '${APP_GROUP}' does not exist`), { name: 'InvalidSecurityGroupException' })).resolves({ SecurityGroupIds: [APP_GROUP] });
+      const want = step.desired(harness.config, { network: SAMPLE_OUTPUTS.network });
+      const live = (await step.read(harness.readContext))!;
+
+      await step.update!(harness.context, want, live, diffFields(want, live.observed, step.effects));
+
+      expect(elbv2.commandCalls(SetSecurityGroupsCommand)).toHaveLength(2);
     });
 
     it('other public subnets: SetSubnets, and nothing else', async () => {

@@ -9,7 +9,15 @@ import {
   DescribeStacksCommand,
   type Stack,
 } from '@aws-sdk/client-cloudformation';
-import { DescribeAvailabilityZonesCommand, DescribeSecurityGroupsCommand, DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client } from '@aws-sdk/client-ec2';
+import {
+  DescribeAvailabilityZonesCommand,
+  DescribeInstanceTypeOfferingsCommand,
+  DescribeNetworkInterfacesCommand,
+  DescribeSecurityGroupsCommand,
+  DescribeSubnetsCommand,
+  DescribeVpcsCommand,
+  EC2Client,
+} from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { networkStep as step, networkTemplatePath, stackRequestToken } from '../../../src/steps/network.js';
@@ -79,6 +87,9 @@ describe('network step', () => {
   beforeEach(() => {
     cloudformation.reset();
     ec2.reset();
+    // Defaults: t3.small offered in every zone, no network interface left in the VPC.
+    ec2.on(DescribeInstanceTypeOfferingsCommand).resolves({ InstanceTypeOfferings: ['euw1-az1', 'euw1-az2', 'euw1-az3', 'eu-west-1a', 'eu-west-1b'].map((Location) => ({ InstanceType: 't3.small', LocationType: 'availability-zone-id', Location })) });
+    ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [] });
   });
   afterEach(() => harness?.cleanup());
 
@@ -282,10 +293,10 @@ describe('network step', () => {
       cloudformation.on(DescribeStacksCommand).rejectsOnce(notExist()).resolves({ Stacks: [stack('CREATE_COMPLETE', { Tags: ourTags })] });
       ec2.on(DescribeAvailabilityZonesCommand).resolves({
         AvailabilityZones: [
-          { ZoneName: 'eu-west-1c', State: 'available', ZoneType: 'availability-zone' },
-          { ZoneName: 'eu-west-1-lax-1a', State: 'available', ZoneType: 'local-zone' },
-          { ZoneName: 'eu-west-1a', State: 'available', ZoneType: 'availability-zone' },
-          { ZoneName: 'eu-west-1b', State: 'impaired', ZoneType: 'availability-zone' },
+          { ZoneName: 'eu-west-1c', ZoneId: 'euw1-az3', State: 'available', ZoneType: 'availability-zone' },
+          { ZoneName: 'eu-west-1-lax-1a', ZoneId: 'euw1-lax1-az1', State: 'available', ZoneType: 'local-zone' },
+          { ZoneName: 'eu-west-1a', ZoneId: 'euw1-az1', State: 'available', ZoneType: 'availability-zone' },
+          { ZoneName: 'eu-west-1b', ZoneId: 'euw1-az2', State: 'impaired', ZoneType: 'availability-zone' },
         ],
       });
       let recordAtCreate: unknown;
@@ -433,6 +444,59 @@ describe('network step', () => {
     });
   });
 
+  // Zone names map to different physical zones per account; zone IDs do not (issue 8 #7).
+  describe('zones by ID (EC2 DescribeInstanceTypeOfferings; ECS "Supported Regions for Amazon ECS on AWS Fargate")', () => {
+    const zones = (region: string, ids: [string, string][]) => ({
+      AvailabilityZones: ids.map(([ZoneName, ZoneId]) => ({ ZoneName, ZoneId, State: 'available' as const, ZoneType: 'availability-zone', RegionName: region })),
+    });
+
+    it('EC2: picks the two lowest zone IDs that offer the instance type, and passes their names in this account', async () => {
+      harness = stepHarness(step, { config: { createNetwork: true, instanceType: 't3.small' } });
+      cloudformation.on(DescribeStacksCommand).rejectsOnce(notExist()).resolves({ Stacks: [stack('CREATE_COMPLETE', { Tags: ourTags })] });
+      cloudformation.on(CreateStackCommand).resolves({ StackId: STACK_ID });
+      // In this account eu-west-1a is euw1-az2, which lacks t3.small.
+      ec2.on(DescribeAvailabilityZonesCommand).resolves(zones('eu-west-1', [['eu-west-1a', 'euw1-az2'], ['eu-west-1b', 'euw1-az3'], ['eu-west-1c', 'euw1-az1']]));
+      ec2.on(DescribeInstanceTypeOfferingsCommand).resolves({ InstanceTypeOfferings: ['euw1-az1', 'euw1-az3'].map((Location) => ({ InstanceType: 't3.small', LocationType: 'availability-zone-id', Location })) });
+
+      await step.create(harness.context, step.desired(harness.config, {}));
+
+      expect(ec2.commandCalls(DescribeInstanceTypeOfferingsCommand)[0]!.args[0].input).toEqual({ LocationType: 'availability-zone-id', Filters: [{ Name: 'instance-type', Values: ['t3.small'] }] });
+      expect(cloudformation.commandCalls(CreateStackCommand)[0]!.args[0].input.Parameters).toEqual([
+        { ParameterKey: 'EnvironmentName', ParameterValue: 'ecsplatform' },
+        { ParameterKey: 'AZ1', ParameterValue: 'eu-west-1c' },
+        { ParameterKey: 'AZ2', ParameterValue: 'eu-west-1b' },
+      ]);
+    });
+
+    it('FARGATE: leaves out use1-az3, which lacks Fargate, whatever its name in this account', async () => {
+      harness = stepHarness(step, { config: { createNetwork: true, launchType: 'FARGATE', region: 'us-east-1' } });
+      cloudformation.on(DescribeStacksCommand).rejectsOnce(notExist()).resolves({ Stacks: [stack('CREATE_COMPLETE', { Tags: ourTags })] });
+      cloudformation.on(CreateStackCommand).resolves({ StackId: STACK_ID });
+      ec2.on(DescribeAvailabilityZonesCommand).resolves(zones('us-east-1', [['us-east-1a', 'use1-az3'], ['us-east-1b', 'use1-az4'], ['us-east-1c', 'use1-az6']]));
+
+      await step.create(harness.context, step.desired(harness.config, {}));
+
+      const parameters = cloudformation.commandCalls(CreateStackCommand)[0]!.args[0].input.Parameters!;
+      expect(parameters.filter((parameter) => parameter.ParameterKey!.startsWith('AZ')).map((parameter) => parameter.ParameterValue)).toEqual(['us-east-1b', 'us-east-1c']);
+      expect(ec2.commandCalls(DescribeInstanceTypeOfferingsCommand)).toHaveLength(0);
+    });
+
+    it('preflight stops --create-network when fewer than two zones qualify, before anything is created', async () => {
+      harness = stepHarness(step, { config: { createNetwork: true, instanceType: 't3.small' } });
+      cloudformation.on(DescribeStacksCommand).rejects(notExist());
+      ec2.on(DescribeAvailabilityZonesCommand).resolves(zones('eu-west-1', [['eu-west-1a', 'euw1-az1'], ['eu-west-1b', 'euw1-az2']]));
+      ec2.on(DescribeInstanceTypeOfferingsCommand).resolves({ InstanceTypeOfferings: [{ InstanceType: 't3.small', LocationType: 'availability-zone-id', Location: 'euw1-az1' }] });
+
+      await expect(step.preflight!(harness.readContext)).rejects.toMatchObject({
+        code: 'NETWORK_TOO_FEW_ZONES',
+        exit: 'usage',
+        message: expect.stringContaining('offer t3.small'),
+        hint: expect.stringContaining('--instance-type'),
+      });
+      expect(cloudformation.commandCalls(CreateStackCommand)).toHaveLength(0);
+    });
+  });
+
   it('loss: a stack authecs created takes its VPC with it; a found network loses nothing', async () => {
     harness = stepHarness(step, { record: recorded(CREATED_STACK) });
     cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [stack('CREATE_COMPLETE')] });
@@ -460,6 +524,40 @@ describe('network step', () => {
       expect(cloudformation.commandCalls(DeleteStackCommand)[0]!.args[0].input).toEqual({ StackName: STACK_ID });
       expect(cloudformation.commandCalls(DescribeStacksCommand).length).toBeGreaterThanOrEqual(3);
       expect(harness.progress).toContain('waiting for CloudFormation stack ecsplatform to be deleted');
+    });
+
+    // ECS DeleteService: tasks stop after the service drains; ALB and task ENIs linger (aws-behaviour.md).
+    it('waits until the ALB\'s and Fargate tasks\' network interfaces in the VPC are gone before DeleteStack (ECS DeleteService; aws-behaviour.md)', async () => {
+      harness = stepHarness(step, { record: created });
+      cloudformation.on(DescribeStacksCommand).resolvesOnce({ Stacks: [stack('CREATE_COMPLETE')] }).resolves({ Stacks: [stack('DELETE_COMPLETE')] });
+      const nat = { NetworkInterfaceId: 'eni-0nat', Description: 'Interface for NAT Gateway nat-0123', InterfaceType: 'natGateway' as const };
+      const alb = { NetworkInterfaceId: 'eni-0alb', Description: 'ELB app/ecsauth/50dc6c495c0c9188', RequesterManaged: true };
+      const task = { NetworkInterfaceId: 'eni-0task', Description: 'arn:aws:ecs:eu-west-1:123456789012:attachment/1234abcd-0000-1111-2222-333344445555', RequesterManaged: true };
+      let deletedWhile: number | undefined;
+      ec2
+        .on(DescribeNetworkInterfacesCommand)
+        .resolvesOnce({ NetworkInterfaces: [nat, alb, task] })
+        .resolvesOnce({ NetworkInterfaces: [nat, task] })
+        .resolves({ NetworkInterfaces: [nat] });
+      cloudformation.on(DeleteStackCommand).callsFake(() => {
+        deletedWhile = ec2.commandCalls(DescribeNetworkInterfacesCommand).length;
+        return {};
+      });
+
+      await step.delete(harness.context);
+
+      expect(ec2.commandCalls(DescribeNetworkInterfacesCommand)[0]!.args[0].input).toMatchObject({ Filters: [{ Name: 'vpc-id', Values: [OUTPUTS.VPC] }] });
+      expect(deletedWhile).toBe(3);
+      expect(harness.progress.some((line) => line.includes('eni-0alb') && line.includes('released'))).toBe(true);
+    });
+
+    it('gives up on interfaces that never go, with a timeout and no DeleteStack (it would only end DELETE_FAILED)', async () => {
+      harness = stepHarness(step, { record: created, config: { waitTimeoutMinutes: 2 } });
+      cloudformation.on(DescribeStacksCommand).resolves({ Stacks: [stack('CREATE_COMPLETE')] });
+      ec2.on(DescribeNetworkInterfacesCommand).resolves({ NetworkInterfaces: [{ NetworkInterfaceId: 'eni-0alb', Description: 'ELB app/ecsauth/50dc6c495c0c9188' }] });
+
+      await expect(step.delete(harness.context)).rejects.toMatchObject({ code: 'NETWORK_INTERFACES_LINGER', exit: 'timeout' });
+      expect(cloudformation.commandCalls(DeleteStackCommand)).toHaveLength(0);
     });
 
     it('treats a stack that is already gone as deleted', async () => {

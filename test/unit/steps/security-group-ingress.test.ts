@@ -359,6 +359,25 @@ describe('security-group-ingress step, --ingress isolated (the default)', () => 
     expect(harness.state.get('security-group-ingress')).toMatchObject({ created: true, data: { groupId: APP, rules: [appRule()] } });
   });
 
+  // EC2 Developer Guide, "Eventual consistency in the Amazon EC2 API": InvalidGroup.NotFound right after CreateSecurityGroup.
+  it('retries the authorize while the ALB group made a moment ago is InvalidGroup.NotFound (EC2 API Reference, "Eventual consistency")', async () => {
+    harness = stepHarness(step);
+    liveRules([]);
+    const order = recordCalls();
+    ec2
+      .on(AuthorizeSecurityGroupIngressCommand)
+      .rejectsOnce(Object.assign(new Error(`The security group '${ALB}' does not exist`), { name: 'InvalidGroup.NotFound' }))
+      .callsFake((input: { GroupId: string; IpPermissions: IpPermission[] }) => {
+        order.push(`authorize ${input.GroupId} ${input.IpPermissions[0]!.FromPort!}`);
+        return { Return: true, SecurityGroupRules: [fromGroupRule(input.GroupId, 80, ALB, `sgr-${input.GroupId}-80`, OUR_TAGS)] };
+      });
+
+    const output = await step.create(harness.context, step.desired(harness.config, harness.inputs));
+
+    expect(ec2.commandCalls(AuthorizeSecurityGroupIngressCommand)).toHaveLength(2);
+    expect(output).toEqual({ groupId: APP, rules: [appRule()] });
+  });
+
   it('a rule from another group does not count; on InvalidPermission.Duplicate, adopts the tagged one a killed run added', async () => {
     harness = stepHarness(step);
     ec2

@@ -215,6 +215,54 @@ describe('service step', () => {
     expect(ecs.commandCalls(CreateServiceCommand)).toHaveLength(3);
   });
 
+  // A role made a moment ago (or by CreateCluster) can take seconds to be usable: openemr/openemr-on-ecs#8, awslabs/fargatecli#35.
+  it('retries "Unable to assume the service linked role" for a bounded time (openemr/openemr-on-ecs#8, awslabs/fargatecli#35)', async () => {
+    harness = stepHarness(serviceStep);
+    ecs.on(DescribeServicesCommand).resolvesOnce(missing).resolves({ services: [service()] });
+    const noRole = codeError('InvalidParameterException', 'Unable to assume the service linked role. Please verify that the ECS service linked role exists.');
+    ecs.on(CreateServiceCommand).rejectsOnce(noRole).rejectsOnce(noRole).resolves({ service: service() });
+
+    await serviceStep.create(harness.context, serviceStep.desired(harness.config, harness.inputs));
+
+    expect(ecs.commandCalls(CreateServiceCommand)).toHaveLength(3);
+    // The same clientToken each time, so a retry never makes a second service.
+    expect(new Set(ecs.commandCalls(CreateServiceCommand).map((call) => call.args[0].input.clientToken)).size).toBe(1);
+  });
+
+  it('gives up on the service-linked role after about two minutes, naming the last error', async () => {
+    harness = stepHarness(serviceStep);
+    ecs.on(DescribeServicesCommand).resolves(missing);
+    ecs.on(CreateServiceCommand).rejects(codeError('InvalidParameterException', 'Unable to assume the service linked role. Please verify that the ECS service linked role exists.'));
+
+    await expect(serviceStep.create(harness.context, serviceStep.desired(harness.config, harness.inputs))).rejects.toMatchObject({
+      exit: 'timeout',
+      message: expect.stringContaining('Unable to assume the service linked role'),
+    });
+    expect(ecs.commandCalls(CreateServiceCommand).length).toBeLessThanOrEqual(25);
+  });
+
+  describe('preflight: placement (ECS guide, "Use Docker\'s virtual network": one static host port per instance)', () => {
+    it('refuses more tasks than instances under EC2 (bridge mode, hostPort = containerPort), with a hint, before any call', async () => {
+      harness = stepHarness(serviceStep, { config: { desiredCount: 3, instanceCount: 2 } });
+
+      await expect(serviceStep.preflight!(harness.readContext)).rejects.toMatchObject({
+        code: 'DESIRED_COUNT_UNPLACEABLE',
+        exit: 'usage',
+        message: expect.stringContaining('host port 80'),
+        hint: expect.stringContaining('--instance-count 3'),
+      });
+      expect(ecs.calls()).toHaveLength(0);
+    });
+
+    it('accepts as many tasks as instances, and any count under Fargate', async () => {
+      harness = stepHarness(serviceStep, { config: { desiredCount: 2, instanceCount: 2 } });
+      await expect(serviceStep.preflight!(harness.readContext)).resolves.toBeUndefined();
+      harness.cleanup();
+      harness = stepHarness(serviceStep, { config: { desiredCount: 5, instanceCount: 2, launchType: 'FARGATE' } });
+      await expect(serviceStep.preflight!(harness.readContext)).resolves.toBeUndefined();
+    });
+  });
+
   it('does not retry other InvalidParameterExceptions', async () => {
     harness = stepHarness(serviceStep);
     ecs.on(DescribeServicesCommand).resolves(missing);

@@ -11,6 +11,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { diffFields } from '../../../src/steps/resource.js';
+import { isValidFargateSize } from '../../../src/steps/shared/fargate.js';
 import { taskDefinitionStep } from '../../../src/steps/task-definition.js';
 import { articleConfig, stepHarness, type StepHarness } from '../../support/step-harness.js';
 
@@ -266,5 +267,55 @@ describe('task-definition step', () => {
       details: { taskDefinitionArn: arnOf(1), image: 'amazon/amazon-ecs-sample' },
     });
     expect(await taskDefinitionStep.read(harness.readContext)).toBeUndefined();
+  });
+});
+
+// ECS Developer Guide, "Troubleshoot Amazon ECS task definition invalid CPU or memory errors": the valid Fargate pairs.
+describe('task-definition preflight: Fargate CPU/memory (ECS guide, "task definition invalid CPU or memory errors")', () => {
+  let harness: StepHarness<'task-definition'>;
+  beforeEach(() => {
+    ecs.reset();
+  });
+  afterEach(() => harness?.cleanup());
+
+  it('refuses a pair Fargate does not offer (RegisterTaskDefinition would fail "Invalid \'cpu\' setting for task"), naming the valid memory values', async () => {
+    harness = stepHarness(taskDefinitionStep, { config: { launchType: 'FARGATE', taskCpu: 256, taskMemory: 4096 } });
+
+    await expect(taskDefinitionStep.preflight!(harness.readContext)).rejects.toMatchObject({
+      code: 'FARGATE_SIZE_INVALID',
+      exit: 'usage',
+      message: expect.stringContaining('256 CPU units with 4096 MiB'),
+      hint: expect.stringContaining('512, 1024 or 2048'),
+    });
+    expect(ecs.calls()).toHaveLength(0);
+  });
+
+  it('refuses a CPU value that is not in the table', async () => {
+    harness = stepHarness(taskDefinitionStep, { config: { launchType: 'FARGATE', taskCpu: 300, taskMemory: 512 } });
+    await expect(taskDefinitionStep.preflight!(harness.readContext)).rejects.toMatchObject({ code: 'FARGATE_SIZE_INVALID', hint: expect.stringContaining('256, 512, 1024, 2048, 4096, 8192, 16384') });
+  });
+
+  it('accepts the defaults (256/512) and leaves EC2 tasks alone', async () => {
+    harness = stepHarness(taskDefinitionStep, { config: { launchType: 'FARGATE' } });
+    await expect(taskDefinitionStep.preflight!(harness.readContext)).resolves.toBeUndefined();
+    harness.cleanup();
+    harness = stepHarness(taskDefinitionStep, { config: { taskCpu: 256, taskMemory: 4096 } });
+    await expect(taskDefinitionStep.preflight!(harness.readContext)).resolves.toBeUndefined();
+  });
+
+  it('follows the documented table at its edges', () => {
+    expect([512, 1024, 2048].every((memory) => isValidFargateSize(256, memory))).toBe(true);
+    expect(isValidFargateSize(256, 3072)).toBe(false);
+    expect(isValidFargateSize(512, 4096)).toBe(true);
+    expect(isValidFargateSize(512, 5120)).toBe(false);
+    expect(isValidFargateSize(1024, 8192)).toBe(true);
+    expect(isValidFargateSize(2048, 16384)).toBe(true);
+    expect(isValidFargateSize(2048, 4500)).toBe(false);
+    expect(isValidFargateSize(4096, 30720)).toBe(true);
+    expect(isValidFargateSize(4096, 31744)).toBe(false);
+    expect(isValidFargateSize(8192, 61440)).toBe(true);
+    expect(isValidFargateSize(8192, 17408)).toBe(false);
+    expect(isValidFargateSize(16384, 122880)).toBe(true);
+    expect(isValidFargateSize(16384, 36864)).toBe(false);
   });
 });
