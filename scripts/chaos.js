@@ -11,10 +11,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateServiceLinkedRoleCommand } from '@aws-sdk/client-iam';
 import { startAgentStandIn } from './lib/agent-stand-in.mjs';
 import { destroyEmulatorClients, emulatorClients, emulatorEnvironment, TEST_DOMAIN } from './lib/aws.mjs';
-import { FAULT_KINDS, startAwsModel } from './lib/aws-model.mjs';
+import { createEcsServiceLinkedRole, FAULT_KINDS, startAwsModel } from './lib/aws-model.mjs';
 import { seedFixtures } from './lib/fixtures.mjs';
 import { motoAvailability, startMoto } from './lib/moto.mjs';
 import { runAuthecs } from '../test/support/cli.ts';
@@ -48,6 +47,8 @@ async function main() {
     return;
   }
   const moto = await startMoto();
+  // Interrupted: still stop moto, which the exit hook does not reach on a signal.
+  for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => void moto.stop().finally(() => process.exit(130)));
   const clients = emulatorClients(moto.endpoint);
   const standIn = startAgentStandIn(clients);
   const totals = { byKind: Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])), byOperation: {} };
@@ -59,7 +60,7 @@ async function main() {
       await moto.reset();
       standIn.reset();
       const fixtures = await seedFixtures(clients, { domain: TEST_DOMAIN });
-      if (!newAccount) await clients.iam.send(new CreateServiceLinkedRoleCommand({ AWSServiceName: 'ecs.amazonaws.com' }));
+      if (!newAccount) await createEcsServiceLinkedRole(clients.iam);
       const baseline = identifiers(await readInventory(clients));
       const model = await startAwsModel({ upstream: moto.endpoint, seed, scale, faults });
       const workdir = mkdtempSync(join(tmpdir(), 'authecs-chaos-'));

@@ -51,6 +51,7 @@ export type RuleId =
   | 'run-instances-client-token'
   | 'create-service-client-token'
   | 'service-linked-role-missing'
+  | 'service-linked-role-name'
   | 'alb-provisioning'
   | 'route53-pending'
   | 'acm-issue-after-cname'
@@ -137,4 +138,6 @@ export declare function describeRequest(method: string, url: string, headers: Re
 export declare function errorResponse(info: Pick<RequestInfo, 'service' | 'protocol'>, status: number, code: string, message: string): { status: number; headers: Record<string, string>; body: string };
 export declare function parseChangeBatch(xml: string): { action: string; name: string; type: string; values: string[] }[];
 export declare function dnsName(name: string | undefined): string;
+/** An account that already has the ECS service-linked role, under AWS's name (call it with a client straight to moto). */
+export declare function createEcsServiceLinkedRole(iam: import('@aws-sdk/client-iam').IAMClient): Promise<void>;
 export declare function startAwsModel(options: AwsModelOptions): Promise<AwsModel>;

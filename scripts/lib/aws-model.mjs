@@ -20,7 +20,7 @@ import { DescribeUserPoolCommand } from '@aws-sdk/client-cognito-identity-provid
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeServicesCommand, ListContainerInstancesCommand, ListServicesCommand } from '@aws-sdk/client-ecs';
 import { DescribeListenersCommand, DescribeLoadBalancersCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { ListRolesCommand } from '@aws-sdk/client-iam';
+import { CreateRoleCommand, GetRoleCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import { GetHostedZoneCommand } from '@aws-sdk/client-route-53';
 import { destroyEmulatorClients, emulatorClients } from './aws.mjs';
 
@@ -85,12 +85,24 @@ export const RULES = Object.freeze([
   { id: 'run-instances-client-token', operation: 'ec2:RunInstances', code: 'IdempotentParameterMismatch', status: 400, source: 'EC2 API Reference, "Ensuring idempotency" and error codes: IdempotentParameterMismatch; same token returns the original instance' },
   { id: 'create-service-client-token', operation: 'ecs:CreateService', code: 'InvalidParameterException', status: 400, source: 'ECS API Reference, CreateService clientToken (idempotency); mismatch answered as InvalidParameterException (400)' },
   { id: 'service-linked-role-missing', operation: 'ecs:CreateService', code: 'InvalidParameterException', status: 400, source: 'ECS API Reference, CreateCluster (service-linked role); "Unable to assume the service linked role" (issue 8 row 2)' },
+  { id: 'service-linked-role-name', operation: 'iam:CreateServiceLinkedRole', code: 'InvalidInput', status: 400, source: 'IAM API Reference, CreateServiceLinkedRole, Errors: InvalidInput (400) "has been taken in this account"; ECS Developer Guide: the role is AWSServiceRoleForECS (moto names it AWSServiceRoleForecs)' },
   { id: 'alb-provisioning', operation: 'elasticloadbalancing:DescribeLoadBalancers', code: 'state provisioning', status: 200, source: 'ELBv2 LoadBalancerAvailable waiter; aws-behaviour.md timings' },
   { id: 'route53-pending', operation: 'route53:GetChange', code: 'PENDING', status: 200, source: 'Route 53 API Reference, ChangeResourceRecordSets: PENDING until INSYNC' },
   { id: 'acm-issue-after-cname', operation: 'acm:DescribeCertificate', code: 'PENDING_VALIDATION', status: 200, source: 'ACM User Guide, DNS validation: issued only after the CNAME is found' },
   { id: 'instance-pending', operation: 'ec2:DescribeInstances', code: 'pending', status: 200, source: 'EC2 instance lifecycle: pending before running' },
   { id: 'service-draining', operation: 'ecs:DescribeServices', code: 'DRAINING', status: 200, source: 'ECS API Reference, DeleteService: ACTIVE, DRAINING, INACTIVE' },
 ]);
+
+// ECS's service-linked role as AWS names it (ECS Developer Guide, "Using service-linked roles for Amazon ECS").
+const ECS_PRINCIPAL = 'ecs.amazonaws.com';
+const ECS_ROLE = 'AWSServiceRoleForECS';
+const ECS_ROLE_PATH = '/aws-service-role/ecs.amazonaws.com/';
+const ECS_TRUST = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: [ECS_PRINCIPAL] }, Action: ['sts:AssumeRole'] }] });
+
+/** An account that already has the ECS service-linked role, under AWS's name (straight to moto). */
+export async function createEcsServiceLinkedRole(iam) {
+  await iam.send(new CreateRoleCommand({ RoleName: ECS_ROLE, Path: ECS_ROLE_PATH, AssumeRolePolicyDocument: ECS_TRUST }));
+}
 
 // ---------------------------------------------------------------------------- PRNG
 
@@ -392,6 +404,16 @@ export async function startAwsModel(options) {
         info.fingerprint = print;
       }
     }
+    if (service === 'iam' && operation === 'CreateServiceLinkedRole' && query.get('AWSServiceName') === ECS_PRINCIPAL && on('service-linked-role-name')) {
+      const exists = await lookups.iam.send(new GetRoleCommand({ RoleName: ECS_ROLE })).then(
+        () => true,
+        () => false,
+      );
+      // IAM API Reference, CreateServiceLinkedRole errors: InvalidInput (400) when the role already exists.
+      if (exists) return refuse('service-linked-role-name', info, 400, 'InvalidInput', `Service role name ${ECS_ROLE} has been taken in this account, please try a different suffix.`);
+      // moto would name it AWSServiceRoleForecs: create it under AWS's name and path instead.
+      info.forwardBody = new URLSearchParams({ Action: 'CreateRole', Version: '2010-05-08', RoleName: ECS_ROLE, Path: ECS_ROLE_PATH, AssumeRolePolicyDocument: ECS_TRUST, Description: query.get('Description') ?? '' }).toString();
+    }
     if (service === 'ecs' && operation === 'CreateService') {
       const token = typeof json.clientToken === 'string' ? json.clientToken : undefined;
       if (token) {
@@ -582,8 +604,9 @@ export async function startAwsModel(options) {
         if (body !== original) for (const id of state.instances.keys()) if (pending(id) && body.includes(id)) held('instance-pending', info, id);
       }
     }
-    if (service === 'iam' && operation === 'CreateServiceLinkedRole' && ok && (info.query.get('AWSServiceName') ?? '').startsWith('ecs.')) {
+    if (service === 'iam' && operation === 'CreateServiceLinkedRole' && ok && info.query.get('AWSServiceName') === ECS_PRINCIPAL) {
       state.roleCreatedAt = t;
+      if (info.forwardBody) body = body.replace(/CreateRoleResponse/g, 'CreateServiceLinkedRoleResponse').replace(/CreateRoleResult/g, 'CreateServiceLinkedRoleResult');
     }
     if (service === 'ecs' && ok) {
       let parsed;
@@ -713,9 +736,15 @@ export async function startAwsModel(options) {
       return;
     }
 
-    let response = await before(info);
+    let response;
+    try {
+      response = await before(info);
+    } catch (error) {
+      // A failed look-up must not become an answer AWS would not give: forward unchecked.
+      errors.push(`${key} rule check: ${error?.name ?? 'Error'}: ${error?.message ?? error}`);
+    }
     if (!response) {
-      const answer = await forward(method, url, incoming.headers, raw);
+      const answer = await forward(method, url, incoming.headers, info.forwardBody === undefined ? raw : Buffer.from(info.forwardBody, 'utf8'));
       response = await after(info, answer);
     }
     if (fault === 'resetAfter') {

@@ -4,7 +4,7 @@ import { ensureEndpointReachable } from '../aws/endpoint.js';
 import { loadBaseConfig, loadStackSettings, settingChanges, type BaseConfig, type SettingChange } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { currentStep, pollScaleFromEnvironment, type EngineEnvironment } from '../engine/context.js';
-import { configError } from '../errors.js';
+import { configError, stateError } from '../errors.js';
 import type { Reporter } from '../report/reporter.js';
 import { StateFile } from '../state/state-file.js';
 import { flagsFrom, statePathOf, type Io } from './io.js';
@@ -48,10 +48,16 @@ function openSession(config: Config, state: StateFile, reporter: Reporter, io: I
 export async function openUpSession(command: Command, reporter: Reporter, io: Io, options: { lockFor?: string } = { lockFor: 'up' }): Promise<Session> {
   const flags = flagsFrom(command);
   const base: BaseConfig = loadBaseConfig({ flags, env: io.env, cwd: io.cwd });
-  const state = StateFile.open(statePathOf(base, io), options.lockFor ? { lockFor: options.lockFor } : {});
+  const path = statePathOf(base, io);
+  const settingsFrom = (file: StateFile) => {
+    const recorded = file.exists ? { region: file.region, ...file.settings } : undefined;
+    return { recorded, settings: loadStackSettings({ flags, env: io.env, cwd: io.cwd, ...(recorded ? { recorded } : {}) }) };
+  };
+  // Bad settings are refused before the lock (and its folder) is made: nothing is touched.
+  settingsFrom(StateFile.open(path));
+  const state = StateFile.open(path, options.lockFor ? { lockFor: options.lockFor } : {});
   try {
-    const recorded = state.exists ? { region: state.region, ...state.settings } : undefined;
-    const settings = loadStackSettings({ flags, env: io.env, cwd: io.cwd, ...(recorded ? { recorded } : {}) });
+    const { recorded, settings } = settingsFrom(state);
     await ensureEndpointReachable(settings.config.endpointUrl);
     const changes = settingChanges(recorded, settings);
     if (options.lockFor) state.initialise(settings.config.cluster, settings.config.region, settings.chosen);
@@ -87,7 +93,16 @@ export async function openStateSession(command: Command, reporter: Reporter, io:
       ...(base.endpointUrl ? { endpointUrl: base.endpointUrl } : {}),
       ...(base.profile ? { profile: base.profile } : {}),
     };
-    const { config } = loadStackSettings({ flags: machine, env: {}, cwd: '/nonexistent-authecs-dir', recorded: state.settings });
+    let config: Config;
+    try {
+      ({ config } = loadStackSettings({ flags: machine, env: {}, cwd: '/nonexistent-authecs-dir', recorded: state.settings }));
+    } catch (error) {
+      throw stateError(
+        'STATE_SETTINGS_INVALID',
+        `The settings recorded in ${state.path} do not pass the config schema: ${(error as Error).message}`,
+        'Run `authecs up` with the setting corrected (it records the settings again), or fix the "settings" object in the state file.',
+      );
+    }
     return openSession(config, state, reporter, io);
   } catch (error) {
     state.releaseLock();

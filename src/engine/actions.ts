@@ -224,6 +224,12 @@ async function deleteRetired(environment: EngineEnvironment, steps: readonly Any
   const { state } = environment;
   for (const step of [...steps].reverse()) {
     for (const data of [...(state.get(step.name)?.retired ?? [])]) {
+      // A replacement that was recorded but never made leaves the live resource in `retired`: keep it.
+      const live = state.get(step.name)?.data;
+      if (live && canonical(live) === canonical(data)) {
+        state.update(step.name, { retired: (state.get(step.name)?.retired ?? []).filter((entry) => canonical(entry) !== canonical(data)) });
+        continue;
+      }
       await currentStep.run(step.name, async () => {
         environment.reporter.progress(step.name, `deleting the replaced ${step.title.toLowerCase()} ${describe(data)}`.trim());
         try {
@@ -294,7 +300,9 @@ export async function down(environment: EngineEnvironment, steps: readonly AnyRe
           reporter.stepStarted(step.name, step.title);
           try {
             // A replacement's leftovers first: they are older than the live resource.
-            for (const data of record.retired ?? []) await loose(step).delete(retiredContext(step, environment, data));
+            for (const data of record.retired ?? []) {
+              if (canonical(data) !== canonical(record.data)) await loose(step).delete(retiredContext(step, environment, data));
+            }
             if (!record.created) {
               state.remove(step.name);
               outcomes[step.name] = 'kept';

@@ -218,12 +218,13 @@ export const appClientStep = defineResource<'app-client', DesiredAppClient>({
    */
   async replace(context, want, current) {
     const userPoolId = resolved(want.userPoolId, 'user pool ID');
+    // Recorded before the new client, so a run killed in between still deletes the old one later.
+    context.retire(current.output);
     // A killed replacement left its new client in the pool: adopt it rather than make a third.
     const leftover = await findByName(context, userPoolId, want.name, current.output.clientId);
     const clientId = leftover?.observed.generateSecret === want.generateSecret ? leftover.clientId : await createClient(context, want, userPoolId);
     const output = toOutput(clientId, want.name, userPoolId);
     context.save({ created: true, data: output });
-    context.retire(current.output);
     return output;
   },
 

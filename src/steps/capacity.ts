@@ -14,6 +14,7 @@ import {
   waitUntilInstanceRunning,
   waitUntilInstanceTerminated,
   type Filter,
+  type Image,
   type Instance,
   type InstanceStateName,
   type LaunchTemplate,
@@ -396,8 +397,13 @@ async function checkArchitecture(context: Context): Promise<void> {
   const { instanceType, amiId } = context.config;
   const architecture = await instanceArchitecture(context, instanceType);
   if (!amiId) return;
-  const response = await context.clients.ec2.send(new DescribeImagesCommand({ ImageIds: [amiId] }));
-  const image = response?.Images?.[0];
+  let image: Image | undefined;
+  try {
+    image = (await context.clients.ec2.send(new DescribeImagesCommand({ ImageIds: [amiId] })))?.Images?.[0];
+  } catch (error) {
+    // EC2 answers an unknown or unshared AMI ID with InvalidAMIID.NotFound (or .Unavailable).
+    if (!hasErrorCode(error, 'InvalidAMIID.NotFound', 'InvalidAMIID.Unavailable', 'InvalidAMIID.Malformed')) throw error;
+  }
   if (!image) {
     throw new AuthecsError(`AMI ${amiId} (--ami) does not exist in ${context.config.region} or is not shared with this account`, {
       code: 'AMI_NOT_FOUND',
@@ -564,14 +570,18 @@ async function templateVersionFor(context: Context, template: LaunchTemplate, sp
     return latest;
   }
   context.progress(`creating launch template version ${latest + 1}`);
-  const response = await context.clients.ec2.send(
-    new CreateLaunchTemplateVersionCommand({
-      LaunchTemplateId: launchTemplateId,
-      ClientToken: newClientToken(context.stack),
-      VersionDescription: versionDescription(source),
-      LaunchTemplateData: requestData(context.stack, next),
-    }),
-  );
+  const command = new CreateLaunchTemplateVersionCommand({
+    LaunchTemplateId: launchTemplateId,
+    ClientToken: newClientToken(context.stack),
+    VersionDescription: versionDescription(source),
+    LaunchTemplateData: requestData(context.stack, next),
+  });
+  // A new key pair or group may be a moment old (EC2 API Reference, "Eventual consistency").
+  const response = await retryWhileNotVisible(context, {
+    description: 'the key pair and security group to be visible to CreateLaunchTemplateVersion',
+    codes: ['InvalidGroup.NotFound', 'InvalidKeyPair.NotFound'],
+    call: () => context.clients.ec2.send(command),
+  });
   const version = response.LaunchTemplateVersion?.VersionNumber ?? latest + 1;
   context.save({ data: { amiId: imageId, amiSource: source, launchTemplateVersion: version } });
   return version;

@@ -254,7 +254,7 @@ async function issue(context: Context, arn: string, hostedZoneId: string, record
 }
 
 /** Requests and issues a certificate; the token is saved first so a run that lost the answer reuses it. */
-async function request(context: Context, want: DesiredCertificate, onRecorded?: () => void): Promise<CertificateOutput> {
+async function request(context: Context, want: DesiredCertificate): Promise<CertificateOutput> {
   const hostedZoneId = resolved(want.hostedZoneId, 'hosted zone ID');
   const domain = want.domain;
   const data = context.record?.data;
@@ -272,7 +272,6 @@ async function request(context: Context, want: DesiredCertificate, onRecorded?: 
     arn = response.CertificateArn!;
   }
   context.save({ created: true, data: { certificateArn: arn, domain, hostedZoneId, status: 'PENDING_VALIDATION', validationRecords: [], pendingRequest: undefined } });
-  onRecorded?.();
   return issue(context, arn, hostedZoneId, recorded);
 }
 
@@ -401,7 +400,9 @@ export const certificateStep = defineResource<'certificate', DesiredCertificate>
 
   /** A new domain: the new certificate is issued first; the old one goes once no listener uses it. */
   async replace(context, want, live) {
-    return request(context, want, () => context.retire(live.output));
+    // Recorded before the request, so a run killed in between still deletes the old certificate later.
+    context.retire(live.output);
+    return request(context, want);
   },
 
   /** A pending certificate: publish its validation records, then wait for ISSUED. */

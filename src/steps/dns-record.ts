@@ -226,9 +226,9 @@ export const dnsRecordStep = defineResource<'dns-record', DesiredDnsRecord>({
 
   /** Another name or zone: the new record first, then the old one goes once the run has succeeded. */
   async replace(context, want, live) {
-    const output = await createRecord(context, await targetOf(context, want));
+    // Recorded before the create, so a run killed in between still deletes the old record later.
     if (live.created) context.retire(live.output);
-    return output;
+    return createRecord(context, await targetOf(context, want));
   },
 
   async delete(context) {

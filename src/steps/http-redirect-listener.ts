@@ -135,9 +135,9 @@ export const httpRedirectListenerStep = defineResource<'http-redirect-listener',
       await deleteListenerArn(context.clients.elbv2, live.output.listenerArn);
       return create(context, want);
     }
-    const output = await create(context, want);
+    // Recorded before the create, so a run killed in between still deletes the old listener later.
     context.retire(live.output);
-    return output;
+    return create(context, want);
   },
 
   /** From the record alone: --no-http-redirect deletes it with no current inputs needed. */

@@ -213,9 +213,9 @@ export const httpsListenerStep = defineResource<'https-listener', DesiredHttpsLi
       await deleteListenerArn(context.clients.elbv2, live.output.listenerArn);
       return create(context, want);
     }
-    const output = await create(context, want);
+    // Recorded before the create, so a run killed in between still deletes the old listener later.
     context.retire(live.output);
-    return output;
+    return create(context, want);
   },
 
   async delete(context) {

@@ -281,9 +281,9 @@ export const loadBalancerSecurityGroupStep = defineResource<'load-balancer-secur
 
   // Create-before-delete: the ALB moves to the new group before the old one, still in use, is deleted.
   async replace(context, want, current) {
-    const output = await createGroup(context, want);
+    // Recorded before the create, so a run killed in between still deletes the old group later.
     context.retire(current.output);
-    return output;
+    return createGroup(context, want);
   },
 
   async delete(context) {

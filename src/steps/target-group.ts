@@ -290,12 +290,13 @@ export const targetGroupStep = defineResource<'target-group', DesiredTargetGroup
   /** Create-before-delete, so the site stays up: the engine deletes the old group once nothing uses it. */
   async replace(context, want, current) {
     const liveArn = current.output.targetGroupArn;
+    // Recorded before the new group, so a run killed in between still deletes the old one later.
+    context.retire(current.output);
     for (const name of replacementNames(want, current.output.name)) {
       const holder = await describe(context, { Names: [name] });
       if (!holder) {
         const output = await createGroup(context, want, name);
         await setAttributes(context, output.targetGroupArn, want);
-        context.retire(current.output);
         return output;
       }
       if (await isLeftover(context, holder, want, liveArn)) {
@@ -303,7 +304,6 @@ export const targetGroupStep = defineResource<'target-group', DesiredTargetGroup
         context.save({ created: true, data: output });
         await setHealthCheck(context, output.targetGroupArn, want);
         await setAttributes(context, output.targetGroupArn, want);
-        context.retire(current.output);
         return output;
       }
     }

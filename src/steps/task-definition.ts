@@ -262,9 +262,9 @@ export const taskDefinitionStep = defineResource<'task-definition', DesiredTaskD
   // Create-before-delete: the service still runs the old revision until it is updated; the
   // engine deletes the retired one after the run (a deregistered revision keeps running anyway).
   async replace(context, want, current) {
-    const output = await register(context, want);
-    if (output.taskDefinitionArn !== current.output.taskDefinitionArn) context.retire(current.output);
-    return output;
+    // Recorded before the new revision, so a run killed in between still deregisters the old one later.
+    context.retire(current.output);
+    return register(context, want);
   },
 
   async delete(context) {

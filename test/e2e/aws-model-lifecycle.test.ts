@@ -3,9 +3,8 @@
  * realistic rules and timings at 1/100 of real AWS. Exit 0 both times, exactly one of each
  * resource after `up`, and only the fixtures left after `down`.
  */
-import { CreateServiceLinkedRoleCommand } from '@aws-sdk/client-iam';
 import { describe, expect, it } from 'vitest';
-import { E2E_SCALE } from '../support/aws-model/index.js';
+import { createEcsServiceLinkedRole, E2E_SCALE } from '../support/aws-model/index.js';
 import { describeRun } from '../support/cli.js';
 import { setupE2e, type E2eContext } from '../support/e2e.js';
 import { readInventory, resourceCounts, snapshot } from '../support/inventory.js';
@@ -34,13 +33,23 @@ describe.skipIf(skipE2e)('up and down through the AWS behaviour model', () => {
   const e2e = setupE2e({ awsModel: { scale: E2E_SCALE, seed: 1 } });
 
   it('in an account that already has the ECS service-linked role', { timeout: 360_000 }, async () => {
-    await e2e.clients.iam.send(new CreateServiceLinkedRoleCommand({ AWSServiceName: 'ecs.amazonaws.com' }));
+    await createEcsServiceLinkedRole(e2e.clients.iam);
     await cycle(e2e);
   });
 
-  // Skipped: issue 8 row 2 -- the built CLI never calls iam:CreateServiceLinkedRole, so CreateService fails with
-  // "InvalidParameterException: Unable to assume the service linked role". Unskip once the step fix is built.
-  it.skip('in a new account without the ECS service-linked role (authecs must create it)', { timeout: 360_000 }, async () => {
+  it('when ELBv2 does not see the certificate for minutes after ISSUED (CertificateNotFound, issue 8 row 8)', { timeout: 360_000 }, async () => {
+    await createEcsServiceLinkedRole(e2e.clients.iam);
+    const model = e2e.awsModel!;
+    model.configure({ timings: { acmVisibleToElb: 300 } }); // 3 s at 1/100: longer than authecs's scaled ACM poll
+    try {
+      await cycle(e2e);
+      expect(model.enforcedRules()['certificate-not-found-after-issue'], 'the window was hit and retried').toBeGreaterThan(0);
+    } finally {
+      model.configure({ timings: { acmVisibleToElb: 0 } });
+    }
+  });
+
+  it('in a new account without the ECS service-linked role (authecs must create it)', { timeout: 360_000 }, async () => {
     await cycle(e2e);
     expect(e2e.awsModel?.calls('iam:CreateServiceLinkedRole')).toBe(1);
   });

@@ -26,7 +26,7 @@ import {
   DescribeLoadBalancersCommand,
   ElasticLoadBalancingV2Client,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { CreateServiceLinkedRoleCommand } from '@aws-sdk/client-iam';
+import { CreateServiceLinkedRoleCommand, GetRoleCommand } from '@aws-sdk/client-iam';
 import { ChangeResourceRecordSetsCommand, GetChangeCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -272,6 +272,11 @@ describe.skipIf(skipE2e)('AWS behaviour model', () => {
     expect((await awsError(via.ecs.send(new CreateServiceCommand(input)))).message).toContain('Unable to assume the service linked role');
     await delay(600);
     expect((await via.ecs.send(new CreateServiceCommand(input))).service?.status).toBe('ACTIVE');
+    // Under AWS's name (moto alone says AWSServiceRoleForecs), and a second create is InvalidInput.
+    expect((await direct.iam.send(new GetRoleCommand({ RoleName: 'AWSServiceRoleForECS' }))).Role?.Path).toBe('/aws-service-role/ecs.amazonaws.com/');
+    const again = await awsError(via.iam.send(new CreateServiceLinkedRoleCommand({ AWSServiceName: 'ecs.amazonaws.com' })));
+    expect(again).toMatchObject({ name: 'InvalidInputException', status: 400 });
+    expect(again.message).toContain('has been taken in this account');
   });
 
   it('CreateService with a target group that no listener or rule uses: InvalidParameterException', async () => {

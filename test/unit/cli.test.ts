@@ -166,7 +166,7 @@ describe('authecs as a subprocess', () => {
     mkdirSync(join(cwd, '.authecs'));
     writeFileSync(
       join(cwd, '.authecs', 'ecsauth.json'),
-      JSON.stringify({ schemaVersion: 1, tool: 'authecs', stack: 'ecsauth', region: 'eu-west-1', createdAt: '', updatedAt: '', settings: {}, resources: { cluster: { created: true, complete: true, data: { clusterName: 'ecsauth' }, updatedAt: '' } } }),
+      JSON.stringify({ schemaVersion: 1, tool: 'authecs', stack: 'ecsauth', region: 'eu-west-1', createdAt: '', updatedAt: '', settings: { domain: 'www.example.com' }, resources: { cluster: { created: true, complete: true, data: { clusterName: 'ecsauth' }, updatedAt: '' } } }),
     );
     const result = authecs(['down'], { cwd });
     expect(result.code).toBe(EXIT_CODES.usage);

@@ -4,6 +4,7 @@
  * ESM in scripts/lib/aws-model.mjs so that `npm run chaos` can use it; read its header comment.
  */
 export {
+  createEcsServiceLinkedRole,
   describeRequest,
   dnsName,
   drawFor,

@@ -706,6 +706,21 @@ describe('capacity step', () => {
   });
 
   describe('update', () => {
+    it('t3 -> t4g: the new version gets the newest arm64 ECS AMI, not the x86_64 one it had (DescribeInstanceTypes SupportedArchitectures)', async () => {
+      world.addLaunchTemplate();
+      const [old0, old1] = twoOnVersionOne();
+      harness = stepHarness(capacityStep, { record: recorded([old0!, old1!]), config: { instanceType: 't4g.small' } });
+      ec2.on(DescribeInstanceTypesCommand, { InstanceTypes: ['t4g.small'] }).resolves({ InstanceTypes: [{ InstanceType: 't4g.small', ProcessorInfo: { SupportedArchitectures: ['arm64'] } }] });
+      ec2.on(DescribeInstanceTypesCommand, { InstanceTypes: ['t3.small'] }).resolves({ InstanceTypes: [{ InstanceType: 't3.small', ProcessorInfo: { SupportedArchitectures: ['x86_64'] } }] });
+      ec2.on(DescribeImagesCommand).resolves({ Images: [{ ImageId: 'ami-0arm000000000000', Name: 'al2023-ami-ecs-hvm-2023.0.20250812-kernel-6.1-arm64', CreationDate: '2025-08-12T00:00:00.000Z' }] });
+
+      const live = await readLive();
+      await capacityStep.update!(harness.context, want(), live, diffFields(want(), live.observed, capacityStep.effects));
+
+      expect(ec2.commandCalls(DescribeImagesCommand)[0]!.args[0].input.Filters).toContainEqual({ Name: 'architecture', Values: ['arm64'] });
+      expect(ec2.commandCalls(CreateLaunchTemplateVersionCommand)[0]!.args[0].input.LaunchTemplateData).toMatchObject({ ImageId: 'ami-0arm000000000000', InstanceType: 't4g.small' });
+    });
+
     it('a changed instance type: a new template version, then a rolling replacement one instance at a time', async () => {
       world.addLaunchTemplate();
       const [old0, old1] = twoOnVersionOne();
@@ -1122,6 +1137,13 @@ describe('capacity step', () => {
         hint: expect.stringContaining('al2023-ami-ecs-hvm-*-arm64'),
       });
       expect(mutatingCalls()).toEqual([]);
+    });
+
+    it('refuses an --ami EC2 does not know (InvalidAMIID.NotFound)', async () => {
+      harness = stepHarness(capacityStep, { config: { amiId: 'ami-0123456789abcdef0' } });
+      ec2.on(DescribeImagesCommand, { ImageIds: ['ami-0123456789abcdef0'] }).rejects(codeError('InvalidAMIID.NotFound', "The image id '[ami-0123456789abcdef0]' does not exist"));
+
+      await expect(capacityStep.preflight!(harness.readContext)).rejects.toMatchObject({ code: 'AMI_NOT_FOUND', exit: 'notFound' });
     });
 
     it('refuses an instance type EC2 does not know', async () => {

@@ -344,7 +344,7 @@ describe('certificate step', () => {
   });
 
   describe('replace', () => {
-    it('another domain: requests and validates the new certificate, then retires the old one for deletion after the run', async () => {
+    it('another domain: records the old certificate as retired first, then requests and validates the new one (a kill in between orphans nothing)', async () => {
       harness = stepHarness(certificateStep, { config: { domain: 'app.example.com' }, record: { created: true, complete: true, data: issuedRecord } });
       const NEW_VALIDATION = { ...VALIDATION, Name: '_aaaa.app.example.com.' };
       const issuedNew = certificate('ISSUED', { arn: OTHER_ARN, domain: 'app.example.com' });
@@ -352,9 +352,9 @@ describe('certificate step', () => {
       acm.on(DescribeCertificateCommand, { CertificateArn: ARN }).resolves(certificate('ISSUED'));
       acm.on(DescribeCertificateCommand, { CertificateArn: OTHER_ARN }).resolves(issuedNew);
       acm.on(RequestCertificateCommand).callsFake(() => {
-        // The old certificate stays recorded (and not yet retired) until the new ARN is known.
+        // Record, then move on: the old certificate is already down for deletion after the run.
         expect(harness.state.get('certificate')).toMatchObject({ data: { certificateArn: ARN } });
-        expect(harness.state.get('certificate')?.retired).toBeUndefined();
+        expect(harness.state.get('certificate')?.retired).toEqual([issuedRecord]);
         return { CertificateArn: OTHER_ARN };
       });
       route53.on(ListResourceRecordSetsCommand).resolves(listing(validationSet));
