@@ -7,7 +7,8 @@
 //
 // Run with tsx (the package script does) so that it reuses the e2e inventory helpers.
 // Settings: CHAOS_RUNS (20), CHAOS_SEED (first seed, 1), CHAOS_SCALE (0.01 of real AWS timings),
-// CHAOS_RATE (total fault probability per request, 0.05), CHAOS_NEW_ACCOUNT=1 (no ECS service-linked role).
+// CHAOS_RATE (total fault probability per request, 0.05), CHAOS_NEW_ACCOUNT=1 (no ECS service-linked role),
+// CHAOS_LOST_CREATES=1 (also lose the answer to the first call of every create authecs makes: issue 8, section 2).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +29,17 @@ const rate = Number(process.env.CHAOS_RATE ?? 0.05);
 const newAccount = process.env.CHAOS_NEW_ACCOUNT === '1';
 // How the total rate splits between kinds: throttling most, lost answers second.
 const SHARE = { throttle: 0.4, error500: 0.15, error503: 0.15, resetBefore: 0.1, resetAfter: 0.2 };
-const faults = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, rate * SHARE[kind]]));
+// The creates of every step, as the model names them.
+const CREATES = [
+  'CreateSecurityGroup', 'AuthorizeSecurityGroupIngress', 'CreateLoadBalancer', 'ChangeResourceRecordSets', 'RequestCertificate', 'CreateListener',
+  'CreateUserPool', 'CreateUserPoolClient', 'CreateUserPoolDomain', 'CreateTargetGroup', 'CreateRule', 'CreateCluster', 'CreateKeyPair',
+  'CreateLaunchTemplate', 'RunInstances', 'RegisterTaskDefinition', 'CreateService', 'CreateServiceLinkedRole',
+];
+const lostCreates = process.env.CHAOS_LOST_CREATES === '1';
+const faults = {
+  ...Object.fromEntries(FAULT_KINDS.map((kind) => [kind, rate * SHARE[kind]])),
+  ...(lostCreates ? { plan: CREATES.map((operation) => ({ operation, kind: 'resetAfter', call: 1 })) } : {}),
+};
 
 /** Entries of `after` that are not in `before`, per inventory kind. */
 function added(before, after) {
@@ -53,7 +64,7 @@ async function main() {
   const standIn = startAgentStandIn(clients);
   const totals = { byKind: Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])), byOperation: {} };
   const rows = [];
-  console.log(`chaos: ${runs} run(s), seeds ${firstSeed}..${firstSeed + runs - 1}, fault rate ${rate} per request, timings ${scale} of real AWS${newAccount ? ', new account (no ECS service-linked role)' : ''}`);
+  console.log(`chaos: ${runs} run(s), seeds ${firstSeed}..${firstSeed + runs - 1}, fault rate ${rate} per request, timings ${scale} of real AWS${newAccount ? ', new account (no ECS service-linked role)' : ''}${lostCreates ? ', the first answer of every create lost' : ''}`);
   try {
     for (let index = 0; index < runs; index += 1) {
       const seed = firstSeed + index;

@@ -229,6 +229,11 @@ export const loadBalancerStep = defineResource<'load-balancer', DesiredLoadBalan
     return loadBalancer ? toOutput(loadBalancer) : current.output;
   },
 
+  // ALB names are unique, so a replacement deletes the old one first: the site is down until the new one serves.
+  async loss() {
+    return 'the site is offline from the old load balancer\'s deletion until the new one is active and DNS points at it';
+  },
+
   async delete(context) {
     const arn = context.record?.data.loadBalancerArn;
     const loadBalancer = arn ? await describeByArn(context, arn) : await describeByName(context, context.config.loadBalancerName).then(async (found) => (found && (await isOurs(context, found.LoadBalancerArn!)) ? found : undefined));

@@ -83,6 +83,7 @@ export const SETTING_CASES: Record<ConfigKey, SettingCase> = {
     value: true,
     // Only consulted when the stack is missing; a live network just records it.
     plan: ['network:update[createNetwork/update]'],
+    args: ['--create-network'],
     calls: [],
   },
   vpcId: { kind: 'stack', value: 'vpc-0999999999abcdef0', plan: ['network:replace[vpcId/replace]', ...NETWORK_CASCADE], calls: SECOND_NETWORK },
@@ -110,17 +111,8 @@ export const SETTING_CASES: Record<ConfigKey, SettingCase> = {
       'http-redirect-listener:replace[loadBalancerArn/replace]',
       'host-rule:replace[listenerArn/replace]',
     ],
-    calls: [
-      'ChangeResourceRecordSets',
-      'CreateListener',
-      'CreateListener',
-      'CreateLoadBalancer',
-      'CreateRule',
-      'DeleteListener',
-      'DeleteListener',
-      'DeleteLoadBalancer',
-      'DeleteRule',
-    ],
+    // Deleting the ALB takes its listeners and rule with it; its name must be free before the new one.
+    calls: ['ChangeResourceRecordSets', 'CreateListener', 'CreateListener', 'CreateLoadBalancer', 'CreateRule', 'DeleteLoadBalancer'],
   },
   targetGroupName: {
     kind: 'stack',
@@ -128,7 +120,13 @@ export const SETTING_CASES: Record<ConfigKey, SettingCase> = {
     plan: ['target-group:replace[name/replace]', 'host-rule:update[targetGroupArn/update]', 'service:update[loadBalancer/update]'],
     calls: ['CreateTargetGroup', 'DeleteTargetGroup', 'ModifyRule', 'ModifyTargetGroupAttributes', 'UpdateService'],
   },
-  userPoolName: { kind: 'stack', value: 'Other_Pool', plan: ['user-pool:update[name/update]'], calls: ['UpdateUserPool'] },
+  userPoolName: {
+    kind: 'stack',
+    value: 'Other_Pool',
+    // UpdateUserPool takes PoolName (Cognito API Reference, UpdateUserPool); the user-pool unit test checks the call.
+    plan: ['user-pool:update[name/update]'],
+    calls: { notOnMoto: "moto's UpdateUserPool neither renames a pool nor keeps its username attributes (it resets them to defaults)" },
+  },
   appClientName: { kind: 'stack', value: 'Other_Client', plan: ['app-client:update[name/update]'], calls: ['UpdateUserPoolClient'] },
   cognitoDomain: {
     kind: 'stack',
@@ -163,7 +161,8 @@ export const SETTING_CASES: Record<ConfigKey, SettingCase> = {
     kind: 'stack',
     value: 'article',
     plan: ['load-balancer-security-group:delete[]', 'security-group-ingress:update[rules/update]', 'load-balancer:update[securityGroups/update]'],
-    calls: ['AuthorizeSecurityGroupIngress', 'DeleteSecurityGroup', 'RevokeSecurityGroupIngress', 'SetSecurityGroups'],
+    // 443 and 80 from anywhere on the network group; the app port rule from the ALB group goes, then the group.
+    calls: ['AuthorizeSecurityGroupIngress', 'AuthorizeSecurityGroupIngress', 'DeleteSecurityGroup', 'RevokeSecurityGroupIngress', 'SetSecurityGroups'],
   },
   launchType: {
     kind: 'stack',

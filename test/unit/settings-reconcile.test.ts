@@ -83,14 +83,15 @@ describe('every setting converges (generated from the config schema)', () => {
       });
       continue;
     }
-    it(`${setting.key} → ${JSON.stringify(entry.value)}: ${entry.plan.join(' ') || 'no resource change'}`, async () => {
+    const stackCase = entry;
+    it(`${setting.key} → ${JSON.stringify(stackCase.value)}: ${stackCase.plan.join(' ') || 'no resource change'}`, async () => {
       expect(isSticky(setting)).toBe(true);
-      const base = articleConfig(entry.base ?? {});
-      const changed = articleConfig({ ...(entry.base ?? {}), [setting.key]: entry.value } as Partial<Config>);
+      const base = articleConfig(stackCase.base ?? {});
+      const changed = articleConfig({ ...(stackCase.base ?? {}), [setting.key]: stackCase.value } as Partial<Config>);
       expect(changed[setting.key]).not.toEqual(base[setting.key]);
-      expect(await planSignature(base, changed)).toEqual(entry.plan);
+      expect(await planSignature(base, changed)).toEqual(stackCase.plan);
       // Nothing is refused: every stack setting has a plan that `up` can carry out.
-      expect(entry.plan.length).toBeGreaterThan(0);
+      expect(stackCase.plan.length).toBeGreaterThan(0);
     });
   }
 
