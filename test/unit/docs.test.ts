@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SETTINGS } from '../../src/config/schema.js';
+import { isSticky, SETTINGS } from '../../src/config/schema.js';
 import { EXIT_CODES } from '../../src/errors.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
@@ -16,6 +16,13 @@ describe('documentation stays in step with the code', () => {
       if (setting.flag) expect(readme, setting.flag).toContain(setting.flag.split(' ')[0]);
       for (const name of setting.env) expect(readme, name).toContain(name);
     }
+  });
+
+  it('the README says what changing each setting does to a live stack', () => {
+    const section = readme.slice(readme.indexOf('## Changing a live stack'), readme.indexOf('## How the steps map to the article'));
+    expect(section.length).toBeGreaterThan(0);
+    for (const setting of SETTINGS) expect(section, setting.key).toContain(`\`${setting.flag!.split(' ')[0]}`);
+    expect(SETTINGS.filter(isSticky).length).toBeGreaterThan(30);
   });
 
   it('.env.example lists every environment variable with a comment', () => {
