@@ -32,7 +32,25 @@ export interface ClientOptions {
 }
 
 // Adaptive retry backs off on throttling across a 15-minute run with many parallel callers.
-const RETRY = { retryMode: 'adaptive', maxAttempts: 10 } as const;
+const RETRY: { retryMode: 'adaptive'; maxAttempts: number } = { retryMode: 'adaptive', maxAttempts: 10 };
+
+/**
+ * Creates with no idempotency token (aws-behaviour.md): if the answer is lost after AWS applied
+ * one, an automatic retry makes a second resource. These go out once; the engine looks the
+ * resource up by tag, name or recorded intent before it tries again (src/engine/actions.ts).
+ */
+export const SENT_ONCE = new Set([
+  'CreateUserPool',
+  'CreateUserPoolClient',
+  'CreateUserPoolDomain',
+  'CreateKeyPair',
+  'CreateRule',
+  'RegisterTaskDefinition',
+  'CreateSecurityGroup',
+  'AuthorizeSecurityGroupIngress',
+  'ChangeResourceRecordSets',
+  'CreateServiceLinkedRole',
+]);
 
 interface MiddlewareClient {
   middlewareStack: {
@@ -84,20 +102,43 @@ export function createClients(options: ClientOptions): AwsClients {
     ...(options.endpointUrl ? { endpoint: options.endpointUrl } : {}),
     ...RETRY,
   };
-  const clients: AwsClients = {
-    ec2: new EC2Client(common),
-    elbv2: new ElasticLoadBalancingV2Client(common),
-    acm: new ACMClient(common),
-    route53: new Route53Client(common),
-    cognito: new CognitoIdentityProviderClient(common),
-    ecs: new ECSClient(common),
-    cloudformation: new CloudFormationClient(common),
-    iam: new IAMClient(common),
-  };
-  for (const client of Object.values(clients)) instrument(client as unknown as MiddlewareClient, options);
+  const make = (settings: typeof common): AwsClients => ({
+    ec2: new EC2Client(settings),
+    elbv2: new ElasticLoadBalancingV2Client(settings),
+    acm: new ACMClient(settings),
+    route53: new Route53Client(settings),
+    cognito: new CognitoIdentityProviderClient(settings),
+    ecs: new ECSClient(settings),
+    cloudformation: new CloudFormationClient(settings),
+    iam: new IAMClient(settings),
+  });
+  const clients = make(common);
+  const once = make({ ...common, maxAttempts: 1 });
+  for (const [service, client] of Object.entries(clients) as [keyof AwsClients, SendingClient][]) {
+    const single = once[service] as unknown as SendingClient;
+    instrument(client as unknown as MiddlewareClient, options);
+    instrument(single as unknown as MiddlewareClient, options);
+    // The class's send, looked up at each call (test doubles replace it on the prototype).
+    const send = (target: SendingClient, command: { constructor: { name: string } }, rest: unknown[]) =>
+      (Object.getPrototypeOf(target) as SendingClient).send.call(target, command, ...rest);
+    client.send = (command: { constructor: { name: string } }, ...rest: unknown[]) =>
+      send(SENT_ONCE.has(command.constructor.name.replace(/Command$/, '')) ? single : client, command, rest);
+    retryless.set(client, single);
+  }
   return clients;
 }
 
+interface SendingClient {
+  send(command: { constructor: { name: string } }, ...rest: unknown[]): Promise<unknown>;
+  destroy(): void;
+}
+
+// The single-attempt twin of each client, destroyed with it.
+const retryless = new WeakMap<object, SendingClient>();
+
 export function destroyClients(clients: AwsClients): void {
-  for (const client of Object.values(clients)) (client as { destroy(): void }).destroy();
+  for (const client of Object.values(clients)) {
+    (client as { destroy(): void }).destroy();
+    retryless.get(client)?.destroy();
+  }
 }

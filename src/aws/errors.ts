@@ -30,6 +30,22 @@ const CREDENTIAL_CODES = new Set([
 const ACCESS_DENIED_CODES = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'AuthorizationError', 'OptInRequired']);
 const ENDPOINT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'TimeoutError']);
 
+const LOST_ANSWER_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
+
+/**
+ * Whether AWS may have applied a call whose answer never arrived: the connection broke, the
+ * request timed out, or the server failed (5xx). Such a create must not be sent again blindly.
+ */
+export function outcomeUnknown(error: unknown): boolean {
+  if (error instanceof AuthecsError) return false;
+  const code = awsErrorCode(error);
+  if (code === 'TimeoutError' && error instanceof Error && error.message.includes('Waiter has timed out')) return false;
+  if (LOST_ANSWER_CODES.has(code)) return true;
+  if (error instanceof Error && /socket hang up|other side closed|ECONNRESET/i.test(error.message)) return true;
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  return status !== undefined && status >= 500;
+}
+
 export interface ErrorPlace {
   step?: string;
   resource?: string;

@@ -111,8 +111,10 @@ export function resolveSettings(input: ConfigInput): ResolvedSettings {
 function describeSetting(key: ConfigKey, resolved: ResolvedSettings): string {
   const setting = SETTINGS.find((candidate) => candidate.key === key);
   const source = resolved.sources[key];
-  if (source && source.source !== 'default') return source.source === '.env' ? `${source.name} (in .env)` : source.name;
   const flag = setting?.flag?.split(' ')[0];
+  // A recorded value is named by its flag: "state file" alone would not say which setting is wrong.
+  if (source?.source === 'state') return `${(flag ?? key).replace(/^--no-/, '--')} (recorded in the state file)`;
+  if (source && source.source !== 'default') return source.source === '.env' ? `${source.name} (in .env)` : source.name;
   const env = setting?.env[0];
   return [flag, env].filter(Boolean).join(' / ') || key;
 }

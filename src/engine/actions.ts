@@ -1,4 +1,4 @@
-import { classifyAwsError } from '../aws/errors.js';
+import { classifyAwsError, outcomeUnknown } from '../aws/errors.js';
 import type { Config } from '../config/schema.js';
 import { AuthecsError } from '../errors.js';
 import type { StepOutcome } from '../report/reporter.js';
@@ -103,6 +103,27 @@ function outcomeOf(action: PlannedAction, decision: Decision, hadRecord: Resourc
   }
 }
 
+// A lost answer is retried this many times, each after a fresh read, before the run gives up.
+const LOST_ANSWER_ATTEMPTS = 4;
+const LOST_ANSWER_BACKOFF_SECONDS = 2;
+
+/**
+ * Exactly once when an answer is lost: the call may have taken effect, so instead of sending it
+ * again blindly, decide again from a fresh read. `read` finds what the lost call made (by tag,
+ * name or recorded intent) and the resource is adopted; only what is still missing is made.
+ */
+async function applyOnce(environment: EngineEnvironment, step: AnyResource, inputs: Inputs): Promise<{ output: object; outcome: StepOutcome; detail: string }> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await apply(environment, step, inputs);
+    } catch (error) {
+      if (!outcomeUnknown(error) || attempt >= LOST_ANSWER_ATTEMPTS) throw error;
+      environment.reporter.progress(step.name, `no answer from AWS (${(error as Error).name}); looking for what the call made before trying again`);
+      await (environment.sleep ?? ((seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000))))(LOST_ANSWER_BACKOFF_SECONDS * environment.pollScale * attempt);
+    }
+  }
+}
+
 /** Carries out one resource's decision and records the result before returning. */
 async function apply(environment: EngineEnvironment, step: AnyResource, inputs: Inputs): Promise<{ output: object; outcome: StepOutcome; detail: string }> {
   const { state } = environment;
@@ -197,7 +218,7 @@ export async function up(environment: EngineEnvironment, steps: readonly AnyReso
       waitsFor: waitsFor(step, activeNames),
       run: () =>
         runStep(step, async () => {
-          const result = await apply(environment, step, inputsFrom(step, outputs));
+          const result = await applyOnce(environment, step, inputsFrom(step, outputs));
           outputs.set(step.name, result.output);
           return result;
         }),

@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { ResourceRecord } from '../state/state-file.js';
-import type { StepName, StepOutputs } from '../steps/outputs.js';
+import type { StepName } from '../steps/outputs.js';
 import { canonical, diffFields, UNKNOWN, type AnyResource, type Change, type Health, type Inputs, type Live, type Maybe, type Resource } from '../steps/resource.js';
 import type { StepContext } from '../steps/step.js';
 import { createStepContext, type EngineEnvironment } from './context.js';
@@ -105,5 +105,3 @@ export function inputsFrom(step: AnyResource, outputs: ReadonlyMap<StepName, May
   }
   return inputs as Inputs;
 }
-
-export type OutputOf<Name extends StepName> = StepOutputs[Name];

@@ -1,7 +1,10 @@
 /**
- * Out-of-band damage: something authecs made is deleted behind its back. `status` must see it
- * (exit 9) and `up` must put it back (then `status` exits 0).
+ * Out-of-band damage: something authecs made is deleted or changed behind its back. `status` must
+ * see it (exit 9), `plan` must show it as drift (exit 20) and `up` must put it back (then `status`
+ * exits 0).
  */
+import { readFileSync } from 'node:fs';
+import { DescribeServicesCommand, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { DeleteRuleCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { ChangeResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { describe, expect, it } from 'vitest';
@@ -12,11 +15,28 @@ import { skipE2e } from '../support/moto.js';
 
 const DOMAIN = 'www.example.com';
 const UNHEALTHY = 9;
+const CHANGES_PENDING = 20;
+
+interface Change {
+  field: string;
+  from: unknown;
+  to: unknown;
+  effect: string;
+  cause?: string;
+}
 
 interface Row {
   step: string;
   present: boolean;
   healthy: boolean;
+  drift: string[];
+  changes: Change[];
+}
+
+interface PlanEntry {
+  resource: string;
+  action: string;
+  changes: Change[];
 }
 
 function rowOf(run: RunResult, step: string): Row | undefined {
@@ -83,5 +103,44 @@ describe.skipIf(skipE2e)('out-of-band damage', () => {
 
     const healed = await e2e.authecs(['status', '--json']);
     expect(healed.code, describeRun(healed)).toBe(0);
+  });
+
+  it('a desired count changed out of band: status and plan show it as drift, up puts it back with one UpdateService', { timeout: 120_000 }, async () => {
+    await upAndCheck();
+    const liveCount = async () => {
+      const described = await e2e.clients.ecs.send(new DescribeServicesCommand({ cluster: 'ecsauth', services: ['ecsauthservice'] }));
+      return described.services![0]!.desiredCount;
+    };
+    expect(await liveCount()).toBe(2);
+    await e2e.clients.ecs.send(new UpdateServiceCommand({ cluster: 'ecsauth', service: 'ecsauthservice', desiredCount: 1 }));
+    const stateBefore = readFileSync(e2e.statePath(), 'utf8');
+
+    const drifted = await e2e.authecs(['status', '--json']);
+    expect(drifted.code, describeRun(drifted)).toBe(UNHEALTHY);
+    const row = rowOf(drifted, 'service');
+    expect(row).toMatchObject({ present: true, healthy: false });
+    expect(row?.drift).toContain('desiredCount: 1 → 2');
+    expect(row?.changes).toEqual([expect.objectContaining({ field: 'desiredCount', from: 1, to: 2, effect: 'update', cause: 'drift' })]);
+
+    const plan = await e2e.authecs(['plan', '--json']);
+    expect(plan.code, describeRun(plan)).toBe(CHANGES_PENDING);
+    expect(plan.json?.settingsChanged).toEqual([]);
+    const pending = (plan.json?.resources as PlanEntry[]).filter((entry) => entry.action !== 'none');
+    expect(pending).toEqual([
+      expect.objectContaining({ resource: 'service', action: 'update', changes: [{ field: 'desiredCount', from: 1, to: 2, effect: 'update', cause: 'drift' }] }),
+    ]);
+    expect(plan.json?.mutations).toEqual([]);
+    // Neither status nor plan wrote the state file.
+    expect(readFileSync(e2e.statePath(), 'utf8')).toBe(stateBefore);
+
+    const repair = await e2e.authecs(['up', '--json']);
+    expect(repair.code, describeRun(repair)).toBe(0);
+    expect((repair.json?.mutations as { operation: string }[]).map((mutation) => mutation.operation)).toEqual(['UpdateService']);
+    expect((repair.json?.steps as Record<string, string>).service).toBe('repaired');
+    expect(await liveCount()).toBe(2);
+
+    const healed = await e2e.authecs(['status', '--json']);
+    expect(healed.code, describeRun(healed)).toBe(0);
+    expect(rowOf(healed, 'service')).toMatchObject({ healthy: true, drift: [], changes: [] });
   });
 });

@@ -195,7 +195,10 @@ describe.skipIf(skipE2e)('EC2 launch type: up, status, up again, down', () => {
     const stateText = readFileSync(statePath, 'utf8');
     expect(stateText).not.toContain(appClient.ClientSecret!);
     expect(stateText).not.toMatch(/"clientSecret"/i);
-    expect(String(result.signUpUrl)).toContain(clientId);
+    // No direct hosted-UI sign-up link (it would end in the ALB's 401: no state, no nonce); the site is the way in.
+    expect(result.signUpUrl).toBeUndefined();
+    expect(String(result.signInDomain)).toMatch(/^https:\/\/[a-z0-9-]+\.auth\.eu-west-1\.amazoncognito\.com$/);
+    expect(run.stdout).not.toContain('/signup?');
     expect(run.stdout).not.toContain(appClient.ClientSecret!);
     expect(run.stderr).not.toContain(appClient.ClientSecret!);
 

@@ -5,6 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SETTINGS } from '../../src/config/schema.js';
 import { EXIT_CODES } from '../../src/errors.js';
 
 const BIN = fileURLToPath(new URL('../../bin/authecs.js', import.meta.url));
@@ -76,6 +77,24 @@ describe('authecs as a subprocess', () => {
     for (const text of ['--domain', 'AUTH_ECS_DOMAIN', '--ssl-policy', 'ELBSecurityPolicy-2016-08', '--launch-type', '--create-network', 'more secure than the article', 'TLS 1.0 and 1.1', 'HTTP:80 listener', '--ingress', 'IMDSv2', 'service-linked role', 'verified email', 'deregistration delay', 'never printed or stored']) {
       expect(result.stdout).toContain(text);
     }
+  });
+
+  it('plan --help lists every stack setting flag, so a change can be previewed before up makes it', () => {
+    const result = authecs(['plan', '--help'], { cwd });
+    expect(result.code).toBe(0);
+    const stackFlags = SETTINGS.filter((setting) => setting.upOnly && setting.flag).map((setting) => setting.flag!.split(' ')[0]!);
+    expect(stackFlags).toEqual(expect.arrayContaining(['--domain', '--image', '--desired-count', '--launch-type', '--no-http-redirect']));
+    for (const flag of stackFlags) expect(result.stdout, flag).toContain(flag);
+    expect(result.stdout).toMatch(/^\s+--http-redirect\s/m);
+  });
+
+  it('up --help shows both --http-redirect and --no-http-redirect, and --yes', () => {
+    const result = authecs(['up', '--help'], { cwd });
+    expect(result.code).toBe(0);
+    // A sticky switch must be settable both ways: --no-http-redirect once, --http-redirect to undo it.
+    expect(result.stdout).toMatch(/^\s+--http-redirect\s/m);
+    expect(result.stdout).toMatch(/^\s+--no-http-redirect\s/m);
+    expect(result.stdout).toMatch(/^\s+-y, --yes\s/m);
   });
 
   it('a command group without its subcommand shows help and exits 2', () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadBaseConfig, loadUpConfig, resolveSettings } from '../../src/config/load.js';
+import { loadBaseConfig, loadStackSettings, loadUpConfig, resolveSettings, settingChanges } from '../../src/config/load.js';
 import { ARTICLE_SSL_POLICY, MODERN_SSL_POLICY } from '../../src/config/schema.js';
 
 describe('configuration', () => {
@@ -125,5 +125,144 @@ describe('configuration', () => {
 
   it('status and down need no domain: they read the rest from the state file', () => {
     expect(loadBaseConfig({ flags: {}, env: {}, cwd })).toMatchObject({ cluster: 'ecsauth', waitTimeoutMinutes: 20 });
+  });
+
+  describe('sticky settings', () => {
+    // What an earlier `up` recorded in the state file (session.ts adds the stack's region).
+    const recorded = { region: 'eu-west-1', domain: 'www.example.com', image: 'nginx:1.27', desiredCount: 3 };
+
+    function thrownBy(load: () => unknown): unknown {
+      try {
+        load();
+      } catch (error) {
+        return error;
+      }
+      throw new Error('expected the settings to be refused');
+    }
+
+    it('a setting recorded in the state is used when no flag, env var or .env gives it', () => {
+      const { config, resolved } = loadStackSettings({ flags: {}, env: {}, cwd, recorded: { ...recorded, cluster: 'shop' } });
+      expect(config).toMatchObject({ region: 'eu-west-1', domain: 'www.example.com', image: 'nginx:1.27', desiredCount: 3, cluster: 'shop' });
+      expect(resolved.sources.image).toEqual({ source: 'state', name: 'state file' });
+      expect(resolved.sources.desiredCount).toEqual({ source: 'state', name: 'state file' });
+      // Names still derive from the recorded cluster, as they would from a flag.
+      expect(config).toMatchObject({ loadBalancerName: 'shop', serviceName: 'shopservice' });
+      expect(resolved.sources.loadBalancerName).toEqual({ source: 'default', name: 'default' });
+    });
+
+    it('a flag overrides the recorded value', () => {
+      const { config, resolved, chosen } = loadStackSettings({ flags: { image: 'httpd:2.4', desiredCount: '1' }, env: {}, cwd, recorded });
+      expect(config).toMatchObject({ image: 'httpd:2.4', desiredCount: 1 });
+      expect(resolved.sources.image).toEqual({ source: 'flag', name: '--image' });
+      expect(chosen).toMatchObject({ image: 'httpd:2.4', desiredCount: 1 });
+    });
+
+    it('an environment variable overrides the recorded value', () => {
+      const { config, resolved, chosen } = loadStackSettings({ flags: {}, env: { AUTH_ECS_IMAGE: 'httpd:2.4' }, cwd, recorded });
+      expect(config.image).toBe('httpd:2.4');
+      expect(config.desiredCount).toBe(3);
+      expect(resolved.sources.image).toEqual({ source: 'env', name: 'AUTH_ECS_IMAGE' });
+      expect(chosen).toMatchObject({ image: 'httpd:2.4', desiredCount: 3 });
+    });
+
+    it('a .env value overrides the recorded value', () => {
+      writeFileSync(join(cwd, '.env'), 'AUTH_ECS_IMAGE=httpd:2.4\n');
+      const { config, resolved } = loadStackSettings({ flags: {}, env: {}, cwd, recorded });
+      expect(config.image).toBe('httpd:2.4');
+      expect(resolved.sources.image).toEqual({ source: '.env', name: 'AUTH_ECS_IMAGE' });
+    });
+
+    it('precedence with a recorded value: flags > env > .env > recorded > defaults', () => {
+      writeFileSync(join(cwd, '.env'), 'AUTH_ECS_IMAGE=from-dotenv\nAUTH_ECS_DESIRED_COUNT=4\n');
+      const input = { env: { AUTH_ECS_IMAGE: 'from-env' }, cwd, recorded: { ...recorded, rulePriority: 30 } };
+      const withFlag = loadStackSettings({ ...input, flags: { image: 'from-flag' } }).config;
+      expect(withFlag).toMatchObject({ image: 'from-flag', desiredCount: 4, rulePriority: 30, containerPort: 80 });
+      const withoutFlag = loadStackSettings({ ...input, flags: {} }).config;
+      expect(withoutFlag.image).toBe('from-env');
+    });
+
+    it('a setting never set falls to its default and is not recorded', () => {
+      const { config, chosen, resolved } = loadStackSettings({ flags: {}, env: minimalEnv, cwd });
+      expect(config.image).toBe('amazon/amazon-ecs-sample');
+      expect(resolved.sources.image).toEqual({ source: 'default', name: 'default' });
+      // Only what the user chose is recorded, so a later change of default reaches the stack.
+      expect(chosen).toEqual({ region: 'eu-west-1', domain: 'www.example.com' });
+      const again = loadStackSettings({ flags: {}, env: {}, cwd, recorded: chosen });
+      expect(again.chosen).toEqual(chosen);
+      expect(again.config.image).toBe('amazon/amazon-ecs-sample');
+    });
+
+    it('machine and run settings are never taken from the state and never recorded', () => {
+      const machineAndRun = {
+        endpointUrl: 'http://127.0.0.1:5000',
+        profile: 'someone-else',
+        stateFile: '/somewhere/else.json',
+        waitTimeoutMinutes: 99,
+        certificateTimeoutMinutes: 5,
+      };
+      const fromState = loadStackSettings({ flags: {}, env: {}, cwd, recorded: { ...recorded, ...machineAndRun } });
+      expect(fromState.config.endpointUrl).toBeUndefined();
+      expect(fromState.config.profile).toBeUndefined();
+      expect(fromState.config.stateFile).toBeUndefined();
+      expect(fromState.config.waitTimeoutMinutes).toBe(20);
+      expect(fromState.config.certificateTimeoutMinutes).toBe(75);
+      for (const key of Object.keys(machineAndRun)) {
+        expect(fromState.resolved.sources[key as keyof typeof machineAndRun]?.source, key).not.toBe('state');
+        expect(fromState.chosen, key).not.toHaveProperty(key);
+      }
+
+      const flags = { endpointUrl: 'http://127.0.0.1:5000', profile: 'mine', stateFile: '/tmp/authecs.json', waitTimeoutMinutes: '30', certificateTimeoutMinutes: '10' };
+      const fromFlags = loadStackSettings({ flags, env: minimalEnv, cwd });
+      expect(fromFlags.config).toMatchObject({ endpointUrl: 'http://127.0.0.1:5000', profile: 'mine', waitTimeoutMinutes: 30, certificateTimeoutMinutes: 10 });
+      for (const key of Object.keys(flags)) expect(fromFlags.chosen, key).not.toHaveProperty(key);
+      expect(fromFlags.chosen).toEqual({ region: 'eu-west-1', domain: 'www.example.com' });
+    });
+
+    it('an invalid recorded value is refused, naming the setting, not cast', () => {
+      const count = thrownBy(() => loadStackSettings({ flags: {}, env: {}, cwd, recorded: { ...recorded, desiredCount: -3 } }));
+      expect(count).toMatchObject({ code: 'CONFIG_INVALID', exit: 'usage' });
+      expect((count as Error).message).toContain('Invalid setting --desired-count (recorded in the state file): -3');
+      expect((count as Error).message).toContain('-3');
+
+      // Recorded values skip the flag/env coercion: the string "false" is not a boolean.
+      const redirect = thrownBy(() => loadStackSettings({ flags: {}, env: {}, cwd, recorded: { ...recorded, httpRedirect: 'false' } }));
+      expect(redirect).toMatchObject({ code: 'CONFIG_INVALID' });
+      expect((redirect as Error).message).toContain('--http-redirect (recorded in the state file)');
+
+      // A flag that overrides the bad recorded value repairs it.
+      expect(loadStackSettings({ flags: { desiredCount: '1' }, env: {}, cwd, recorded: { ...recorded, desiredCount: -3 } }).config.desiredCount).toBe(1);
+    });
+
+    it('settingChanges lists exactly the stack settings that differ, with from, to, flag and source', () => {
+      const previous = { region: 'eu-west-1', domain: 'www.example.com' };
+      const current = loadStackSettings({
+        flags: { image: 'nginx:1.27', waitTimeoutMinutes: '60', certificateTimeoutMinutes: '10', endpointUrl: 'http://127.0.0.1:5000', profile: 'mine' },
+        env: { AUTH_ECS_DESIRED_COUNT: '1' },
+        cwd,
+        recorded: previous,
+      });
+      expect(settingChanges(previous, current)).toEqual([
+        { setting: 'image', flag: '--image', from: 'amazon/amazon-ecs-sample', to: 'nginx:1.27', source: 'flag' },
+        { setting: 'desiredCount', flag: '--desired-count', from: 2, to: 1, source: 'env' },
+      ]);
+    });
+
+    it('settingChanges shows httpRedirect by its positive flag, --http-redirect', () => {
+      const previous = { region: 'eu-west-1', domain: 'www.example.com' };
+      const off = loadStackSettings({ flags: { httpRedirect: false }, env: {}, cwd, recorded: previous });
+      expect(settingChanges(previous, off)).toEqual([{ setting: 'httpRedirect', flag: '--http-redirect', from: true, to: false, source: 'flag' }]);
+      const recordedOff = { ...previous, httpRedirect: false };
+      const on = loadStackSettings({ flags: { httpRedirect: true }, env: {}, cwd, recorded: recordedOff });
+      expect(settingChanges(recordedOff, on)).toEqual([{ setting: 'httpRedirect', flag: '--http-redirect', from: false, to: true, source: 'flag' }]);
+    });
+
+    it('settingChanges is empty when a run repeats nothing, and for a new stack', () => {
+      const same = loadStackSettings({ flags: {}, env: {}, cwd, recorded });
+      expect(settingChanges(recorded, same)).toEqual([]);
+      const repeated = loadStackSettings({ flags: { image: 'nginx:1.27' }, env: {}, cwd, recorded });
+      expect(settingChanges(recorded, repeated)).toEqual([]);
+      const fresh = loadStackSettings({ flags: { image: 'nginx:1.27' }, env: minimalEnv, cwd });
+      expect(settingChanges(undefined, fresh)).toEqual([]);
+    });
   });
 });

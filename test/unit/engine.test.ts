@@ -38,6 +38,7 @@ interface FakeCloud {
   preExisting: Set<string>;
   preflightFails?: Set<string>;
   serial: number;
+  loseAnswer?: Map<string, Error>;
 }
 
 const GRAPH: [StepName, StepName[]][] = [
@@ -74,6 +75,16 @@ function fakeSteps(cloud: FakeCloud): AnyResource[] {
       await work();
       if (cloud.failOnce.delete(name)) throw Object.assign(new Error(`injected failure in ${name}`), { name: 'ServiceUnavailable' });
       cloud.calls.push(`create ${name}`);
+      // The answer is lost after AWS applied the create: the resource exists, the caller never hears.
+      const lost = cloud.loseAnswer?.get(name);
+      if (lost) {
+        cloud.loseAnswer!.delete(name);
+        cloud.serial += 1;
+        const id = `${name}-${cloud.serial}`;
+        cloud.resources.set(name, { id, props: want });
+        cloud.alive.add(id);
+        throw lost;
+      }
       cloud.serial += 1;
       const id = `${name}-${cloud.serial}`;
       cloud.resources.set(name, { id, props: want });
@@ -392,6 +403,29 @@ describe('engine', () => {
     const result = await up(environment(), fakeSteps(cloud));
     expect(cloud.calls.filter((call) => /^(create|update|delete|settle)/.test(call))).toEqual(['settle load-balancer']);
     expect(result.outcomes['load-balancer']).toBe('settled');
+  });
+
+  for (const [kind, lost] of [
+    ['a reset connection', Object.assign(new Error('socket hang up'), { name: 'Error', code: 'ECONNRESET' })],
+    ['a 503 from the service', Object.assign(new Error('Service Unavailable'), { name: 'ServiceUnavailable', $metadata: { httpStatusCode: 503 } })],
+  ] as const) {
+    it(`exactly once when an answer is lost (${kind}): the engine reads, adopts what the call made, and creates nothing twice`, async () => {
+      cloud.loseAnswer = new Map([
+        ['user-pool', lost],
+        ['certificate', lost],
+      ]);
+      const result = await up(environment(), fakeSteps(cloud));
+      const creates = cloud.calls.filter((call) => call.startsWith('create'));
+      expect(creates.sort()).toEqual(GRAPH.map(([name]) => `create ${name}`).sort());
+      expect(cloud.alive.size).toBe(GRAPH.length);
+      expect(result.outcomes['user-pool']).toBe('unchanged');
+      expect(StateFile.open(statePath).get('user-pool')).toMatchObject({ complete: true, data: { id: cloud.resources.get('user-pool')!.id } });
+    });
+  }
+
+  it('an error that says the call was refused is not retried: it fails the run with its own message', async () => {
+    cloud.loseAnswer = new Map([['user-pool', Object.assign(new Error('Invalid pool name'), { name: 'InvalidParameterException', $metadata: { httpStatusCode: 400 } })]]);
+    await expect(up(environment(), fakeSteps(cloud))).rejects.toMatchObject({ step: 'user-pool', message: expect.stringContaining('Invalid pool name') });
   });
 
   it('read gets a context that refuses to write the state file', async () => {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { SETTINGS } from '../../config/schema.js';
 import { formatDuration } from '../../report/reporter.js';
-import type { AppClientOutput, UserPoolDomainOutput } from '../../steps/outputs.js';
+import type { UserPoolDomainOutput } from '../../steps/outputs.js';
 import { CONCURRENCY_FLAG, concurrencyFrom, confirm } from '../io.js';
 import { planDocument, settingChangeLines, settingChangesDocument } from '../plan-view.js';
 import { addStackSettingOptions } from '../settings-options.js';
@@ -21,15 +21,6 @@ const FIXED_CHOICES_HELP = [
   '  secrets: the Cognito client secret is never printed or stored; the key pair\'s private key goes only to a 0600 file.',
 ].join('\n');
 
-export function signUpUrl(domain: UserPoolDomainOutput, client: AppClientOutput, siteDomain: string, scope: string): string {
-  const query = new URLSearchParams({
-    client_id: client.clientId,
-    response_type: 'code',
-    scope,
-    redirect_uri: `https://${siteDomain}/oauth2/idpresponse`,
-  });
-  return `${domain.hostedUiBaseUrl}/signup?${query.toString()}`;
-}
 
 export const upCommand: CommandDefinition = {
   name: 'up',
@@ -64,10 +55,10 @@ export const upCommand: CommandDefinition = {
       const result = await up(session.environment, STEPS, { ...(concurrency ? { concurrency } : {}), confirmLoss });
       state.saveSettings();
       await reporter.finish();
-      const domain = state.get<UserPoolDomainOutput>('user-pool-domain')?.data;
-      const client = state.get<AppClientOutput>('app-client')?.data;
+      // No direct hosted-UI link: a sign-in that does not start at the ALB lacks its state and nonce, and
+      // the ALB answers 401 (ELB troubleshooting: AuthMissingStateParam, AuthMissingAWSALBAuthNonce).
+      const signInDomain = state.get<UserPoolDomainOutput>('user-pool-domain')?.data.hostedUiBaseUrl;
       const url = `https://${config.domain}/`;
-      const signUp = domain && client ? signUpUrl(domain, client, config.domain, config.scope) : undefined;
       const elapsed = formatDuration(reporter.elapsedMs);
       reporter.result(
         {
@@ -77,7 +68,7 @@ export const upCommand: CommandDefinition = {
           region: config.region,
           changed: result.changed,
           url,
-          signUpUrl: signUp,
+          signInDomain,
           stateFile: state.path,
           elapsedMs: reporter.elapsedMs,
           steps: result.outcomes,
@@ -88,7 +79,7 @@ export const upCommand: CommandDefinition = {
         [
           result.changed ? `\nauthecs is up (${elapsed}).` : `\nEverything is up to date; no changes were made (${elapsed}).`,
           `  Site:       ${url}`,
-          ...(signUp ? [`  Sign up:    ${signUp}`] : []),
+          ...(signInDomain ? [`  Sign-in:    opening the site sends you to ${signInDomain} and back once you are signed in`] : []),
           `  State file: ${state.path}`,
         ],
       );
