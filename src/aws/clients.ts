@@ -50,6 +50,13 @@ export const SENT_ONCE = new Set([
   'AuthorizeSecurityGroupIngress',
   'ChangeResourceRecordSets',
   'CreateServiceLinkedRole',
+  // These have a token or are idempotent on AWS, but emulators ignore tokens and duplicate names;
+  // read() finds what a lost answer made (by tag and name) just as well.
+  'RequestCertificate',
+  'CreateLoadBalancer',
+  'CreateListener',
+  'CreateTargetGroup',
+  'CreateLaunchTemplateVersion',
 ]);
 
 interface MiddlewareClient {

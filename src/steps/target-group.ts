@@ -176,9 +176,12 @@ async function createGroup(context: Context, want: DesiredTargetGroup, name: str
     );
     group = response.TargetGroups![0]!;
   } catch (error) {
-    // A same-named group appeared between our look and the create: not ours.
-    if (hasErrorCode(error, 'DuplicateTargetGroupNameException', 'DuplicateTargetGroupName')) throw nameTaken(name, undefined, error);
-    throw error;
+    if (!hasErrorCode(error, 'DuplicateTargetGroupNameException', 'DuplicateTargetGroupName')) throw error;
+    // Ours when a retry follows a lost answer (AWS answers an identical create with the same group,
+    // "CreateTargetGroup ... is idempotent"; emulators refuse it): adopt it. Anyone else's is a conflict.
+    const holder = await describe(context, { Names: [name] });
+    if (!holder || !(await isOurs(context, holder.TargetGroupArn!))) throw nameTaken(name, holder?.TargetGroupArn, error);
+    group = holder;
   }
   const output = toOutput(group, want.name);
   context.save({ created: true, data: output });
