@@ -155,11 +155,24 @@ describe('target-group step', () => {
     expect(elbv2.commandCalls(CreateTargetGroupCommand)).toHaveLength(0);
   });
 
-  it('maps DuplicateTargetGroupName from the create call to the same conflict', async () => {
+  it('maps DuplicateTargetGroupName from the create call to the same conflict when the group is not ours', async () => {
     harness = stepHarness(targetGroupStep);
     elbv2.on(CreateTargetGroupCommand).rejects(error('DuplicateTargetGroupNameException', 'A target group with the specified name already exists.'));
+    elbv2.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [group()] });
+    elbv2.on(DescribeTagsCommand).resolves({ TagDescriptions: [{ ResourceArn: TG.targetGroupArn, Tags: [{ Key: 'team', Value: 'other' }] }] });
 
     await expect(targetGroupStep.create(harness.context, targetGroupStep.desired(harness.config, harness.inputs))).rejects.toMatchObject({ code: 'TARGET_GROUP_NAME_TAKEN', exit: 'conflict' });
+  });
+
+  it('a duplicate name that is our own group (the retry after a lost answer; CreateTargetGroup is idempotent on AWS) is adopted, not a conflict', async () => {
+    harness = stepHarness(targetGroupStep);
+    elbv2.on(CreateTargetGroupCommand).rejects(error('DuplicateTargetGroupNameException', 'A target group with the specified name already exists.'));
+    elbv2.on(DescribeTargetGroupsCommand).resolves({ TargetGroups: [group()] });
+    elbv2.on(DescribeTagsCommand).resolves(ourTags);
+
+    const output = await targetGroupStep.create(harness.context, targetGroupStep.desired(harness.config, harness.inputs));
+    expect(output).toMatchObject({ targetGroupArn: TG.targetGroupArn, name: 'ecsauth-tg' });
+    expect(harness.state.get('target-group')).toMatchObject({ created: true, data: { targetGroupArn: TG.targetGroupArn } });
   });
 
   it('desired: the VPC is unknown while the network is to be made', () => {
