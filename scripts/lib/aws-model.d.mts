@@ -115,7 +115,7 @@ export interface AwsModel {
   /** Forget everything (after POST /moto-api/reset): state, fault counts, the enforcement log. */
   reset(): void;
   /** Change rules, timings or faults from now on (e.g. per test). */
-  configure(changes: Pick<AwsModelOptions, 'timings' | 'faults' | 'serviceLinkedRole' | 'disableRules'>): void;
+  configure(changes: Pick<AwsModelOptions, 'timings' | 'faults' | 'serviceLinkedRole' | 'disableRules' | 'seed'>): void;
   stop(): Promise<void>;
 }
 

@@ -248,7 +248,7 @@ function rewriteAfter(xml, keyTag, shouldRewrite, from, to) {
 
 export async function startAwsModel(options) {
   const upstream = new URL(options.upstream);
-  const seed = options.seed ?? 1;
+  let seed = options.seed ?? 1;
   const scale = options.scale ?? 1;
   let real = { ...REAL_AWS_SECONDS, ...(options.timings ?? {}) };
   const ms = (key) => real[key] * scale * 1000;
@@ -766,7 +766,9 @@ export async function startAwsModel(options) {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,
-    seed,
+    get seed() {
+      return seed;
+    },
     scale,
     /** Effective durations in milliseconds. */
     get timingsMs() {
@@ -800,6 +802,7 @@ export async function startAwsModel(options) {
       if (changes.faults) faults = { throttle: 0, error500: 0, error503: 0, resetBefore: 0, resetAfter: 0, ...changes.faults };
       if (changes.serviceLinkedRole) serviceLinkedRole = changes.serviceLinkedRole;
       if (changes.disableRules) disabled = new Set(changes.disableRules);
+      if (changes.seed !== undefined) seed = changes.seed;
     },
     async stop() {
       server.closeAllConnections();

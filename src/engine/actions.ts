@@ -109,19 +109,24 @@ const LOST_ANSWER_BACKOFF_SECONDS = 2;
 
 /**
  * Exactly once when an answer is lost: the call may have taken effect, so instead of sending it
- * again blindly, decide again from a fresh read. `read` finds what the lost call made (by tag,
- * name or recorded intent) and the resource is adopted; only what is still missing is made.
+ * again blindly, run the work again from a fresh read. `read` finds what the lost call made (by
+ * tag, name or recorded intent) and the resource is adopted; only what is still missing is made.
+ * A delete treats "not found" as deleted, so running it again is safe.
  */
-async function applyOnce(environment: EngineEnvironment, step: AnyResource, inputs: Inputs): Promise<{ output: object; outcome: StepOutcome; detail: string }> {
+async function retryLostAnswers<Result>(environment: EngineEnvironment, step: AnyResource, work: () => Promise<Result>): Promise<Result> {
   for (let attempt = 1; ; attempt += 1) {
     try {
-      return await apply(environment, step, inputs);
+      return await work();
     } catch (error) {
       if (!outcomeUnknown(error) || attempt >= LOST_ANSWER_ATTEMPTS) throw error;
-      environment.reporter.progress(step.name, `no answer from AWS (${(error as Error).name}); looking for what the call made before trying again`);
+      environment.reporter.progress(step.name, `no answer from AWS (${(error as Error).name}); looking again before it tries again`);
       await (environment.sleep ?? ((seconds: number) => new Promise<void>((resolve) => setTimeout(resolve, seconds * 1000))))(LOST_ANSWER_BACKOFF_SECONDS * environment.pollScale * attempt);
     }
   }
+}
+
+function applyOnce(environment: EngineEnvironment, step: AnyResource, inputs: Inputs): Promise<{ output: object; outcome: StepOutcome; detail: string }> {
+  return retryLostAnswers(environment, step, () => apply(environment, step, inputs));
 }
 
 /** Carries out one resource's decision and records the result before returning. */
@@ -231,7 +236,7 @@ export async function up(environment: EngineEnvironment, steps: readonly AnyReso
     if (activeNames.has(step.name) || !state.get(step.name)) continue;
     await runStep(step, async () => {
       const record = state.get(step.name)!;
-      if (record.created) await loose(step).delete(contextFor(step, environment));
+      if (record.created) await retryLostAnswers(environment, step, () => loose(step).delete(contextFor(step, environment)));
       state.remove(step.name);
       return { outcome: record.created ? 'deleted' : 'kept', detail: 'not wanted with the current settings' };
     });
@@ -254,7 +259,7 @@ async function deleteRetired(environment: EngineEnvironment, steps: readonly Any
       await currentStep.run(step.name, async () => {
         environment.reporter.progress(step.name, `deleting the replaced ${step.title.toLowerCase()} ${describe(data)}`.trim());
         try {
-          await loose(step).delete(retiredContext(step, environment, data));
+          await retryLostAnswers(environment, step, () => loose(step).delete(retiredContext(step, environment, data)));
         } catch (error) {
           throw classifyAwsError(error, { step: step.name, endpointUrl: environment.config.endpointUrl });
         }
@@ -322,7 +327,7 @@ export async function down(environment: EngineEnvironment, steps: readonly AnyRe
           try {
             // A replacement's leftovers first: they are older than the live resource.
             for (const data of record.retired ?? []) {
-              if (canonical(data) !== canonical(record.data)) await loose(step).delete(retiredContext(step, environment, data));
+              if (canonical(data) !== canonical(record.data)) await retryLostAnswers(environment, step, () => loose(step).delete(retiredContext(step, environment, data)));
             }
             if (!record.created) {
               state.remove(step.name);
@@ -330,7 +335,7 @@ export async function down(environment: EngineEnvironment, steps: readonly AnyRe
               reporter.stepFinished(step.name, step.title, 'kept', Date.now() - started, 'not created by authecs');
               return;
             }
-            await loose(step).delete(contextFor(step, environment));
+            await retryLostAnswers(environment, step, () => loose(step).delete(contextFor(step, environment)));
             state.remove(step.name);
             outcomes[step.name] = 'deleted';
             reporter.stepFinished(step.name, step.title, 'deleted', Date.now() - started);

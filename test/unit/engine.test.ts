@@ -141,7 +141,13 @@ function fakeSteps(cloud: FakeCloud): AnyResource[] {
       async delete(context) {
         await work();
         if (cloud.failOnce.delete(`delete ${name}`)) throw Object.assign(new Error(`injected failure deleting ${name}`), { name: 'DependencyViolation' });
-        const id = (context.record?.data as { id?: string } | undefined)?.id;
+      const id = (context.record?.data as { id?: string } | undefined)?.id;
+      if (cloud.failOnce.delete(`lose delete ${name}`)) {
+        // Applied, but the answer is lost.
+        if (id) cloud.alive.delete(id);
+        cloud.resources.delete(name);
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      }
         cloud.calls.push(`delete ${name}${id && cloud.resources.get(name)?.id !== id ? ` retired ${id}` : ''}`);
         expect(context.record?.created).toBe(true);
         if (id) cloud.alive.delete(id);
@@ -422,6 +428,14 @@ describe('engine', () => {
       expect(StateFile.open(statePath).get('user-pool')).toMatchObject({ complete: true, data: { id: cloud.resources.get('user-pool')!.id } });
     });
   }
+
+  it('down: a delete whose answer is lost is run again (not found counts as deleted), and down completes', async () => {
+    await up(environment(), fakeSteps(cloud));
+    cloud.failOnce.add('lose delete load-balancer');
+    const result = await down(environment(), fakeSteps(cloud));
+    expect(result.remaining).toEqual([]);
+    expect(cloud.alive.size).toBe(0);
+  });
 
   it('an error that says the call was refused is not retried: it fails the run with its own message', async () => {
     cloud.loseAnswer = new Map([['user-pool', Object.assign(new Error('Invalid pool name'), { name: 'InvalidParameterException', $metadata: { httpStatusCode: 400 } })]]);
