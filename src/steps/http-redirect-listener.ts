@@ -4,7 +4,7 @@ import type { ListenerOutput } from './outputs.js';
 import { canonical, defineResource, diffFields, known, UNKNOWN, type Effect, type Live, type Maybe } from './resource.js';
 import {
   deleteListener,
-  deleteListenerArn,
+  replaceListener,
   HTTPS_PORT,
   isRedirect,
   listenerOnPort,
@@ -128,17 +128,7 @@ export const httpRedirectListenerStep = defineResource<'http-redirect-listener',
     return output;
   },
 
-  /** As for HTTPS: on another ALB the new listener comes first; on the same port the old goes first. */
-  async replace(context, want, live) {
-    const sameSlot = live.observed.loadBalancerArn === want.loadBalancerArn && live.observed.port === want.port;
-    if (sameSlot) {
-      await deleteListenerArn(context.clients.elbv2, live.output.listenerArn);
-      return create(context, want);
-    }
-    // Recorded before the create, so a run killed in between still deletes the old listener later.
-    context.retire(live.output);
-    return create(context, want);
-  },
+  replace: (context, want, live) => replaceListener(context, want, live, () => create(context, want)),
 
   /** From the record alone: --no-http-redirect deletes it with no current inputs needed. */
   async delete(context) {

@@ -7,7 +7,7 @@ import { defineResource, diffFields, known, UNKNOWN, type Effect, type Live, typ
 import {
   defaultCertificateOf,
   deleteListener,
-  deleteListenerArn,
+  replaceListener,
   HTTPS_PORT,
   isRedirect,
   listenerOnPort,
@@ -206,17 +206,7 @@ export const httpsListenerStep = defineResource<'https-listener', DesiredHttpsLi
     return output;
   },
 
-  /** Another ALB: new listener first, old one after the run (it serves until DNS moves). Same ALB and port: room for one only. */
-  async replace(context, want, live) {
-    const sameSlot = live.observed.loadBalancerArn === want.loadBalancerArn && live.observed.port === want.port;
-    if (sameSlot) {
-      await deleteListenerArn(context.clients.elbv2, live.output.listenerArn);
-      return create(context, want);
-    }
-    // Recorded before the create, so a run killed in between still deletes the old listener later.
-    context.retire(live.output);
-    return create(context, want);
-  },
+  replace: (context, want, live) => replaceListener(context, want, live, () => create(context, want)),
 
   async delete(context) {
     await deleteListener(context, HTTPS_PORT);

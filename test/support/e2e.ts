@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { startAgentStandIn, type AgentStandIn } from './agent-stand-in.js';
-import { startAwsModel, type AwsModel, type AwsModelSetup } from './aws-model/index.js';
+import { createEcsServiceLinkedRole, E2E_SCALE, startAwsModel, type AwsModel, type AwsModelSetup } from './aws-model/index.js';
 import { runAuthecs, type RunOptions, type RunResult } from './cli.js';
 import { destroyEmulatorClients, emulatorClients, emulatorEnvironment, seedFixtures, TEST_DOMAIN, type EmulatorClients, type Fixtures } from './fixtures.js';
 import { startMotoOrFail, type MotoServer } from './moto.js';
@@ -43,10 +43,13 @@ export interface SetupOptions {
    */
   fresh?: 'each' | 'file';
   /**
-   * Opt-in: start the AWS behaviour model (test/support/aws-model) in front of this file's moto
-   * and point authecs at it. The harness (fixtures, stand-in, inventory) still talks to moto.
+   * The AWS behaviour model (test/support/aws-model) in front of this file's moto, with authecs
+   * pointed at it; the harness (fixtures, stand-in, inventory) still talks to moto. By default it
+   * runs with every rule on, AWS's timings at 1/100 and no faults, in an account that already has
+   * the ECS service-linked role. Pass options to configure it (the test then manages that role
+   * itself), or false for plain moto.
    */
-  awsModel?: AwsModelSetup;
+  awsModel?: AwsModelSetup | false;
 }
 
 export function setupE2e(options: SetupOptions = {}): E2eContext {
@@ -69,6 +72,7 @@ export function setupE2e(options: SetupOptions = {}): E2eContext {
     need(standIn, 'the agent stand-in').reset();
     awsModel?.reset();
     fixtures = await seedFixtures(need(clients, 'clients'), { domain });
+    if (awsModel && options.awsModel === undefined) await createEcsServiceLinkedRole(need(clients, 'clients').iam);
     workdir = mkdtempSync(join(tmpdir(), 'authecs-e2e-'));
   };
   const removeWorkdir = () => {
@@ -81,7 +85,7 @@ export function setupE2e(options: SetupOptions = {}): E2eContext {
     moto = await startMotoOrFail();
     clients = emulatorClients(moto.endpoint);
     standIn = startAgentStandIn(clients);
-    if (options.awsModel) awsModel = await startAwsModel({ ...options.awsModel, upstream: moto.endpoint });
+    if (options.awsModel !== false) awsModel = await startAwsModel({ ...(options.awsModel ?? { scale: E2E_SCALE, seed: 1 }), upstream: moto.endpoint });
     if (fresh === 'file') await freshStart();
   });
 

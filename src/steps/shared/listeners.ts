@@ -8,6 +8,7 @@ import {
   type RedirectActionStatusCodeEnum,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { hasErrorCode } from '../../aws/errors.js';
+import type { StepOutputs } from '../outputs.js';
 import type { StepContext } from '../step.js';
 
 export const HTTPS_PORT = 443;
@@ -138,4 +139,23 @@ export function redirectActions(action: RedirectAction): Action[] {
       RedirectConfig: { Protocol: action.protocol, Port: action.port, Host: action.host, Path: action.path, Query: action.query, StatusCode: action.statusCode },
     },
   ];
+}
+
+/**
+ * A listener's replacement. On another ALB the new listener comes first and the old one is
+ * retired (recorded before the create, so a run killed in between still deletes it later); on
+ * the same ALB and port there is room for one listener only, so the old one goes first.
+ */
+export async function replaceListener<Name extends 'https-listener' | 'http-redirect-listener'>(
+  context: StepContext<Name>,
+  want: { loadBalancerArn: unknown; port: number },
+  live: { observed: { loadBalancerArn?: unknown; port?: number }; output: StepOutputs[Name] },
+  create: () => Promise<StepOutputs[Name]>,
+): Promise<StepOutputs[Name]> {
+  if (live.observed.loadBalancerArn === want.loadBalancerArn && live.observed.port === want.port) {
+    await deleteListenerArn(context.clients.elbv2, live.output.listenerArn);
+    return create();
+  }
+  context.retire(live.output);
+  return create();
 }
