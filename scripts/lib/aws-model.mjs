@@ -19,7 +19,7 @@ import { DescribeCertificateCommand } from '@aws-sdk/client-acm';
 import { DescribeUserPoolCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
 import { DescribeServicesCommand, ListContainerInstancesCommand, ListServicesCommand } from '@aws-sdk/client-ecs';
-import { DescribeListenersCommand, DescribeLoadBalancersCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeListenersCommand, DescribeLoadBalancersCommand, DescribeRulesCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CreateRoleCommand, GetRoleCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import { GetHostedZoneCommand } from '@aws-sdk/client-route-53';
 import { destroyEmulatorClients, emulatorClients } from './aws.mjs';
@@ -249,6 +249,22 @@ function rewriteAfter(xml, keyTag, shouldRewrite, from, to) {
 export async function startAwsModel(options) {
   const upstream = new URL(options.upstream);
   let seed = options.seed ?? 1;
+
+  /** Whether any listener's default action or rule forwards to the target group (as AWS associates it). */
+  async function forwardedTo(targetGroupArn) {
+    const balancers = (await lookups.elbv2.send(new DescribeLoadBalancersCommand({})).catch(() => ({ LoadBalancers: [] }))).LoadBalancers ?? [];
+    const forwards = (actions) =>
+      (actions ?? []).some((action) => action.TargetGroupArn === targetGroupArn || (action.ForwardConfig?.TargetGroups ?? []).some((group) => group.TargetGroupArn === targetGroupArn));
+    for (const balancer of balancers) {
+      const listeners = (await lookups.elbv2.send(new DescribeListenersCommand({ LoadBalancerArn: balancer.LoadBalancerArn })).catch(() => ({ Listeners: [] }))).Listeners ?? [];
+      for (const listener of listeners) {
+        if (forwards(listener.DefaultActions)) return true;
+        const rules = (await lookups.elbv2.send(new DescribeRulesCommand({ ListenerArn: listener.ListenerArn })).catch(() => ({ Rules: [] }))).Rules ?? [];
+        if (rules.some((rule) => forwards(rule.Actions))) return true;
+      }
+    }
+    return false;
+  }
   const scale = options.scale ?? 1;
   let real = { ...REAL_AWS_SECONDS, ...(options.timings ?? {}) };
   const ms = (key) => real[key] * scale * 1000;
@@ -443,8 +459,9 @@ export async function startAwsModel(options) {
           const arn = balancer?.targetGroupArn;
           if (typeof arn !== 'string') continue;
           const group = (await lookups.elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [arn] })).catch(() => ({ TargetGroups: [] }))).TargetGroups?.[0];
-          // ECS API Reference, CreateService errors: InvalidParameterException (400).
-          if (group && (group.LoadBalancerArns ?? []).length === 0) {
+          // ECS API Reference, CreateService errors: InvalidParameterException (400). moto does not update
+          // a group's LoadBalancerArns when ModifyRule moves a rule to it, so the listeners are asked too.
+          if (group && (group.LoadBalancerArns ?? []).length === 0 && !(await forwardedTo(arn))) {
             return refuse('target-group-without-load-balancer', info, 400, 'InvalidParameterException', `The target group with targetGroupArn ${arn} does not have an associated load balancer.`);
           }
         }

@@ -18,8 +18,7 @@ function argsFor(key: string, value: unknown, explicit: string[] | undefined): s
 }
 
 describe.skipIf(skipE2e)('every setting converges on a live stack', () => {
-  // The exact calls of each change, on plain moto: the behaviour model's rules are proven by the other files.
-  const e2e = setupE2e({ fresh: 'file', awsModel: false });
+  const e2e = setupE2e({ fresh: 'file' });
   let baseline: Record<string, string[]> = {};
 
   it('up', { timeout: 120_000 }, async () => {
