@@ -132,6 +132,21 @@ describe.skipIf(skipE2e)('changing a live stack', () => {
     expect(again.json?.mutations).toEqual([]);
   });
 
+  it('a change that takes the site offline stops before any change without --yes (no terminal), and says what it would destroy', { timeout: 120_000 }, async () => {
+    const before = readFileSync(e2e.statePath(), 'utf8');
+    const run = await e2e.authecs(['up', '--load-balancer-name', 'other-alb', '--json']);
+    expect(run.code, describeRun(run)).toBe(2);
+    const error = run.events.find((event) => event.type === 'error');
+    expect(error).toMatchObject({ code: 'CONFIRMATION_REQUIRED', message: expect.stringContaining('offline'), hint: expect.stringContaining('--yes') });
+    expect(run.events.filter((event) => event.type === 'mutation')).toEqual([]);
+    expect(readFileSync(e2e.statePath(), 'utf8')).toBe(before);
+    // plan says the same, and the flag did not stick: the next plan without it has nothing to do.
+    const plan = await e2e.authecs(['plan', '--load-balancer-name', 'other-alb', '--json']);
+    expect(plan.code).toBe(CHANGES_PENDING);
+    expect((plan.json?.resources as { resource: string; loss?: string }[]).find((entry) => entry.resource === 'load-balancer')?.loss).toContain('offline');
+    await expectNoChange();
+  });
+
   it('down leaves nothing but the fixtures', { timeout: 120_000 }, async () => {
     const prefixes = (await readInventory(e2e.clients)).userPools.flatMap((pool) => (pool.domain ? [pool.domain] : []));
     const down = await e2e.authecs(['down', '--yes', '--json']);
