@@ -1,5 +1,6 @@
 import { ACMClient } from '@aws-sdk/client-acm';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
@@ -17,6 +18,8 @@ export interface AwsClients {
   cognito: CognitoIdentityProviderClient;
   ecs: ECSClient;
   cloudformation: CloudFormationClient;
+  /** The stack's log group, and `authecs logs`. */
+  logs: CloudWatchLogsClient;
   /** ECS's service-linked role and the instance profile (global service; the region only picks the endpoint). */
   iam: IAMClient;
 }
@@ -117,6 +120,7 @@ export function createClients(options: ClientOptions): AwsClients {
     cognito: new CognitoIdentityProviderClient(settings),
     ecs: new ECSClient(settings),
     cloudformation: new CloudFormationClient(settings),
+    logs: new CloudWatchLogsClient(settings),
     iam: new IAMClient(settings),
   });
   const clients = make(common);

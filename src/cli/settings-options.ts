@@ -9,8 +9,14 @@ export function addStackSettingOptions(command: Command): void {
   for (const setting of SETTINGS) {
     if (!setting.flag || !setting.upOnly) continue;
     const defaultValue = setting.default?.({});
-    const shown = defaultValue === undefined || setting.kind === 'boolean' ? '' : ` (default: ${String(defaultValue)})`;
+    const shown = defaultValue === undefined || setting.kind === 'boolean' || setting.kind === 'map' ? '' : ` (default: ${String(defaultValue)})`;
     const env = setting.env.length ? ` [env: ${setting.env.join(', ')}]` : '';
+    if (setting.kind === 'map') {
+      // Repeatable: every --env adds an entry; --no-env clears the recorded set.
+      command.option(setting.flag, `${setting.description}${env}`, (entry: string, previous: unknown) => [...(Array.isArray(previous) ? previous : []), entry]);
+      command.option(`--no-${setting.flag.split(' ')[0]!.replace(/^--/, '')}`, `clear every ${setting.flag.split(' ')[0]} a previous run recorded`);
+      continue;
+    }
     command.option(setting.flag, `${setting.description}${shown}${env}`);
     if (setting.kind === 'boolean') {
       const positive = setting.flag.replace(/^--no-/, '--');

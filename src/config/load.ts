@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
-import { configSchema, isSticky, SETTINGS, type Config, type ConfigKey, type SettingDefinition } from './schema.js';
+import { configSchema, isSticky, SECRET_ARN, SETTINGS, type Config, type ConfigKey, type SettingDefinition } from './schema.js';
 import { AuthecsError, configError } from '../errors.js';
 
 export type SettingSource = 'flag' | 'env' | '.env' | 'state' | 'default';
@@ -65,7 +65,44 @@ function coerce(setting: SettingDefinition, value: unknown, origin: string): unk
       .map((part) => part.trim())
       .filter(Boolean);
   }
+  if (setting.kind === 'map') return mapEntries(value, origin);
   return value;
+}
+
+/** KEY=VALUE entries (a repeated flag, or a comma-separated variable) as an object; `--no-env` (false) clears. */
+function mapEntries(value: unknown, origin: string): unknown {
+  if (value === false) return {};
+  const entries = typeof value === 'string' ? value.split(',').filter((entry) => entry.trim() !== '') : value;
+  if (!Array.isArray(entries)) return value;
+  const map: Record<string, string> = {};
+  for (const entry of entries as string[]) {
+    const equals = entry.indexOf('=');
+    if (equals <= 0) {
+      throw configError(origin, `"${entry}" is not KEY=VALUE`, `Write it as NAME=value, e.g. ${origin.split(' ')[0]} LOG_LEVEL=debug.`);
+    }
+    map[entry.slice(0, equals).trim()] = entry.slice(equals + 1);
+  }
+  return map;
+}
+
+/** The dotenv file --env-file names: its entries under this run's --env entries. */
+function readEnvFile(path: string, cwd: string, origin: string): Record<string, string> {
+  const full = resolve(cwd, path);
+  let text: string;
+  try {
+    text = readFileSync(full, 'utf8');
+  } catch (error) {
+    throw new AuthecsError(`Cannot read the env file ${full} (${origin}): ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+      code: 'ENV_FILE_UNREADABLE',
+      exit: 'usage',
+      hint: 'Check the path and its permissions; it holds NAME=value lines in dotenv syntax.',
+    });
+  }
+  try {
+    return parseEnv(text) as Record<string, string>;
+  } catch (error) {
+    throw new AuthecsError(`Cannot parse the env file ${full}: ${(error as Error).message}`, { code: 'ENV_FILE_UNREADABLE', exit: 'usage', hint: 'Write one NAME=value per line (dotenv syntax).' });
+  }
 }
 
 /** Flags, then environment variables, then .env in the working directory, then the state file's settings, then defaults. */
@@ -97,6 +134,12 @@ export function resolveSettings(input: ConfigInput): ResolvedSettings {
       values[setting.key] = recorded;
       sources[setting.key] = { source: 'state', name: 'state file' };
     }
+  }
+  const envFile = values.envFile;
+  if (typeof envFile === 'string' && envFile !== '') {
+    const given = sources.environment?.source === 'flag' ? (values.environment as Record<string, string>) : {};
+    values.environment = { ...readEnvFile(envFile, input.cwd, sources.envFile?.name ?? '--env-file'), ...given };
+    sources.environment = { source: sources.envFile?.source ?? 'flag', name: sources.environment?.source === 'flag' ? '--env and --env-file' : '--env-file' };
   }
   // Defaults last, so derived defaults (ALB name from cluster) see the final cluster.
   for (const setting of SETTINGS) {
@@ -141,12 +184,30 @@ export function loadStackSettings(input: ConfigInput): StackSettings {
   const resolved = resolveSettings(input);
   const result = configSchema.safeParse(resolved.values);
   if (!result.success) throw toConfigError(result.error.issues, resolved);
+  checkSecrets(result.data, resolved);
   const chosen: Record<string, unknown> = {};
   for (const setting of SETTINGS) {
     const source = resolved.sources[setting.key]?.source;
     if (isSticky(setting) && source && source !== 'default') chosen[setting.key] = result.data[setting.key];
   }
   return { config: result.data, chosen, resolved };
+}
+
+/** ECS reads a secret in the task's own region only; and one name cannot be both plain and secret. */
+function checkSecrets(config: Config, resolved: ResolvedSettings): void {
+  for (const [name, arn] of Object.entries(config.secrets)) {
+    const region = SECRET_ARN.exec(arn)?.[3];
+    if (region !== config.region) {
+      throw configError(
+        `${describeSetting('secrets', resolved)} ${name}`,
+        `${arn} is in ${region}, but the stack runs in ${config.region}`,
+        `Copy the secret to ${config.region} and pass its ARN there (ECS fetches a valueFrom secret in the task's region).`,
+      );
+    }
+    if (name in config.environment) {
+      throw configError(`${describeSetting('secrets', resolved)} ${name}`, `${name} is also set by --env`, 'Give each variable one source: drop it from --env / --env-file, or from --secret.');
+    }
+  }
 }
 
 export interface SettingChange {

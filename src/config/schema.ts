@@ -18,6 +18,13 @@ const SUBNET = /^subnet-[0-9a-f]{8,17}$/;
 const VPC = /^vpc-[0-9a-f]{8,17}$/;
 const SECURITY_GROUP = /^sg-[0-9a-f]{8,17}$/;
 const HOSTED_ZONE = /^(?:\/hostedzone\/)?[A-Z0-9]{1,32}$/;
+// A container environment variable name, as a shell would take it.
+export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// An SSM parameter or a Secrets Manager secret: what a container definition's `valueFrom` takes
+// (ECS guide, "Pass sensitive data to an Amazon ECS container").
+export const SECRET_ARN = /^arn:(aws[a-z-]*):(ssm|secretsmanager):([a-z0-9-]+):(\d{12}):((?:parameter\/.+)|(?:secret:.+))$/;
+// PutRetentionPolicy takes only these day counts (CloudWatch Logs API reference).
+export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
 export const LAUNCH_TYPES = ['EC2', 'FARGATE'] as const;
 export type LaunchType = (typeof LAUNCH_TYPES)[number];
@@ -85,6 +92,23 @@ export const configSchema = z.object({
   taskCpu: integer(128, 16384),
   taskMemory: integer(128, 122880),
 
+  logRetentionDays: z.coerce
+    .number()
+    .int()
+    .refine((days) => (LOG_RETENTION_DAYS as readonly number[]).includes(days), `must be one of the day counts CloudWatch Logs keeps logs for: ${LOG_RETENTION_DAYS.join(', ')}`),
+  environment: z.record(z.string().regex(ENV_KEY, 'has a name that is not letters, digits and _ (starting with a letter or _)'), z.string().max(32768)),
+  envFile: z.string().min(1).optional(),
+  secrets: z.record(
+    z.string().regex(ENV_KEY, 'has a name that is not letters, digits and _ (starting with a letter or _)'),
+    z.string().regex(SECRET_ARN, 'must be the ARN of an SSM parameter (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME) or a Secrets Manager secret (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)'),
+  ),
+  healthCheckPath: z.string().regex(/^\/[\x21-\x7e]{0,1023}$/, 'must be a path starting with / (1-1024 printable characters, no spaces)'),
+  healthCheckIntervalSeconds: integer(5, 300),
+  healthyThreshold: integer(2, 10),
+  unhealthyThreshold: integer(2, 10),
+  healthCheckMatcher: z.string().regex(/^[2-4]\d\d(?:-[2-4]\d\d)?(?:,[2-4]\d\d(?:-[2-4]\d\d)?)*$/, 'must be HTTP codes from 200 to 499, such as 200, 200,204 or 200-299'),
+  healthCheckGracePeriodSeconds: integer(0, 2147483647),
+
   certificateTimeoutMinutes: integer(1, 72 * 60),
   waitTimeoutMinutes: integer(1, 180),
 });
@@ -100,7 +124,8 @@ export interface SettingDefinition {
   /** Where the article's value or authecs's own choice comes from; shown in the README. */
   why?: string;
   default?: (partial: Partial<Record<ConfigKey, unknown>>) => unknown;
-  kind?: 'boolean' | 'list';
+  /** `map`: KEY=VALUE entries, from a repeatable flag (--env A=1 --env B=2) or a comma-separated variable. */
+  kind?: 'boolean' | 'list' | 'map';
   /** Settings that only `up` needs; other commands read them from the state file. */
   upOnly?: boolean;
   /**
@@ -199,6 +224,55 @@ export const SETTINGS: SettingDefinition[] = [
   { key: 'amiId', flag: '--ami <id>', env: ['AUTH_ECS_AMI'], description: 'container instance AMI (default: the newest ECS-optimized Amazon Linux 2023 AMI)', upOnly: true },
   { key: 'taskCpu', flag: '--task-cpu <units>', env: ['AUTH_ECS_TASK_CPU'], description: 'task CPU units', default: () => 256, upOnly: true },
   { key: 'taskMemory', flag: '--task-memory <MiB>', env: ['AUTH_ECS_TASK_MEMORY'], description: 'task memory in MiB', default: () => 512, upOnly: true },
+
+  {
+    key: 'logRetentionDays',
+    flag: '--log-retention <days>',
+    env: ['AUTH_ECS_LOG_RETENTION'],
+    description: 'days CloudWatch Logs keeps the container logs (log group /authecs/<cluster>)',
+    why: 'The article sends the container logs nowhere; authecs sends them to a log group of the stack, kept 30 days.',
+    default: () => 30,
+    upOnly: true,
+  },
+  {
+    key: 'environment',
+    flag: '--env <KEY=VALUE>',
+    env: [],
+    kind: 'map',
+    description: 'an environment variable for the container (repeatable; --env or --env-file replaces the whole set, --no-env clears it)',
+    default: () => ({}),
+    upOnly: true,
+  },
+  {
+    key: 'envFile',
+    flag: '--env-file <file>',
+    env: ['AUTH_ECS_ENV_FILE'],
+    description: 'environment variables for the container from a dotenv file (--env entries win over the file\'s); read on this run only',
+    upOnly: true,
+    scope: 'run',
+  },
+  {
+    key: 'secrets',
+    flag: '--secret <KEY=ARN>',
+    env: ['AUTH_ECS_SECRETS'],
+    kind: 'map',
+    description: 'an environment variable whose value ECS reads from an SSM parameter or Secrets Manager secret ARN at task start (repeatable; --no-secret clears them)',
+    default: () => ({}),
+    upOnly: true,
+  },
+  { key: 'healthCheckPath', flag: '--health-check-path <path>', env: ['AUTH_ECS_HEALTH_CHECK_PATH'], description: 'path the target group health check requests', default: () => '/', upOnly: true },
+  { key: 'healthCheckIntervalSeconds', flag: '--health-check-interval <seconds>', env: ['AUTH_ECS_HEALTH_CHECK_INTERVAL'], description: 'seconds between health checks of each target', default: () => 30, upOnly: true },
+  { key: 'healthyThreshold', flag: '--healthy-threshold <n>', env: ['AUTH_ECS_HEALTHY_THRESHOLD'], description: 'passing checks in a row before an unhealthy target is healthy', default: () => 5, upOnly: true },
+  { key: 'unhealthyThreshold', flag: '--unhealthy-threshold <n>', env: ['AUTH_ECS_UNHEALTHY_THRESHOLD'], description: 'failed checks in a row before a target is unhealthy', default: () => 2, upOnly: true },
+  { key: 'healthCheckMatcher', flag: '--health-check-matcher <codes>', env: ['AUTH_ECS_HEALTH_CHECK_MATCHER'], description: 'HTTP codes a healthy target answers, e.g. 200, 200,204 or 200-299', default: () => '200', upOnly: true },
+  {
+    key: 'healthCheckGracePeriodSeconds',
+    flag: '--health-check-grace-period <seconds>',
+    env: ['AUTH_ECS_HEALTH_CHECK_GRACE_PERIOD'],
+    description: 'seconds ECS ignores failing health checks of a new task',
+    default: () => 60,
+    upOnly: true,
+  },
 
   { key: 'certificateTimeoutMinutes', flag: '--certificate-timeout <minutes>', env: ['AUTH_ECS_CERTIFICATE_TIMEOUT'], description: 'how long to wait for ACM to issue the certificate', default: () => 75, upOnly: true, scope: 'run' },
   { key: 'waitTimeoutMinutes', flag: '--wait-timeout <minutes>', env: ['AUTH_ECS_WAIT_TIMEOUT'], description: 'how long to wait for any other resource to settle', default: () => 20, scope: 'run' },

@@ -84,6 +84,9 @@ export function createStepContext<Name extends StepName>(
     progress(message) {
       reporter.progress(step.name, message);
     },
+    warn(message) {
+      reporter.warn(`${step.name}: ${message}`);
+    },
     pollSeconds(seconds) {
       return Math.max(seconds * environment.pollScale, 0.001);
     },

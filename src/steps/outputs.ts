@@ -165,6 +165,17 @@ export interface CapacityOutput {
   pendingLaunch?: PendingLaunch;
 }
 
+export interface LogGroupOutput {
+  /** /authecs/<stack>: the container's output, one stream per task (authecs/web/<task id>). */
+  logGroupName: string;
+  logGroupArn: string;
+}
+
+export interface ExecutionRoleOutput {
+  roleName: string;
+  roleArn: string;
+}
+
 export interface TaskDefinitionOutput {
   taskDefinitionArn: string;
   family: string;
@@ -195,6 +206,8 @@ export interface StepOutputs {
   cluster: ClusterOutput;
   'key-pair': KeyPairOutput;
   capacity: CapacityOutput;
+  'log-group': LogGroupOutput;
+  'execution-role': ExecutionRoleOutput;
   'task-definition': TaskDefinitionOutput;
   service: ServiceOutput;
 }

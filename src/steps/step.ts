@@ -30,6 +30,8 @@ export interface StepContext<Name extends StepName> {
   /** Whether a dependency ran (it may be disabled, e.g. capacity under Fargate). */
   hasOutput(name: StepName): boolean;
   progress(message: string): void;
+  /** Something the user should fix that does not stop the run (e.g. the instance role cannot write logs). */
+  warn(message: string): void;
   /** Seconds to wait between polls; scaled down in tests. */
   pollSeconds(seconds: number): number;
   /** Overall bound for a wait, in seconds. */

@@ -60,6 +60,8 @@ export const SAMPLE_OUTPUTS: StepOutputs = {
   cluster: { clusterName: 'ecsauth', clusterArn: 'arn:aws:ecs:eu-west-1:123456789012:cluster/ecsauth' },
   'key-pair': { keyName: 'ecsauth', keyPairId: 'key-0123456789abcdef0', privateKeyFile: '/tmp/ecsauth.pem' },
   capacity: { launchTemplateId: 'lt-0123456789abcdef0', launchTemplateName: 'ecsauth', amiId: 'ami-0123456789abcdef0', instanceIds: ['i-0123456789abcdef0', 'i-0123456789abcdef1'], clientToken: 'authecs-ecsauth-capacity' },
+  'log-group': { logGroupName: '/authecs/ecsauth', logGroupArn: 'arn:aws:logs:eu-west-1:123456789012:log-group:/authecs/ecsauth' },
+  'execution-role': { roleName: 'ecsauth-eu-west-1-ecs-execution', roleArn: 'arn:aws:iam::123456789012:role/authecs/ecsauth-eu-west-1-ecs-execution' },
   'task-definition': { taskDefinitionArn: 'arn:aws:ecs:eu-west-1:123456789012:task-definition/ecsauthservice:1', family: 'ecsauthservice', revision: 1 },
   service: { serviceName: 'ecsauthservice', serviceArn: 'arn:aws:ecs:eu-west-1:123456789012:service/ecsauth/ecsauthservice', clusterName: 'ecsauth' },
 };
