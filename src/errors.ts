@@ -18,6 +18,7 @@ export const EXIT_CODES = {
   aws: 11,
   claims: 12,
   notReady: 13,
+  rolloutFailed: 14,
   changes: 20,
   interrupted: 130,
 } as const;
@@ -31,14 +32,15 @@ export const EXIT_CODE_MEANINGS: Record<ExitCodeName, string> = {
   credentials: 'No AWS credentials were found, or they were rejected as invalid.',
   accessDenied: 'AWS denied a call (missing IAM permission).',
   conflict: 'A name or setting is already taken by something authecs did not create (ALB or target group name, Cognito domain prefix, rule priority, cluster).',
-  notFound: 'A prerequisite is missing: the hosted zone for the domain, the network stack, the instance profile.',
-  timeout: 'A wait ran out of time (certificate validation, load balancer, instances, service stability).',
+  notFound: 'A prerequisite is missing: the hosted zone for the domain, the network stack, the instance profile; for `logs`, the state file or the log group (run `up` first).',
+  timeout: 'A wait ran out of time (certificate validation, load balancer, instances, service stability). A rollout that runs out of time exits 14.',
   state: 'The state file is locked by another run, corrupt, or written by a newer authecs.',
   unhealthy: '`status` only: something is missing, unhealthy or has drifted.',
   endpoint: 'The AWS endpoint could not be reached (wrong `--endpoint-url`, no network).',
   aws: 'AWS rejected a call for another reason; the message names the step and the resource.',
   claims: '`claims verify` only: the token failed a check (signature, signer, client, issuer, expired, unknown kid, key type).',
   notReady: '`doctor` only: a readiness check failed (credentials, a permission, the hosted zone\'s delegation, the instance profile, the service-linked role, a quota); the report says which.',
+  rolloutFailed: 'The ECS rollout failed, was rolled back by the deployment circuit breaker, or ran out of time; the error says why (stopped tasks, target health, the app\'s last log lines, service events) and `--json` carries the same facts.',
   changes: '`plan` only: the plan has changes (not an error). `plan` exits 0 when nothing would change.',
   interrupted: 'Interrupted by Ctrl-C or SIGTERM; the state file is consistent, so run the command again to carry on.',
 };
@@ -50,6 +52,8 @@ export interface AuthecsErrorOptions {
   step?: string;
   resource?: string;
   cause?: unknown;
+  /** Structured facts behind the error (JSON-safe); `--json` prints them as the error event's `details`. */
+  details?: Readonly<Record<string, unknown>>;
 }
 
 export class AuthecsError extends Error {
@@ -58,6 +62,7 @@ export class AuthecsError extends Error {
   readonly hint: string | undefined;
   step: string | undefined;
   resource: string | undefined;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
 
   constructor(message: string, options: AuthecsErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -67,6 +72,12 @@ export class AuthecsError extends Error {
     this.hint = options.hint;
     this.step = options.step;
     this.resource = options.resource;
+    this.details = options.details;
+  }
+
+  /** The details as indented lines for people, printed between the message and the hint. */
+  detailLines(): string[] {
+    return [];
   }
 
   get exitCode(): number {

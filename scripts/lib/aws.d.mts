@@ -1,5 +1,6 @@
 import type { ACMClient } from '@aws-sdk/client-acm';
 import type { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { ECSClient } from '@aws-sdk/client-ecs';
@@ -19,6 +20,7 @@ export interface EmulatorClients {
   ecs: ECSClient;
   elbv2: ElasticLoadBalancingV2Client;
   iam: IAMClient;
+  logs: CloudWatchLogsClient;
   route53: Route53Client;
 }
 

@@ -2,6 +2,7 @@
 // authecs itself never uses these: it is a subprocess and finds moto only through AWS_ENDPOINT_URL.
 import { ACMClient } from '@aws-sdk/client-acm';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { EC2Client } from '@aws-sdk/client-ec2';
 import { ECSClient } from '@aws-sdk/client-ecs';
@@ -36,6 +37,7 @@ export function emulatorClients(endpoint, region = TEST_REGION) {
     ecs: new ECSClient(common),
     elbv2: new ElasticLoadBalancingV2Client(common),
     iam: new IAMClient(common),
+    logs: new CloudWatchLogsClient(common),
     route53: new Route53Client(common),
   };
 }

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeAvailabilityZonesCommand } from '@aws-sdk/client-ec2';
-import { AddRoleToInstanceProfileCommand, CreateInstanceProfileCommand, CreateRoleCommand } from '@aws-sdk/client-iam';
+import { AddRoleToInstanceProfileCommand, AttachRolePolicyCommand, CreateInstanceProfileCommand, CreateRoleCommand } from '@aws-sdk/client-iam';
 import { CreateHostedZoneCommand } from '@aws-sdk/client-route-53';
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -57,6 +57,8 @@ export async function seedFixtures(clients, options = {}) {
   }
 
   await clients.iam.send(new CreateRoleCommand({ RoleName: INSTANCE_PROFILE, AssumeRolePolicyDocument: EC2_TRUST_POLICY }));
+  // As the ECS guides make ecsInstanceRole: the agent's policy, which also lets awslogs write on EC2.
+  await clients.iam.send(new AttachRolePolicyCommand({ RoleName: INSTANCE_PROFILE, PolicyArn: 'arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role' }));
   const profile = await clients.iam.send(new CreateInstanceProfileCommand({ InstanceProfileName: INSTANCE_PROFILE }));
   await clients.iam.send(new AddRoleToInstanceProfileCommand({ InstanceProfileName: INSTANCE_PROFILE, RoleName: INSTANCE_PROFILE }));
 

@@ -38,9 +38,12 @@ export function freePort() {
 // - MOTO_ECS_SERVICE_RUNNING=2: moto never starts tasks; without this a service's runningCount stays 0
 //   and authecs's "service stable" wait never ends.
 // - MOTO_ACM_VALIDATION_WAIT=1: certificates turn ISSUED 1 s after the request (default 60 s).
+// - MOTO_IAM_LOAD_MANAGED_POLICIES=true: AWS managed policies exist, as on AWS; without it
+//   AttachRolePolicy of AmazonECSTaskExecutionRolePolicy (the execution role) is NoSuchEntity.
 const MOTO_ENV = {
   MOTO_ECS_SERVICE_RUNNING: '2',
   MOTO_ACM_VALIDATION_WAIT: '1',
+  MOTO_IAM_LOAD_MANAGED_POLICIES: 'true',
 };
 
 const running = new Set();

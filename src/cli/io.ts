@@ -15,6 +15,10 @@ export interface Io {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  /** The clock, in epoch milliseconds (tests fix it); Date.now when absent. */
+  now?: () => number;
+  /** Ends a command that runs until stopped (`logs --follow`): tests abort it, people press Ctrl-C. */
+  signal?: AbortSignal;
 }
 
 export interface GlobalOptions {

@@ -2,9 +2,11 @@ import type { Command } from 'commander';
 import type { Reporter } from '../report/reporter.js';
 import type { Io } from './io.js';
 import { claimsCommand } from './commands/claims.js';
+import { deployCommand } from './commands/deploy.js';
 import { doctorCommand } from './commands/doctor.js';
 import { downCommand } from './commands/down.js';
 import { iamPolicyCommand } from './commands/iam-policy.js';
+import { logsCommand } from './commands/logs.js';
 import { planCommand } from './commands/plan.js';
 import { statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
@@ -28,4 +30,4 @@ export interface CommandDefinition {
 }
 
 /** Every command, declared once; main.ts wires them into commander. */
-export const COMMANDS: CommandDefinition[] = [upCommand, planCommand, statusCommand, downCommand, claimsCommand, iamPolicyCommand, doctorCommand];
+export const COMMANDS: CommandDefinition[] = [upCommand, planCommand, deployCommand, statusCommand, logsCommand, downCommand, claimsCommand, iamPolicyCommand, doctorCommand];

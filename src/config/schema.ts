@@ -22,7 +22,9 @@ const HOSTED_ZONE = /^(?:\/hostedzone\/)?[A-Z0-9]{1,32}$/;
 export const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // An SSM parameter or a Secrets Manager secret: what a container definition's `valueFrom` takes
 // (ECS guide, "Pass sensitive data to an Amazon ECS container").
-export const SECRET_ARN = /^arn:(aws[a-z-]*):(ssm|secretsmanager):([a-z0-9-]+):(\d{12}):((?:parameter\/.+)|(?:secret:.+))$/;
+// A Secrets Manager ARN must be complete (name plus its 6-character suffix): the partial form
+// matches neither the execution role's IAM resource nor KMS's SecretARN encryption context.
+export const SECRET_ARN = /^arn:(aws[a-z-]*):(ssm|secretsmanager):([a-z0-9-]+):(\d{12}):((?:parameter\/.+)|(?:secret:[^:]+-[A-Za-z0-9]{6}(?::[^:]*:[^:]*:[^:]*)?))$/;
 // PutRetentionPolicy takes only these day counts (CloudWatch Logs API reference).
 export const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653] as const;
 
@@ -100,7 +102,7 @@ export const configSchema = z.object({
   envFile: z.string().min(1).optional(),
   secrets: z.record(
     z.string().regex(ENV_KEY, 'has a name that is not letters, digits and _ (starting with a letter or _)'),
-    z.string().regex(SECRET_ARN, 'must be the ARN of an SSM parameter (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME) or a Secrets Manager secret (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME)'),
+    z.string().regex(SECRET_ARN, 'must be the ARN of an SSM parameter (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME) or a Secrets Manager secret with its 6-character suffix (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf)'),
   ),
   healthCheckPath: z.string().regex(/^\/[\x21-\x7e]{0,1023}$/, 'must be a path starting with / (1-1024 printable characters, no spaces)'),
   healthCheckIntervalSeconds: integer(5, 300),

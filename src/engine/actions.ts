@@ -4,6 +4,7 @@ import { AuthecsError } from '../errors.js';
 import type { StepOutcome } from '../report/reporter.js';
 import type { ResourceRecord } from '../state/state-file.js';
 import type { StepName } from '../steps/outputs.js';
+import type { StepContext } from '../steps/step.js';
 import { canonical, isUnknown, type AnyResource, type Change, type Inputs, type Maybe } from '../steps/resource.js';
 import { currentStep, type EngineEnvironment } from './context.js';
 import { reverseDependencies, runGraph } from './graph.js';
@@ -33,6 +34,11 @@ export interface ActionOptions {
    * before its first change.
    */
   confirmLoss?: (losses: ResourcePlan[]) => Promise<boolean>;
+  /**
+   * `down` only: steps whose resources stay (`down --keep-logs`). Their records go with the
+   * state file; the next `up` adopts the resources by their stack tag.
+   */
+  keep?: readonly StepName[];
 }
 
 function activeSteps(steps: readonly AnyResource[], config: Config): AnyResource[] {
@@ -302,6 +308,83 @@ function describe(output: object): string {
   return '';
 }
 
+export interface DeployOptions {
+  /** A new deployment even when the revision is unchanged (a moving tag such as latest). */
+  force: boolean;
+  /** Wait for the rollout to finish (and explain a failure); false returns once it has started. */
+  wait: boolean;
+}
+
+export interface DeployResult {
+  taskDefinitionArn: string;
+  /** The revision the service ran before. */
+  previousTaskDefinitionArn: string | undefined;
+  /** unchanged: nothing to ship; started: --no-wait; completed: the rollout finished. */
+  rollout: 'unchanged' | 'started' | 'completed';
+}
+
+/**
+ * `deploy`: a new task definition revision and an UpdateService, nothing else. Every other
+ * resource's output comes from the state file, so no other resource is read or changed.
+ */
+export async function deploy(environment: EngineEnvironment, steps: readonly AnyResource[], rollOut: RollOut, options: DeployOptions): Promise<DeployResult> {
+  const { state, reporter, config } = environment;
+  const taskDefinition = steps.find((step) => step.name === 'task-definition')!;
+  const service = steps.find((step) => step.name === 'service')!;
+  if (!state.get('service')?.complete) {
+    throw new AuthecsError(`Stack ${config.cluster} has no running service to deploy to`, {
+      code: 'NO_SERVICE',
+      exit: 'notFound',
+      hint: 'Run `authecs up` first; `deploy` ships a new image to a stack that is up.',
+    });
+  }
+  const recorded = new Map<StepName, Maybe<object> | undefined>();
+  for (const step of steps) {
+    if (step.name !== 'task-definition' && step.name !== 'service') recorded.set(step.name, state.get(step.name)?.data);
+  }
+  await preflight(environment, [taskDefinition]);
+  const run = async <Result>(step: AnyResource, work: () => Promise<{ result: Result; outcome: StepOutcome; detail: string }>): Promise<Result> =>
+    currentStep.run(step.name, async () => {
+      const started = Date.now();
+      reporter.stepStarted(step.name, step.title);
+      try {
+        const { result, outcome, detail } = await work();
+        reporter.stepFinished(step.name, step.title, outcome, Date.now() - started, detail);
+        return result;
+      } catch (error) {
+        reporter.stepFinished(step.name, step.title, 'failed', Date.now() - started);
+        throw classifyAwsError(error, { step: step.name, endpointUrl: config.endpointUrl });
+      }
+    });
+
+  const registered = await run(taskDefinition, async () => {
+    const applied = await applyOnce(environment, taskDefinition, inputsFrom(taskDefinition, recorded));
+    return { result: applied.output as { taskDefinitionArn: string }, outcome: applied.outcome, detail: applied.detail };
+  });
+  const outcome = await run<{ previous: string | undefined; rollout: DeployResult['rollout'] }>(service, async () => {
+    const live = await loose(service).read(contextFor(service, environment, { readOnly: true }));
+    if (!live) {
+      throw new AuthecsError(`The service of stack ${config.cluster} is not running`, { code: 'NO_SERVICE', exit: 'notFound', hint: 'Run `authecs up` to create it again.' });
+    }
+    const previous = live.observed.taskDefinitionArn as string | undefined;
+    const moving = previous !== registered.taskDefinitionArn;
+    if (!moving && !options.force) return { result: { previous, rollout: 'unchanged' }, outcome: 'unchanged', detail: 'already runs this revision' };
+    const context = contextFor(service, environment);
+    await rollOut(context, live.output, registered.taskDefinitionArn, options);
+    return {
+      result: { previous, rollout: options.wait ? 'completed' : 'started' },
+      outcome: 'updated',
+      detail: `${options.force && !moving ? 'new deployment of ' : ''}${registered.taskDefinitionArn.split('/').pop()}${options.wait ? '' : ' (rollout started)'}`,
+    };
+  });
+  // The old revision stays registered until the new one runs: a rollback needs it.
+  if (outcome.rollout !== 'started') await deleteRetired(environment, [taskDefinition]);
+  return { taskDefinitionArn: registered.taskDefinitionArn, previousTaskDefinitionArn: outcome.previous, rollout: outcome.rollout };
+}
+
+/** The service step's deployment: UpdateService to the revision, then (with wait) the rollout watched to its end. */
+export type RollOut = (context: StepContext<StepName>, service: object, taskDefinitionArn: string, options: DeployOptions) => Promise<void>;
+
 export interface DownResult {
   outcomes: Record<string, string>;
   remaining: string[];
@@ -325,6 +408,12 @@ export async function down(environment: EngineEnvironment, steps: readonly AnyRe
           const started = Date.now();
           reporter.stepStarted(step.name, step.title);
           try {
+            if (options.keep?.includes(step.name)) {
+              state.remove(step.name);
+              outcomes[step.name] = 'kept';
+              reporter.stepFinished(step.name, step.title, 'kept', Date.now() - started, 'kept on request');
+              return;
+            }
             // A replacement's leftovers first: they are older than the live resource.
             for (const data of record.retired ?? []) {
               if (canonical(data) !== canonical(record.data)) await retryLostAnswers(environment, step, () => loose(step).delete(retiredContext(step, environment, data)));

@@ -92,12 +92,24 @@ const cluster = (c: PolicyContext) => arn(c, 'ecs', `cluster/${c.cluster}`);
 const service = (c: PolicyContext) => arn(c, 'ecs', `service/${c.cluster}/${c.serviceName}`);
 const taskDefinition = (c: PolicyContext) => arn(c, 'ecs', `task-definition/${c.serviceName}:*`);
 const containerInstance = (c: PolicyContext) => arn(c, 'ecs', `container-instance/${c.cluster}/*`);
+const task = (c: PolicyContext) => arn(c, 'ecs', `task/${c.cluster}/*`);
 const userPool = (c: PolicyContext) => arn(c, 'cognito-idp', 'userpool/*');
 const certificate = (c: PolicyContext) => arn(c, 'acm', 'certificate/*');
 const hostedZone = (c: PolicyContext) => `arn:${c.partition}:route53:::hostedzone/${c.hostedZoneId ?? '*'}`;
 const change = (c: PolicyContext) => `arn:${c.partition}:route53:::change/*`;
 const networkStack = (c: PolicyContext) => arn(c, 'cloudformation', `stack/${c.networkStack}/*`);
-const logGroup = (c: PolicyContext) => arn(c, 'logs', 'log-group:*');
+// The stack's log group by name, in both ARN forms: the tagging calls take the bare one, the others the one ending :* (CloudWatch Logs guide, "Overview of managing access permissions").
+const stackLogGroupArns = [(c: PolicyContext) => arn(c, 'logs', `log-group:/authecs/${c.stack}`), (c: PolicyContext) => arn(c, 'logs', `log-group:/authecs/${c.stack}:*`)];
+// authecs's own roles (the task execution role) live under the path /authecs/.
+const authecsRoles = (c: PolicyContext) => globalArn(c, 'iam', 'role/authecs/*');
+const anyRole = (c: PolicyContext) => globalArn(c, 'iam', 'role/*');
+// AWS managed policies are in account "aws" (arn:aws:iam::aws:policy/...); customer managed ones in the account.
+const awsManagedPolicies = (c: PolicyContext) => `arn:${c.partition}:iam::aws:policy/*`;
+const accountPolicies = (c: PolicyContext) => globalArn(c, 'iam', 'policy/*');
+const EXECUTION_ROLE_POLICY = 'service-role/AmazonECSTaskExecutionRolePolicy';
+// The stack's log group is /authecs/<stack>; its streams' ARNs (GetLogEvents' log-stream resource type) are
+// log-group:/authecs/<stack>:log-stream:<name>, which log-group:/authecs/<stack>:* matches.
+const stackLogStreams = (c: PolicyContext) => arn(c, 'logs', `log-group:/authecs/${c.stack}:*`);
 const SERVICE_LINKED_ROLES = {
   ecs: 'role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS',
   elasticloadbalancing: 'role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing',
@@ -283,7 +295,18 @@ export const SDK_CALLS: SdkCall[] = [
   call('ecs', 'DescribeContainerInstancesCommand', [named('ecs:DescribeContainerInstances', READ, containerInstance)]),
   call('ecs', 'DeregisterContainerInstanceCommand', [named('ecs:DeregisterContainerInstance', 'the cluster named by the settings (container instances carry no tag of their own)', cluster)]),
   call('ecs', 'UpdateContainerInstancesStateCommand', [named('ecs:UpdateContainerInstancesState', 'container instances of the cluster named by the settings', containerInstance)]),
-  call('ecs', 'RegisterTaskDefinitionCommand', [anyResource('ecs:RegisterTaskDefinition'), tagOnCreate('ecs:TagResource', 'RegisterTaskDefinition', taskDefinition)]),
+  call('ecs', 'RegisterTaskDefinitionCommand', [
+    anyResource('ecs:RegisterTaskDefinition'),
+    tagOnCreate('ecs:TagResource', 'RegisterTaskDefinition', taskDefinition),
+    {
+      // A task definition with executionRoleArn passes that role (ECS guide, "Amazon ECS task execution IAM role").
+      action: 'iam:PassRole',
+      scope: 'condition',
+      resources: (c) => [authecsRoles(c)],
+      condition: () => ({ StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } }),
+      why: "authecs's task execution role (path /authecs/), passed to ECS tasks only",
+    },
+  ]),
   call('ecs', 'DescribeTaskDefinitionCommand', [anyResource('ecs:DescribeTaskDefinition')]),
   call('ecs', 'paginateListTaskDefinitions', [anyResource('ecs:ListTaskDefinitions')]),
   call('ecs', 'DeregisterTaskDefinitionCommand', [anyResource('ecs:DeregisterTaskDefinition')]),
@@ -293,6 +316,18 @@ export const SDK_CALLS: SdkCall[] = [
   call('ecs', 'waitUntilServicesInactive', [named('ecs:DescribeServices', READ, service)]),
   call('ecs', 'UpdateServiceCommand', [tagged('ecs:UpdateService', service)]),
   call('ecs', 'DeleteServiceCommand', [tagged('ecs:DeleteService', service)]),
+  // A failed rollout's stopped tasks (src/steps/shared/rollout.ts).
+  call('ecs', 'ListTasksCommand', [
+    {
+      // Its only resource type is container-instance; listing a whole cluster is authorized on "*" (cdklabs/construct-hub#1207, aws/aws-cdk#3196).
+      action: 'ecs:ListTasks',
+      scope: 'condition',
+      resources: () => ['*'],
+      condition: (c) => ({ ArnEquals: { 'ecs:cluster': cluster(c) } }),
+      why: 'listing the tasks of a whole cluster is authorized on Resource "*" (the action\'s only resource type is container-instance): only in the cluster named by the settings (ecs:cluster)',
+    },
+  ]),
+  call('ecs', 'DescribeTasksCommand', [named('ecs:DescribeTasks', 'tasks of the cluster named by the settings (task IDs are generated)', task)]),
 
   // ---- Elastic Load Balancing ----
   call('elastic-load-balancing-v2', 'DescribeLoadBalancersCommand', [anyResource('elasticloadbalancing:DescribeLoadBalancers')]),
@@ -378,16 +413,47 @@ export const SDK_CALLS: SdkCall[] = [
     },
   ]),
   call('iam', 'GetInstanceProfileCommand', [named('iam:GetInstanceProfile', 'the instance profile named by the settings (preflight checks it exists)', (c) => globalArn(c, 'iam', `instance-profile/${c.instanceProfile}`))]),
+  // The ECS task execution role (src/steps/execution-role.ts). IAM has no CreateAction key, so
+  // TagRole is bounded by the request's stack tag alone.
+  call('iam', 'CreateRoleCommand', [tagging('iam:CreateRole', authecsRoles), tagging('iam:TagRole', authecsRoles)]),
+  call('iam', 'ListRoleTagsCommand', [named('iam:ListRoleTags', 'read-only: whether a role with the execution role\'s name is this stack\'s (any path, so that someone else\'s is reported as a conflict)', anyRole)]),
+  call('iam', 'UpdateAssumeRolePolicyCommand', [tagged('iam:UpdateAssumeRolePolicy', authecsRoles)]),
+  call('iam', 'AttachRolePolicyCommand', [
+    {
+      action: 'iam:AttachRolePolicy',
+      scope: 'tag',
+      resources: (c) => [authecsRoles(c)],
+      condition: (c) => ({
+        StringEquals: { [`aws:ResourceTag/${STACK_TAG_KEY}`]: c.stack },
+        ArnEquals: { 'iam:PolicyARN': `arn:${c.partition}:iam::aws:policy/${EXECUTION_ROLE_POLICY}` },
+      }),
+      why: `only AmazonECSTaskExecutionRolePolicy (iam:PolicyARN), only to roles tagged ${STACK_TAG_KEY}=<stack>`,
+    },
+  ]),
+  call('iam', 'DetachRolePolicyCommand', [tagged('iam:DetachRolePolicy', authecsRoles)]),
+  call('iam', 'PutRolePolicyCommand', [tagged('iam:PutRolePolicy', authecsRoles)]),
+  call('iam', 'DeleteRolePolicyCommand', [tagged('iam:DeleteRolePolicy', authecsRoles)]),
+  call('iam', 'DeleteRoleCommand', [tagged('iam:DeleteRole', authecsRoles)]),
+  // Read-only: the execution role's policies, and (EC2 preflight) the container instance role's, which may have any path.
+  call('iam', 'GetRolePolicyCommand', [named('iam:GetRolePolicy', 'read-only: the execution role\'s secrets policy and the instance role\'s inline policies (any path)', anyRole)]),
+  call('iam', 'paginateListAttachedRolePolicies', [named('iam:ListAttachedRolePolicies', 'read-only: the managed policies of the execution role and the instance role (any path)', anyRole)]),
+  call('iam', 'paginateListRolePolicies', [named('iam:ListRolePolicies', 'read-only: the inline policy names of the execution role and the instance role (any path)', anyRole)]),
+  call('iam', 'GetPolicyCommand', [named('iam:GetPolicy', 'read-only: the managed policies attached to the instance role (AWS managed ones are in account "aws")', awsManagedPolicies, accountPolicies)]),
+  call('iam', 'GetPolicyVersionCommand', [named('iam:GetPolicyVersion', 'read-only: the documents of the managed policies attached to the instance role', awsManagedPolicies, accountPolicies)]),
   call('iam', 'SimulatePrincipalPolicyCommand', [named('iam:SimulatePrincipalPolicy', 'the caller itself: a user or role of the account', (c) => globalArn(c, 'iam', 'user/*'), (c) => globalArn(c, 'iam', 'role/*'))], { doctorOnly: true }),
   call('sts', 'GetCallerIdentityCommand', [], { doctorOnly: true }),
   call('service-quotas', 'GetServiceQuotaCommand', [{ action: 'servicequotas:GetServiceQuota', scope: 'name', resources: quotaArns, why: 'only the quotas doctor compares' }], { doctorOnly: true }),
   call('service-quotas', 'GetAWSDefaultServiceQuotaCommand', [anyResource('servicequotas:GetAWSDefaultServiceQuota')], { doctorOnly: true }),
 
   // ---- CloudWatch Logs (the container's log group) ----
-  call('cloudwatch-logs', 'CreateLogGroupCommand', [tagging('logs:CreateLogGroup', logGroup), tagOnCreate('logs:TagResource', 'CreateLogGroup', logGroup)], { pending: RECONCILE }),
-  call('cloudwatch-logs', 'DescribeLogGroupsCommand', [anyResource('logs:DescribeLogGroups')], { pending: RECONCILE }),
-  call('cloudwatch-logs', 'PutRetentionPolicyCommand', [tagged('logs:PutRetentionPolicy', logGroup)], { pending: RECONCILE }),
-  call('cloudwatch-logs', 'ListTagsForResourceCommand', [named('logs:ListTagsForResource', READ_TYPE, logGroup)], { pending: RECONCILE }),
-  call('cloudwatch-logs', 'TagResourceCommand', [tagging('logs:TagResource', logGroup)], { pending: RECONCILE }),
-  call('cloudwatch-logs', 'DeleteLogGroupCommand', [tagged('logs:DeleteLogGroup', logGroup)], { pending: RECONCILE }),
+  call('cloudwatch-logs', 'CreateLogGroupCommand', [tagging('logs:CreateLogGroup', ...stackLogGroupArns), tagOnCreate('logs:TagResource', 'CreateLogGroup', ...stackLogGroupArns)]),
+  call('cloudwatch-logs', 'paginateDescribeLogGroups', [anyResource('logs:DescribeLogGroups')]),
+  call('cloudwatch-logs', 'PutRetentionPolicyCommand', [tagged('logs:PutRetentionPolicy', ...stackLogGroupArns)]),
+  call('cloudwatch-logs', 'ListTagsForResourceCommand', [named('logs:ListTagsForResource', READ, ...stackLogGroupArns)]),
+  call('cloudwatch-logs', 'TagResourceCommand', [tagging('logs:TagResource', ...stackLogGroupArns)], { pending: RECONCILE }),
+  call('cloudwatch-logs', 'DeleteLogGroupCommand', [tagged('logs:DeleteLogGroup', ...stackLogGroupArns)]),
+  // A failed rollout's last log lines (src/steps/shared/rollout.ts).
+  call('cloudwatch-logs', 'GetLogEventsCommand', [named('logs:GetLogEvents', "the streams of the stack's log group /authecs/<stack> (authecs/web/<task id>)", stackLogStreams)]),
+  // `authecs logs`. Its resource type is log-group, matched in the form ending :* (Service Authorization Reference, CloudWatch Logs).
+  call('cloudwatch-logs', 'paginateFilterLogEvents', [named('logs:FilterLogEvents', "read-only: the stack's own log group /authecs/<stack>", stackLogStreams)]),
 ];

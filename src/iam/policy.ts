@@ -42,6 +42,8 @@ export interface BuiltPolicy {
   actions: string[];
   /** How many actions are scoped in each way (an action can be in several statements). */
   scopeCounts: Record<ScopeKind, number>;
+  /** Each statement's reasons by action, so a statement cut by service keeps only its own. */
+  reasons: Record<string, Record<string, string[]>>;
 }
 
 export interface BuildOptions {
@@ -59,7 +61,13 @@ interface Draft {
   actions: Set<string>;
   resources: string[];
   condition: ConditionBlock | undefined;
-  why: Set<string>;
+  /** The reasons, by action. */
+  why: Map<string, Set<string>>;
+}
+
+function mergeWhy(into: Map<string, Set<string>>, from: Map<string, Set<string>>): Map<string, Set<string>> {
+  for (const [action, reasons] of from) into.set(action, new Set([...(into.get(action) ?? []), ...reasons]));
+  return into;
 }
 
 function sortedUnique(values: Iterable<string>): string[] {
@@ -83,14 +91,18 @@ function mergeTagOnCreate(grants: readonly Grant[], context: PolicyContext): Dra
     const key = CREATE_ACTION_KEY[action.split(':')[0]!];
     const condition: ConditionBlock = structuredClone(entry.condition ?? {});
     if (key) condition.StringEquals = { ...condition.StringEquals, [key]: sortedUnique(entry.creates) };
-    return { scope: 'tag' as const, actions: new Set([action]), resources: sortedUnique(entry.resources), condition, why: new Set([entry.why]) };
+    return { scope: 'tag' as const, actions: new Set([action]), resources: sortedUnique(entry.resources), condition, why: new Map([[action, new Set([entry.why])]]) };
   });
 }
 
-const READ_ACTION = /:(Describe|List|Get)/;
+const READ_ACTION = /:(Describe|List|Get|Filter)/;
+
+function titleOf(service: string): string {
+  return service.replace(/(^|-)([a-z0-9])/g, (_, __, letter: string) => letter.toUpperCase());
+}
 
 function serviceTitle(action: string): string {
-  return action.split(':')[0]!.replace(/(^|-)([a-z0-9])/g, (_, __, letter: string) => letter.toUpperCase());
+  return titleOf(action.split(':')[0]!);
 }
 
 function conditionKeys(draft: Draft): string[] {
@@ -133,7 +145,13 @@ export function buildPolicy(context: PolicyContext, options: BuildOptions = {}):
   const drafts: Draft[] = [
     ...grants
       .filter((one) => !one.onCreate)
-      .map((grant) => ({ scope: grant.scope, actions: new Set([grant.action]), resources: sortedUnique(grant.resources(context)), condition: grant.condition?.(context), why: new Set([grant.why]) })),
+      .map((grant) => ({
+        scope: grant.scope,
+        actions: new Set([grant.action]),
+        resources: sortedUnique(grant.resources(context)),
+        condition: grant.condition?.(context),
+        why: new Map([[grant.action, new Set([grant.why])]]),
+      })),
     ...mergeTagOnCreate(grants.filter((one) => one.onCreate), context),
   ];
   const simulations = new Map<string, Simulation>();
@@ -153,12 +171,12 @@ export function buildPolicy(context: PolicyContext, options: BuildOptions = {}):
     const key = groupOf(draft);
     const existing = merged.get(key);
     if (!existing) {
-      merged.set(key, { ...draft, actions: new Set(draft.actions), why: new Set(draft.why) });
+      merged.set(key, { ...draft, actions: new Set(draft.actions), why: mergeWhy(new Map(), draft.why) });
       continue;
     }
     for (const action of draft.actions) existing.actions.add(action);
     existing.resources = sortedUnique([...existing.resources, ...draft.resources]);
-    for (const why of draft.why) existing.why.add(why);
+    mergeWhy(existing.why, draft.why);
   }
   // Where the gate is the stack's tag (or CloudFormation making the call), the resource type adds
   // nothing: one ARN pattern per service keeps the policy within IAM's size limits.
@@ -177,7 +195,7 @@ export function buildPolicy(context: PolicyContext, options: BuildOptions = {}):
       continue;
     }
     for (const action of draft.actions) existing.actions.add(action);
-    for (const why of draft.why) existing.why.add(why);
+    mergeWhy(existing.why, draft.why);
     merged.delete(key);
   }
 
@@ -186,6 +204,7 @@ export function buildPolicy(context: PolicyContext, options: BuildOptions = {}):
   const used = new Set<string>();
   const statements: PolicyStatement[] = [];
   const notes: StatementNote[] = [];
+  const reasons: Record<string, Record<string, string[]>> = {};
   for (const draft of ordered) {
     const sid = sidOf(draft, used);
     statements.push({
@@ -195,7 +214,8 @@ export function buildPolicy(context: PolicyContext, options: BuildOptions = {}):
       Resource: draft.resources.length === 1 ? draft.resources[0]! : draft.resources,
       ...(draft.condition && Object.keys(draft.condition).length > 0 ? { Condition: draft.condition } : {}),
     });
-    notes.push({ sid, scope: draft.scope, why: sortedUnique(draft.why) });
+    notes.push({ sid, scope: draft.scope, why: sortedUnique([...draft.why.values()].flatMap((set) => [...set])) });
+    reasons[sid] = Object.fromEntries([...draft.why].map(([action, set]) => [action, sortedUnique(set)]));
   }
 
   const scopeCounts: Record<ScopeKind, number> = { any: 0, name: 0, tag: 0, condition: 0 };
@@ -214,12 +234,195 @@ export function buildPolicy(context: PolicyContext, options: BuildOptions = {}):
     notes,
     actions: sortedUnique(statements.flatMap((statement) => statement.Action)),
     scopeCounts,
+    reasons,
   };
 }
 
-/** The policy's size as IAM counts it (no whitespace); managed policies allow 6,144 characters. */
+/** The policy's size as IAM counts it: whitespace is not counted (IAM and AWS STS quotas). */
 export function policySize(document: PolicyDocument): number {
-  return JSON.stringify(document).length;
+  return JSON.stringify(document).replace(/\s/g, '').length;
 }
 
+// IAM and AWS STS quotas (IAM User Guide): each managed policy 6,144 characters; a role's inline
+// policies 10,240 in all; 10 managed policies attached to a role by default.
 export const MANAGED_POLICY_MAX_CHARS = 6144;
+export const INLINE_ROLE_POLICY_MAX_CHARS = 10_240;
+export const MANAGED_POLICIES_PER_ROLE = 10;
+
+export interface ManagedPolicy {
+  /** authecs-<stack>-1, -2, ...: stable for the same table and settings. */
+  name: string;
+  document: PolicyDocument;
+  size: number;
+  /** The services whose actions it holds. */
+  services: string[];
+}
+
+export interface SplitPolicy {
+  policies: ManagedPolicy[];
+  /** Why each statement of every policy is scoped as it is. */
+  notes: StatementNote[];
+}
+
+interface Piece {
+  service: string;
+  statement: PolicyStatement;
+  why: string[];
+  /** Position of the statement it came from, to keep the built order inside each document. */
+  order: number;
+}
+
+const asList = (resource: string | string[]): string[] => (Array.isArray(resource) ? resource : [resource]);
+const serviceOfAction = (action: string): string => action.split(':')[0]!;
+const serviceOfResource = (resource: string): string => (resource === '*' ? '*' : resource.split(':')[2] ?? '*');
+
+function documentOf(statements: readonly PolicyStatement[]): PolicyDocument {
+  return { Version: '2012-10-17', Statement: [...statements] };
+}
+
+function uniqueSid(base: string, used: Set<string>): string {
+  let sid = base;
+  for (let index = 2; used.has(sid); index += 1) sid = `${base}${index}`;
+  used.add(sid);
+  return sid;
+}
+
+/**
+ * One statement per service. An action is only ever authorised against its own service's ARNs
+ * (or "*"), so keeping just those resources allows exactly what the joint statement did.
+ */
+function piecesByService(built: BuiltPolicy, used: Set<string>): Piece[] {
+  return built.document.Statement.flatMap((statement, order) => {
+    const whyOf = (actions: readonly string[]) => sortedUnique(actions.flatMap((action) => built.reasons[statement.Sid]?.[action] ?? []));
+    const services = sortedUnique(statement.Action.map(serviceOfAction));
+    if (services.length === 1) return [{ service: services[0]!, statement, why: whyOf(statement.Action), order }];
+    const resources = asList(statement.Resource);
+    return services.map((service) => {
+      const own = resources.filter((resource) => resource === '*' || serviceOfResource(resource) === service);
+      const kept = own.length > 0 ? own : resources;
+      const actions = statement.Action.filter((action) => serviceOfAction(action) === service);
+      return {
+        service,
+        why: whyOf(actions),
+        order,
+        statement: {
+          ...statement,
+          Sid: uniqueSid(`${statement.Sid}${titleOf(service)}`, used),
+          Action: actions,
+          Resource: kept.length === 1 ? kept[0]! : kept,
+        },
+      };
+    });
+  });
+}
+
+const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((value, index) => value === b[index]);
+
+/**
+ * Joins statements of one service with the same condition and the same resources (their actions
+ * are joined) or the same actions (their resources are joined): either allows exactly what the two did.
+ */
+export function compactStatements<Item extends { statement: PolicyStatement; why: string[] }>(items: readonly Item[]): Item[] {
+  const result = items.map((item) => ({ ...item, statement: { ...item.statement } }));
+  for (let merged = true; merged; ) {
+    merged = false;
+    search: for (let i = 0; i < result.length; i += 1) {
+      for (let j = i + 1; j < result.length; j += 1) {
+        const a = result[i]!.statement;
+        const b = result[j]!.statement;
+        if (JSON.stringify(a.Condition ?? null) !== JSON.stringify(b.Condition ?? null)) continue;
+        const resourcesA = sortedUnique(asList(a.Resource));
+        const resourcesB = sortedUnique(asList(b.Resource));
+        const sameResources = sameList(resourcesA, resourcesB);
+        if (!sameResources && !sameList(sortedUnique(a.Action), sortedUnique(b.Action))) continue;
+        const resources = sameResources ? resourcesA : sortedUnique([...resourcesA, ...resourcesB]);
+        a.Action = sortedUnique([...a.Action, ...b.Action]);
+        a.Resource = resources.length === 1 ? resources[0]! : resources;
+        result[i]!.why = sortedUnique([...result[i]!.why, ...result[j]!.why]);
+        result.splice(j, 1);
+        merged = true;
+        break search;
+      }
+    }
+  }
+  return result;
+}
+
+/** A statement too big for one document, cut into statements of fewer actions. */
+function cutActions(piece: Piece, maxSize: number, used: Set<string>): Piece[] {
+  const parts: Piece[] = [];
+  let actions: string[] = [];
+  const make = (list: string[], index: number): Piece => ({
+    ...piece,
+    statement: { ...piece.statement, Sid: index === 0 ? piece.statement.Sid : uniqueSid(`${piece.statement.Sid}Part${index + 1}`, used), Action: list },
+  });
+  for (const action of piece.statement.Action) {
+    const candidate = [...actions, action];
+    if (actions.length > 0 && policySize(documentOf([make(candidate, parts.length).statement])) > maxSize) {
+      parts.push(make(actions, parts.length));
+      actions = [action];
+    } else actions = candidate;
+  }
+  parts.push(make(actions, parts.length));
+  return parts;
+}
+
+/**
+ * Managed policies of at most `maxSize` characters each, for a policy too big to attach as one.
+ * Statements are cut by service and each service is kept in one document where it fits
+ * (first fit, largest service first), so the documents stay the same while the table does.
+ */
+export function splitPolicy(built: BuiltPolicy, options: { namePrefix: string; maxSize?: number }): SplitPolicy {
+  const maxSize = options.maxSize ?? MANAGED_POLICY_MAX_CHARS;
+  const used = new Set(built.document.Statement.map((statement) => statement.Sid));
+  const byService = new Map<string, Piece[]>();
+  for (const piece of piecesByService(built, used)) byService.set(piece.service, [...(byService.get(piece.service) ?? []), piece]);
+  const sizeOf = (pieces: readonly Piece[]) => policySize(documentOf(pieces.map((piece) => piece.statement)));
+  const groups = [...byService.values()].map((pieces) => compactStatements(pieces)).sort((a, b) => sizeOf(b) - sizeOf(a) || a[0]!.service.localeCompare(b[0]!.service));
+
+  const documents: Piece[][] = [];
+  const place = (pieces: Piece[]): boolean => {
+    const target = documents.find((document) => sizeOf([...document, ...pieces]) <= maxSize);
+    if (target) target.push(...pieces);
+    else if (sizeOf(pieces) <= maxSize) documents.push([...pieces]);
+    else return false;
+    return true;
+  };
+  for (const group of groups) {
+    if (place(group)) continue;
+    // A service too big for one document: its statements go where they fit, cut if need be.
+    for (const piece of [...group].sort((a, b) => sizeOf([b]) - sizeOf([a]))) {
+      if (place([piece])) continue;
+      // One action can be too big only if its resources are: left whole, and the size test says so.
+      for (const part of cutActions(piece, maxSize, used)) if (!place([part])) documents.push([part]);
+    }
+  }
+
+  const ordered = documents.map((pieces) => [...pieces].sort((a, b) => a.order - b.order || a.service.localeCompare(b.service)));
+  const policies = ordered.map((pieces, index): ManagedPolicy => {
+    const document = documentOf(pieces.map((piece) => piece.statement));
+    return { name: `${options.namePrefix}-${index + 1}`, document, size: policySize(document), services: sortedUnique(pieces.map((piece) => piece.service)) };
+  });
+  const notes = ordered.flat().map((piece): StatementNote => ({ sid: piece.statement.Sid, scope: built.notes[piece.order]!.scope, why: piece.why }));
+  return { policies, notes };
+}
+
+export interface PolicyLayout {
+  /** False: one policy, to attach inline. True: managed policies of at most 6,144 characters each. */
+  split: boolean;
+  /** Why it is split: asked for (--split), or too big for a role's inline policies. */
+  reason?: 'asked' | 'too-big-for-inline';
+  policies: ManagedPolicy[];
+  notes: StatementNote[];
+}
+
+/** One policy while it fits a role's inline policies (unless split is asked for), else managed ones. */
+export function layOutPolicy(built: BuiltPolicy, options: { namePrefix: string; split?: boolean }): PolicyLayout {
+  const size = policySize(built.document);
+  if (!options.split && size <= INLINE_ROLE_POLICY_MAX_CHARS) {
+    const services = sortedUnique(built.actions.map(serviceOfAction));
+    return { split: false, policies: [{ name: options.namePrefix, document: built.document, size, services }], notes: built.notes };
+  }
+  return { split: true, reason: options.split ? 'asked' : 'too-big-for-inline', ...splitPolicy(built, { namePrefix: options.namePrefix }) };
+}
+

@@ -15,7 +15,19 @@ export type ReportEvent =
   | { type: 'mutation'; service: string; operation: string; resource: string; step?: string }
   | { type: 'aws-call'; service: string; operation: string; elapsedMs: number; error?: string }
   | { type: 'message'; level: 'info' | 'warn' | 'debug'; message: string }
-  | { type: 'error'; code: string; message: string; hint?: string; step?: string; resource?: string; exitCode: number };
+  | {
+      type: 'error';
+      code: string;
+      message: string;
+      hint?: string;
+      step?: string;
+      resource?: string;
+      exitCode: number;
+      /** The facts behind the error (a failed rollout's explanation), for --json. */
+      details?: Readonly<Record<string, unknown>>;
+      /** The same facts as lines for people; never written as JSON. */
+      detailLines?: string[];
+    };
 
 export type Verbosity = 'quiet' | 'normal' | 'verbose';
 
@@ -137,6 +149,8 @@ export class Reporter {
       ...(error.hint ? { hint: error.hint } : {}),
       ...(error.step ? { step: error.step } : {}),
       ...(error.resource ? { resource: error.resource } : {}),
+      ...(error.details ? { details: error.details } : {}),
+      ...(error.detailLines().length > 0 ? { detailLines: error.detailLines() } : {}),
     });
   }
 
@@ -149,12 +163,19 @@ export class Reporter {
     if (humanLines.length > 0) this.options.stdout.write(`${humanLines.join('\n')}\n`);
   }
 
+  /** One record of a result that streams (`logs`): a JSON line on stdout, or one line of text. */
+  record(document: Record<string, unknown>, humanLine: string): void {
+    this.options.stdout.write(`${this.options.json ? JSON.stringify(document) : humanLine}\n`);
+  }
+
   private renderJsonLine(event: ReportEvent): void {
     // stdout is kept for the one result document; events go to stderr as JSON lines.
     if (this.options.verbosity === 'quiet' && event.type !== 'error') return;
     if (event.type === 'aws-call' && this.options.verbosity !== 'verbose') return;
     if (event.type === 'message' && event.level === 'debug' && this.options.verbosity !== 'verbose') return;
-    this.options.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
+    // Pre-rendered text for people stays out of the JSON; `details` carries the same facts.
+    const { detailLines: _forPeople, ...jsonEvent } = event as ReportEvent & { detailLines?: string[] };
+    this.options.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...jsonEvent })}\n`);
   }
 
   private renderHuman(event: ReportEvent): void {
@@ -191,6 +212,7 @@ export class Reporter {
         return;
       case 'error':
         write(`error: ${event.message}`);
+        for (const line of event.detailLines ?? []) write(line);
         if (event.hint) write(`  hint: ${event.hint}`);
         return;
     }

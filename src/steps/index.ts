@@ -3,6 +3,7 @@ import { capacityStep } from './capacity.js';
 import { certificateStep } from './certificate.js';
 import { clusterStep } from './cluster.js';
 import { dnsRecordStep } from './dns-record.js';
+import { executionRoleStep } from './execution-role.js';
 import { hostRuleStep } from './host-rule.js';
 import { hostedZoneStep } from './hosted-zone.js';
 import { httpRedirectListenerStep } from './http-redirect-listener.js';
@@ -10,6 +11,7 @@ import { httpsListenerStep } from './https-listener.js';
 import { keyPairStep } from './key-pair.js';
 import { loadBalancerSecurityGroupStep } from './load-balancer-security-group.js';
 import { loadBalancerStep } from './load-balancer.js';
+import { logGroupStep } from './log-group.js';
 import { networkStep } from './network.js';
 import { securityGroupIngressStep } from './security-group-ingress.js';
 import { serviceStep } from './service.js';
@@ -41,6 +43,8 @@ export const STEPS: readonly AnyResource[] = [
   clusterStep,
   keyPairStep,
   capacityStep,
+  logGroupStep,
+  executionRoleStep,
   taskDefinitionStep,
   serviceStep,
 ];

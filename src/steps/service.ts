@@ -17,7 +17,8 @@ import { AuthecsError } from '../errors.js';
 import type { NetworkOutput, ServiceOutput } from './outputs.js';
 import { defineResource, isUnknown, known, UNKNOWN, type Effect, type Live, type Maybe } from './resource.js';
 import { CONTAINER_NAME } from './shared/ecs.js';
-import { pollUntil, retryWhileInUse } from './shared/poll.js';
+import { retryWhileInUse } from './shared/poll.js';
+import { watchRollout } from './shared/rollout.js';
 import { SERVICE_LINKED_ROLE_NOT_READY } from './shared/service-linked-role.js';
 import { ecsStackTags, hasStackTag } from './shared/tags.js';
 import type { StepContext } from './step.js';
@@ -31,9 +32,20 @@ const LOAD_BALANCER_RETRY_SECONDS = 5;
 const LOAD_BALANCER_RETRY_TIMEOUT_SECONDS = 120;
 const NO_LOAD_BALANCER = /does not have an associated load balancer/i;
 const GONE_CODES = ['ServiceNotFoundException', 'ServiceNotActiveException', 'ClusterNotFoundException'];
-// The article's grace period and rollout bounds: half the tasks may stop, so 2 tasks on 2 instances can roll.
-const HEALTH_CHECK_GRACE_PERIOD_SECONDS = 60;
-const DEPLOYMENT_CONFIGURATION = { minimumHealthyPercent: 50, maximumPercent: 200 };
+// The article's rollout bounds: half the tasks may stop, so 2 tasks on 2 instances can roll. The
+// circuit breaker stops a rollout whose tasks keep failing and rolls back to the last completed
+// deployment (ECS guide, "How the Amazon ECS deployment circuit breaker detects failures").
+const DEPLOYMENT_CONFIGURATION: DeploymentSettings = {
+  minimumHealthyPercent: 50,
+  maximumPercent: 200,
+  deploymentCircuitBreaker: { enable: true, rollback: true },
+};
+
+export interface DeploymentSettings {
+  minimumHealthyPercent: number;
+  maximumPercent: number;
+  deploymentCircuitBreaker: { enable: boolean; rollback: boolean };
+}
 
 export interface DesiredLoadBalancer {
   targetGroupArn: Maybe<string>;
@@ -58,7 +70,7 @@ export interface DesiredService {
   /** Fargate only (awsvpc); undefined under EC2, whose bridge-mode tasks use the instance's network. */
   networkConfiguration: Maybe<DesiredNetworkConfiguration> | undefined;
   healthCheckGracePeriodSeconds: number;
-  deploymentConfiguration: { minimumHealthyPercent: number; maximumPercent: number };
+  deploymentConfiguration: DeploymentSettings;
 }
 
 /** `want` with every dependency's value known: what create and update send. */
@@ -166,7 +178,18 @@ function live(service: Service, cluster: string): Live<'service', DesiredService
       networkConfiguration: observedNetwork(service.networkConfiguration),
       // AWS always reports these; an emulator that leaves them out cannot be compared on them.
       ...(service.healthCheckGracePeriodSeconds === undefined ? {} : { healthCheckGracePeriodSeconds: service.healthCheckGracePeriodSeconds }),
-      ...(deployment ? { deploymentConfiguration: { minimumHealthyPercent: deployment.minimumHealthyPercent!, maximumPercent: deployment.maximumPercent! } } : {}),
+      ...(deployment
+        ? {
+            deploymentConfiguration: {
+              minimumHealthyPercent: deployment.minimumHealthyPercent!,
+              maximumPercent: deployment.maximumPercent!,
+              deploymentCircuitBreaker: {
+                enable: deployment.deploymentCircuitBreaker?.enable ?? false,
+                rollback: deployment.deploymentCircuitBreaker?.rollback ?? false,
+              },
+            },
+          }
+        : {}),
     },
     created: true,
     settled: isStable(service),
@@ -201,28 +224,22 @@ async function waitUntilInactive(context: Context, cluster: string, name: string
   }
 }
 
-async function waitUntilStable(context: Context, cluster: string, name: string, desiredCount: number): Promise<void> {
-  let latest: Service | undefined;
-  await pollUntil(context, {
-    description: `service ${name} to be stable (${desiredCount} tasks running)`,
-    intervalSeconds: STABLE_POLL_SECONDS,
-    check: async () => {
-      latest = await describeService(context, cluster, name);
-      if (!latest || latest.status !== 'ACTIVE') {
-        throw new AuthecsError(`Service ${name} is ${latest?.status ?? 'missing'} while waiting for it to be stable`, {
-          code: 'SERVICE_GONE',
-          exit: 'aws',
-          hint: 'Something deleted the service; run `authecs up` again to recreate it.',
-        });
-      }
-      return isStable(latest) ? latest : undefined;
-    },
-    onWaiting: () => `running ${latest?.runningCount ?? 0}/${latest?.desiredCount ?? desiredCount}`,
-    timeoutCode: 'SERVICE_NOT_STABLE',
-    timeoutHint:
-      `Check the target health of ${context.hasOutput('target-group') ? context.output('target-group').name : 'the target group'} ` +
-      `(aws elbv2 describe-target-health) and the service events (aws ecs describe-services --cluster ${cluster} --services ${name}); ` +
-      'then run `authecs up` again to keep waiting.',
+/**
+ * Follows a rollout to its end: done when the deployment completed and the tasks run; a failed,
+ * rolled-back or timed-out rollout throws RolloutFailedError with the facts that explain it.
+ */
+async function waitUntilStable(context: Context, cluster: string, name: string, desiredCount: number, taskDefinitionArn?: string): Promise<void> {
+  const { config } = context;
+  await watchRollout(context, {
+    cluster,
+    service: name,
+    desiredCount,
+    timeoutSeconds: context.waitTimeoutSeconds,
+    pollSeconds: STABLE_POLL_SECONDS,
+    ...(taskDefinitionArn ? { taskDefinitionArn } : {}),
+    ...(context.hasOutput('target-group') ? { targetGroupArn: context.output('target-group').targetGroupArn } : {}),
+    ...(context.hasOutput('log-group') ? { logGroupName: context.output('log-group').logGroupName } : {}),
+    healthCheck: { path: config.healthCheckPath, matcher: config.healthCheckMatcher, gracePeriodSeconds: config.healthCheckGracePeriodSeconds, containerPort: config.containerPort },
   });
 }
 
@@ -288,11 +305,23 @@ const serviceEffects: { readonly [Field in keyof DesiredService]-?: Effect } = {
   deploymentConfiguration: 'update',
 };
 
+/**
+ * `deploy`: points the service at a revision (or, with force, starts a new deployment of the same
+ * one, for a moving tag such as latest), then with wait follows the rollout to its end.
+ */
+export async function rollOutRevision(context: Context, service: ServiceOutput, taskDefinitionArn: string, options: { force: boolean; wait: boolean }): Promise<void> {
+  context.progress(`deploying ${taskDefinitionArn.split('/').pop()} to service ${service.serviceName}${options.force ? ' (new deployment)' : ''}`);
+  await context.clients.ecs.send(
+    new UpdateServiceCommand({ cluster: service.clusterName, service: service.serviceName, taskDefinition: taskDefinitionArn, ...(options.force ? { forceNewDeployment: true } : {}) }),
+  );
+  if (options.wait) await waitUntilStable(context, service.clusterName, service.serviceName, context.config.desiredCount, taskDefinitionArn);
+}
+
 export const serviceStep = defineResource<'service', DesiredService>({
   name: 'service',
   title: 'ECS service',
   articleSection: 'Create the ECS service',
-  dependsOn: ['cluster', 'task-definition', 'capacity', 'host-rule', 'target-group', 'network'],
+  dependsOn: ['cluster', 'task-definition', 'capacity', 'host-rule', 'target-group', 'network', 'log-group'],
 
   desired(config, inputs) {
     return {
@@ -307,8 +336,8 @@ export const serviceStep = defineResource<'service', DesiredService>({
         containerPort: config.containerPort,
       },
       networkConfiguration: config.launchType === 'FARGATE' ? required(inputs.network, networkConfigurationOf) : undefined,
-      healthCheckGracePeriodSeconds: HEALTH_CHECK_GRACE_PERIOD_SECONDS,
-      deploymentConfiguration: { ...DEPLOYMENT_CONFIGURATION },
+      healthCheckGracePeriodSeconds: config.healthCheckGracePeriodSeconds,
+      deploymentConfiguration: { ...DEPLOYMENT_CONFIGURATION, deploymentCircuitBreaker: { ...DEPLOYMENT_CONFIGURATION.deploymentCircuitBreaker } },
     };
   },
   effects: serviceEffects,
@@ -352,7 +381,7 @@ export const serviceStep = defineResource<'service', DesiredService>({
     const service = existing?.status === 'ACTIVE' ? existing : await createService(context, createInput(want, context.stack));
     const output = toOutput(service, want.cluster);
     context.save({ created: true, data: output });
-    await waitUntilStable(context, want.cluster, want.serviceName, want.desiredCount);
+    await waitUntilStable(context, want.cluster, want.serviceName, want.desiredCount, want.taskDefinitionArn);
     return output;
   },
 
@@ -368,7 +397,7 @@ export const serviceStep = defineResource<'service', DesiredService>({
       if (response.service) output = toOutput(response.service, output.clusterName);
       context.save({ data: output });
     }
-    await waitUntilStable(context, output.clusterName, output.serviceName, want.desiredCount);
+    await waitUntilStable(context, output.clusterName, output.serviceName, want.desiredCount, want.taskDefinitionArn);
     return output;
   },
 

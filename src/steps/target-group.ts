@@ -55,18 +55,21 @@ export interface DesiredTargetGroup {
   attributes: Record<string, string>;
 }
 
-// The ALB's defaults for an HTTP target group, as the article leaves them, now sent explicitly
-// so drift shows (ALB user guide, "Health checks for your target groups").
-const HEALTH_CHECK: DesiredHealthCheck = {
-  protocol: 'HTTP',
-  port: 'traffic-port',
-  path: '/',
-  intervalSeconds: 30,
-  timeoutSeconds: 5,
-  healthyThreshold: 5,
-  unhealthyThreshold: 2,
-  matcher: '200',
-};
+// The ALB's defaults for an HTTP target group unless the settings say otherwise, sent explicitly
+// so drift shows (ALB user guide, "Health checks for your target groups"). The timeout must stay
+// below the interval (2-120 s; aws/aws-cdk#22200): 5 s, or interval - 1 at the 5 s minimum.
+export function healthCheckOf(config: Config): DesiredHealthCheck {
+  return {
+    protocol: 'HTTP',
+    port: 'traffic-port',
+    path: config.healthCheckPath,
+    intervalSeconds: config.healthCheckIntervalSeconds,
+    timeoutSeconds: Math.min(5, config.healthCheckIntervalSeconds - 1),
+    healthyThreshold: config.healthyThreshold,
+    unhealthyThreshold: config.unhealthyThreshold,
+    matcher: config.healthCheckMatcher,
+  };
+}
 
 export function targetTypeFor(config: Config): 'instance' | 'ip' {
   // Fargate tasks use awsvpc networking and register by IP; EC2 tasks (bridge) by instance.
@@ -112,7 +115,7 @@ async function locate(context: Context): Promise<TargetGroup | undefined> {
   return named;
 }
 
-function healthCheckOf(group: TargetGroup): DesiredHealthCheck {
+function observedHealthCheck(group: TargetGroup): DesiredHealthCheck {
   return {
     protocol: group.HealthCheckProtocol!,
     port: group.HealthCheckPort!,
@@ -220,7 +223,7 @@ export const targetGroupStep = defineResource<'target-group', DesiredTargetGroup
     protocol: 'HTTP',
     targetType: targetTypeFor(config),
     vpcId: known(inputs.network, (network) => network.vpcId) ?? UNKNOWN,
-    healthCheck: HEALTH_CHECK,
+    healthCheck: healthCheckOf(config),
     attributes: { [DEREGISTRATION_DELAY_KEY]: DEREGISTRATION_DELAY_SECONDS },
   }),
 
@@ -255,8 +258,11 @@ export const targetGroupStep = defineResource<'target-group', DesiredTargetGroup
       port: description.Target?.Port,
       state: description.TargetHealth?.State ?? 'unknown',
       ...(description.TargetHealth?.Reason ? { reason: description.TargetHealth.Reason } : {}),
+      ...(description.TargetHealth?.Description ? { description: description.TargetHealth.Description } : {}),
     }));
     const healthyCount = targets.filter((target) => target.state === 'healthy').length;
+    // AWS's reason codes (Target.ResponseCodeMismatch, Target.Timeout …) say why a target is not healthy.
+    const reasons = [...new Set(targets.filter((target) => target.state !== 'healthy').map((target) => `${target.state}${'reason' in target ? ` ${target.reason}` : ''}`))];
     const desiredCount = context.config.desiredCount;
     const live: Live<'target-group', DesiredTargetGroup> = {
       output: toOutput(group, configuredName),
@@ -266,11 +272,11 @@ export const targetGroupStep = defineResource<'target-group', DesiredTargetGroup
         protocol: group.Protocol!,
         targetType: group.TargetType === 'ip' ? 'ip' : 'instance',
         vpcId: group.VpcId!,
-        healthCheck: healthCheckOf(group),
+        healthCheck: observedHealthCheck(group),
         attributes,
       },
       created: true,
-      health: { healthy: healthyCount >= desiredCount, summary: `${healthyCount}/${desiredCount} healthy`, details: { targets } },
+      health: { healthy: healthyCount >= desiredCount, summary: `${healthyCount}/${desiredCount} healthy${reasons.length ? ` (${reasons.join(', ')})` : ''}`, details: { targets } },
     };
     return live;
   },

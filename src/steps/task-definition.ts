@@ -6,6 +6,7 @@ import {
   RegisterTaskDefinitionCommand,
   type Compatibility,
   type ContainerDefinition,
+  type LogConfiguration,
   type NetworkMode,
   type RegisterTaskDefinitionCommandInput,
   type Tag,
@@ -14,9 +15,12 @@ import {
 } from '@aws-sdk/client-ecs';
 import { hasErrorCode } from '../aws/errors.js';
 import type { TaskDefinitionOutput } from './outputs.js';
-import { defineResource, diffFields, type Effect, type Live } from './resource.js';
+import { defineResource, diffFields, known, UNKNOWN, type Effect, type Live, type Maybe } from './resource.js';
 import { CONTAINER_NAME } from './shared/ecs.js';
 import { checkFargateSize } from './shared/fargate.js';
+import { LOG_STREAM_PREFIX } from './shared/rollout.js';
+
+export { LOG_STREAM_PREFIX };
 import { ecsStackTags, hasStackTag } from './shared/tags.js';
 import type { StepContext } from './step.js';
 
@@ -35,6 +39,12 @@ export interface DesiredContainer {
   /** Container memory (MiB): EC2 only, where the task has no task-level size. */
   memory?: number;
   portMappings: DesiredPortMapping[];
+  /** --env, sorted by name. Plain values: they are visible in the task definition. */
+  environment: { name: string; value: string }[];
+  /** --secret, sorted by name: ECS reads each valueFrom at task start; the value is never here. */
+  secrets: { name: string; valueFrom: string }[];
+  /** awslogs to the stack's log group, one stream per task: authecs/web/<task id>. */
+  logConfiguration: { logDriver: 'awslogs'; options: Record<string, string> };
 }
 
 /** The registration input authecs wants, normalised so one wish always compares equal. */
@@ -45,8 +55,12 @@ export interface DesiredTaskDefinition {
   /** Task-level size: Fargate requires it; the article's EC2 task has none. */
   cpu?: string;
   memory?: string;
+  /** The task execution role: Fargate's awslogs and any --secret need it; EC2 without secrets has none. */
+  executionRoleArn: Maybe<string> | undefined;
   container: DesiredContainer;
 }
+
+
 
 // A revision cannot be edited: to change it, register a new revision and point the service at it
 // (ECS guide, "Updating a task definition"; RegisterTaskDefinition numbers each one in the family).
@@ -56,6 +70,7 @@ const taskDefinitionEffects: { readonly [Field in keyof DesiredTaskDefinition]-?
   requiresCompatibilities: 'replace',
   cpu: 'replace',
   memory: 'replace',
+  executionRoleArn: 'replace',
   container: 'replace',
 };
 
@@ -96,6 +111,7 @@ function observe(taskDefinition: TaskDefinition): Partial<DesiredTaskDefinition>
     // Present even when absent on AWS (EC2 without a task size), so a change to or from one is seen.
     cpu: taskDefinition.cpu,
     memory: taskDefinition.memory,
+    executionRoleArn: taskDefinition.executionRoleArn,
     container: container && {
       // More than one container never matches the compose file's single one: say which are there.
       name: containers.length === 1 ? container.name! : containers.map((each) => each.name).join(', '),
@@ -110,8 +126,20 @@ function observe(taskDefinition: TaskDefinition): Partial<DesiredTaskDefinition>
           protocol: mapping.protocol ?? 'tcp',
         })),
       ),
+      environment: byName((container.environment ?? []).map((variable) => ({ name: variable.name!, value: variable.value ?? '' }))),
+      secrets: byName((container.secrets ?? []).map((secret) => ({ name: secret.name!, valueFrom: secret.valueFrom! }))),
+      logConfiguration: observedLogConfiguration(container.logConfiguration),
     },
   };
+}
+
+function byName<Entry extends { name: string }>(entries: Entry[]): Entry[] {
+  return [...entries].sort((left, right) => left.name.localeCompare(right.name));
+}
+
+function observedLogConfiguration(configuration: LogConfiguration | undefined): DesiredContainer['logConfiguration'] {
+  // A revision from before the stack had logs has none: it then differs, and is replaced.
+  return { logDriver: (configuration?.logDriver ?? 'none') as 'awslogs', options: { ...(configuration?.options ?? {}) } };
 }
 
 function registrationInput(want: DesiredTaskDefinition, stack: string): RegisterTaskDefinitionCommandInput {
@@ -122,6 +150,7 @@ function registrationInput(want: DesiredTaskDefinition, stack: string): Register
     requiresCompatibilities: want.requiresCompatibilities,
     ...(want.cpu === undefined ? {} : { cpu: want.cpu }),
     ...(want.memory === undefined ? {} : { memory: want.memory }),
+    ...(want.executionRoleArn === undefined ? {} : { executionRoleArn: want.executionRoleArn as string }),
     containerDefinitions: [
       {
         name: container.name,
@@ -129,6 +158,9 @@ function registrationInput(want: DesiredTaskDefinition, stack: string): Register
         essential: container.essential,
         ...(container.memory === undefined ? {} : { memory: container.memory }),
         portMappings: container.portMappings,
+        ...(container.environment.length ? { environment: container.environment } : {}),
+        ...(container.secrets.length ? { secrets: container.secrets } : {}),
+        logConfiguration: container.logConfiguration,
       },
     ],
     tags: ecsStackTags(stack),
@@ -217,10 +249,11 @@ export const taskDefinitionStep = defineResource<'task-definition', DesiredTaskD
   name: 'task-definition',
   title: 'ECS task definition',
   articleSection: 'Configuring the ECS service',
-  dependsOn: [],
+  // The log group exists before a task can write to it; the execution role before ECS assumes it.
+  dependsOn: ['log-group', 'execution-role'],
 
   /** What `ecs-cli compose` registers for the article's compose file (web, the image, port:port). */
-  desired(config) {
+  desired(config, inputs) {
     const fargate = config.launchType === 'FARGATE';
     const portMappings: DesiredPortMapping[] = [{ containerPort: config.containerPort, hostPort: config.containerPort, protocol: 'tcp' }];
     return {
@@ -228,6 +261,7 @@ export const taskDefinitionStep = defineResource<'task-definition', DesiredTaskD
       networkMode: fargate ? 'awsvpc' : 'bridge',
       requiresCompatibilities: [config.launchType],
       ...(fargate ? { cpu: String(config.taskCpu), memory: String(config.taskMemory) } : {}),
+      executionRoleArn: known(inputs['execution-role'], (role) => role.roleArn),
       container: {
         name: CONTAINER_NAME,
         image: config.image,
@@ -235,6 +269,16 @@ export const taskDefinitionStep = defineResource<'task-definition', DesiredTaskD
         // ecs-cli's default container memory (512 MiB) is the taskMemory default.
         ...(fargate ? {} : { memory: config.taskMemory }),
         portMappings,
+        environment: byName(Object.entries(config.environment).map(([name, value]) => ({ name, value }))),
+        secrets: byName(Object.entries(config.secrets).map(([name, valueFrom]) => ({ name, valueFrom }))),
+        logConfiguration: {
+          logDriver: 'awslogs',
+          options: {
+            'awslogs-group': known(inputs['log-group'], (group) => group.logGroupName) ?? UNKNOWN,
+            'awslogs-region': config.region,
+            'awslogs-stream-prefix': LOG_STREAM_PREFIX,
+          } as Record<string, string>,
+        },
       },
     };
   },

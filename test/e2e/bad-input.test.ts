@@ -3,7 +3,7 @@
  * code, and nothing is created. "Nothing" is checked against a snapshot of moto taken before the
  * run, so a step that ran in parallel and created something before the failure is caught.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CreateLoadBalancerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { describe, expect, it } from 'vitest';
@@ -74,4 +74,25 @@ describe.skipIf(skipE2e)('bad input against a live endpoint', () => {
     }
     expect(await snapshot(e2e.clients)).toEqual(before);
   });
+
+  // Issue 10: the app's own settings are checked before the first AWS call, and before the lock.
+  const APP_SETTING_CASES: { name: string; args: string[]; code: string; message: RegExp }[] = [
+    { name: 'a malformed --env', args: ['--env', 'NO_EQUALS_SIGN'], code: 'CONFIG_INVALID', message: /--env: "NO_EQUALS_SIGN" is not KEY=VALUE/ },
+    { name: 'a secret ARN of the wrong service', args: ['--secret', 'DB=arn:aws:s3:::bucket/key'], code: 'CONFIG_INVALID', message: /--secret.*must be the ARN of an SSM parameter/ },
+    { name: 'a secret ARN in another region', args: ['--secret', 'DB=arn:aws:ssm:us-east-1:123456789012:parameter/db'], code: 'CONFIG_INVALID', message: /is in us-east-1, but the stack runs in eu-west-1/ },
+    { name: 'an unreadable --env-file', args: ['--env-file', 'no-such.env'], code: 'ENV_FILE_UNREADABLE', message: /Cannot read the env file .*no-such\.env/ },
+  ];
+  for (const entry of APP_SETTING_CASES) {
+    it(`${entry.name}: exit 2, ${entry.code}, nothing created and no state file`, async () => {
+      const before = await snapshot(e2e.clients);
+      const run = await e2e.authecs(['up', '--json', ...entry.args]);
+      expect(run.code, describeRun(run)).toBe(2);
+      const error = errorEvent(run);
+      expect(error, describeRun(run)).toMatchObject({ code: entry.code, exitCode: 2 });
+      expect(error?.message).toMatch(entry.message);
+      expect(error?.hint).toBeTruthy();
+      expect(existsSync(e2e.statePath())).toBe(false);
+      expect(await snapshot(e2e.clients)).toEqual(before);
+    });
+  }
 });

@@ -41,6 +41,8 @@ import {
   type Rule,
   type TargetGroup,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import { ListRolesCommand } from '@aws-sdk/client-iam';
 import { ListHostedZonesCommand, ListResourceRecordSetsCommand, type ResourceRecordSet } from '@aws-sdk/client-route-53';
 import type { EmulatorClients } from './fixtures.js';
 
@@ -77,6 +79,9 @@ export interface Inventory {
   keyPairs: string[];
   launchTemplates: string[];
   stacks: string[];
+  logGroups: string[];
+  /** IAM roles with their paths (the fixtures' instance role, authecs's execution roles). */
+  roles: string[];
 }
 
 /** Reads everything authecs could have made, plus the fixtures. */
@@ -168,7 +173,12 @@ export async function readInventory(clients: EmulatorClients, options: { domainP
   const stackSummaries = (await clients.cloudformation.send(new ListStacksCommand({}))).StackSummaries ?? [];
   const stacks = stackSummaries.filter((stack) => stack.StackStatus !== 'DELETE_COMPLETE').map((stack) => `${stack.StackName} ${stack.StackStatus}`);
 
+  const logGroups = ((await clients.logs.send(new DescribeLogGroupsCommand({}))).logGroups ?? []).map((group) => group.logGroupName ?? '');
+  const roles = ((await clients.iam.send(new ListRolesCommand({}))).Roles ?? []).map((role) => `${role.Path}${role.RoleName}`);
+
   return {
+    logGroups,
+    roles,
     loadBalancers,
     listeners,
     rules,
@@ -221,6 +231,8 @@ export function identifiers(inventory: Inventory): Record<string, string[]> {
     keyPairs: sorted(inventory.keyPairs),
     launchTemplates: sorted(inventory.launchTemplates),
     stacks: sorted(inventory.stacks),
+    logGroups: sorted(inventory.logGroups),
+    roles: sorted(inventory.roles),
   };
 }
 

@@ -39,6 +39,8 @@ const NETWORK_CASCADE = [
 ];
 const SECOND_NETWORK = { notOnMoto: 'needs a second network; the replacement chain is covered by the plan above and the engine tests' };
 
+const TD_MOVE = ['DeleteTaskDefinitions', 'DeregisterTaskDefinition', 'RegisterTaskDefinition', 'UpdateService'];
+
 export const SETTING_CASES: Record<ConfigKey, SettingCase> = {
   region: { kind: 'identity', why: 'a stack stays in its region: another --region is refused (REGION_CHANGE_REFUSED); down, then up there' },
   profile: { kind: 'machine' },
@@ -46,6 +48,7 @@ export const SETTING_CASES: Record<ConfigKey, SettingCase> = {
   stateFile: { kind: 'machine' },
   cluster: { kind: 'identity', why: 'names the stack and its state file: another --cluster is another stack' },
   certificateTimeoutMinutes: { kind: 'run' },
+  envFile: { kind: 'run' },
   waitTimeoutMinutes: { kind: 'run' },
 
   domain: {
@@ -172,7 +175,9 @@ export const SETTING_CASES: Record<ConfigKey, SettingCase> = {
       'host-rule:update[targetGroupArn/update]',
       'key-pair:delete[]',
       'capacity:delete[]',
-      'task-definition:replace[networkMode/replace,requiresCompatibilities/replace,container/replace]',
+      // Fargate's awslogs driver writes with the task execution role, which EC2 without secrets has no need of.
+      'execution-role:create[]',
+      'task-definition:replace[networkMode/replace,requiresCompatibilities/replace,executionRoleArn/replace,container/replace]',
       'service:replace[taskDefinitionArn/update,launchType/replace,loadBalancer/update,networkConfiguration/update]',
     ],
     calls: { notOnMoto: 'covered by the plan here and the engine test of a launch type switch; each launch type runs end to end on its own' },
@@ -250,5 +255,32 @@ export const SETTING_CASES: Record<ConfigKey, SettingCase> = {
     value: 1024,
     plan: ['task-definition:replace[container/replace]', 'service:update[taskDefinitionArn/update]'],
     calls: ['DeleteTaskDefinitions', 'DeregisterTaskDefinition', 'RegisterTaskDefinition', 'UpdateService'],
+  },
+  logRetentionDays: { kind: 'stack', value: 7, plan: ['log-group:update[retentionInDays/update]'], calls: ['PutRetentionPolicy'] },
+  environment: {
+    kind: 'stack',
+    value: { FOO: 'bar', LOG_LEVEL: 'debug' },
+    args: ['--env', 'FOO=bar', '--env', 'LOG_LEVEL=debug'],
+    plan: ['task-definition:replace[container/replace]', 'service:update[taskDefinitionArn/update]'],
+    calls: TD_MOVE,
+  },
+  secrets: {
+    kind: 'stack',
+    value: { DB_PASSWORD: 'arn:aws:ssm:eu-west-1:123456789012:parameter/app/db-password' },
+    args: ['--secret', 'DB_PASSWORD=arn:aws:ssm:eu-west-1:123456789012:parameter/app/db-password'],
+    // Under EC2 the stack has no execution role until a secret needs one.
+    plan: ['execution-role:create[]', 'task-definition:replace[executionRoleArn/replace,container/replace]', 'service:update[taskDefinitionArn/update]'],
+    calls: ['AttachRolePolicy', 'CreateRole', 'DeleteTaskDefinitions', 'DeregisterTaskDefinition', 'PutRolePolicy', 'RegisterTaskDefinition', 'UpdateService'],
+  },
+  healthCheckPath: { kind: 'stack', value: '/healthz', plan: ['target-group:update[healthCheck/update]'], calls: ['ModifyTargetGroup'] },
+  healthCheckIntervalSeconds: { kind: 'stack', value: 10, plan: ['target-group:update[healthCheck/update]'], calls: ['ModifyTargetGroup'] },
+  healthyThreshold: { kind: 'stack', value: 2, plan: ['target-group:update[healthCheck/update]'], calls: ['ModifyTargetGroup'] },
+  unhealthyThreshold: { kind: 'stack', value: 3, plan: ['target-group:update[healthCheck/update]'], calls: ['ModifyTargetGroup'] },
+  healthCheckMatcher: { kind: 'stack', value: '200-299', plan: ['target-group:update[healthCheck/update]'], calls: ['ModifyTargetGroup'] },
+  healthCheckGracePeriodSeconds: {
+    kind: 'stack',
+    value: 120,
+    plan: ['service:update[healthCheckGracePeriodSeconds/update]'],
+    calls: { notOnMoto: 'moto leaves healthCheckGracePeriodSeconds out of DescribeServices, so neither the change nor its convergence can be observed there' },
   },
 };

@@ -127,6 +127,86 @@ describe('configuration', () => {
     expect(loadBaseConfig({ flags: {}, env: {}, cwd })).toMatchObject({ cluster: 'ecsauth', waitTimeoutMinutes: 20 });
   });
 
+  describe("the app's environment, secrets and health check", () => {
+    const ssmArn = 'arn:aws:ssm:eu-west-1:123456789012:parameter/app/db-password';
+    const secretArn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/api-key-AbCdEf';
+
+    it('--env entries (repeated) and --secret entries become name → value maps', () => {
+      const config = loadUpConfig({ flags: { environment: ['FOO=bar', 'URL=https://x.example/?a=b=c'], secrets: [`DB_PASSWORD=${ssmArn}`, `API_KEY=${secretArn}`] }, env: minimalEnv, cwd });
+      expect(config.environment).toEqual({ FOO: 'bar', URL: 'https://x.example/?a=b=c' });
+      expect(config.secrets).toEqual({ DB_PASSWORD: ssmArn, API_KEY: secretArn });
+    });
+
+    it('--env-file is read from the working directory and --env wins over its entries', () => {
+      writeFileSync(join(cwd, 'app.env'), 'FOO=from-file\nLOG_LEVEL=info\n# a comment\n');
+      const config = loadUpConfig({ flags: { envFile: 'app.env', environment: ['FOO=from-flag'] }, env: minimalEnv, cwd });
+      expect(config.environment).toEqual({ FOO: 'from-flag', LOG_LEVEL: 'info' });
+      expect(config.envFile).toBe('app.env');
+    });
+
+    it('the env file replaces the recorded set, and is itself never recorded', () => {
+      writeFileSync(join(cwd, 'app.env'), 'ONLY=this\n');
+      const settings = loadStackSettings({ flags: { envFile: 'app.env' }, env: minimalEnv, cwd, recorded: { environment: { OLD: 'x' } } });
+      expect(settings.config.environment).toEqual({ ONLY: 'this' });
+      expect(settings.chosen.environment).toEqual({ ONLY: 'this' });
+      expect(settings.chosen).not.toHaveProperty('envFile');
+    });
+
+    it('recorded environment sticks; --no-env (false) clears it', () => {
+      expect(loadUpConfig({ flags: {}, env: minimalEnv, cwd, recorded: { environment: { OLD: 'x' } } }).environment).toEqual({ OLD: 'x' });
+      expect(loadUpConfig({ flags: { environment: false }, env: minimalEnv, cwd, recorded: { environment: { OLD: 'x' } } }).environment).toEqual({});
+    });
+
+    it('an unreadable --env-file is a usage error naming the file', () => {
+      expect(() => loadUpConfig({ flags: { envFile: 'missing.env' }, env: minimalEnv, cwd })).toThrow(
+        expect.objectContaining({ code: 'ENV_FILE_UNREADABLE', exitCode: 2, message: expect.stringContaining(join(cwd, 'missing.env')) }),
+      );
+    });
+
+    it('a malformed --env says which entry and how to write it', () => {
+      expect(() => loadUpConfig({ flags: { environment: ['FOO'] }, env: minimalEnv, cwd })).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID', exitCode: 2, message: expect.stringContaining('"FOO" is not KEY=VALUE') }),
+      );
+      expect(() => loadUpConfig({ flags: { environment: ['1BAD=x'] }, env: minimalEnv, cwd })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('--env') }));
+    });
+
+    it('a secret ARN of another service is refused with the ARN forms that work', () => {
+      expect(() => loadUpConfig({ flags: { secrets: ['KEY=arn:aws:s3:::my-bucket/key'] }, env: minimalEnv, cwd })).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID', exitCode: 2, message: expect.stringMatching(/--secret.*SSM parameter.*Secrets Manager secret/) }),
+      );
+    });
+
+    it('a partial Secrets Manager ARN (no 6-character suffix) is refused: IAM and KMS match only the full ARN', () => {
+      expect(() => loadUpConfig({ flags: { secrets: ['KEY=arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/api-key'] }, env: minimalEnv, cwd })).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('6-character suffix') }),
+      );
+      expect(loadUpConfig({ flags: { secrets: [`KEY=${secretArn}:password:AWSCURRENT:`] }, env: minimalEnv, cwd }).secrets.KEY).toBe(`${secretArn}:password:AWSCURRENT:`);
+    });
+
+    it("a secret in another region is refused: ECS reads valueFrom in the task's region", () => {
+      expect(() => loadUpConfig({ flags: { secrets: ['KEY=arn:aws:ssm:us-east-1:123456789012:parameter/app/key'] }, env: minimalEnv, cwd })).toThrow(
+        expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining('is in us-east-1, but the stack runs in eu-west-1') }),
+      );
+    });
+
+    it('one name cannot be both --env and --secret', () => {
+      expect(() => loadUpConfig({ flags: { environment: ['KEY=x'], secrets: [`KEY=${ssmArn}`] }, env: minimalEnv, cwd })).toThrow(expect.objectContaining({ message: expect.stringContaining('KEY is also set by --env') }));
+    });
+
+    it('AUTH_ECS_SECRETS takes comma-separated NAME=ARN pairs', () => {
+      expect(loadUpConfig({ flags: {}, env: { ...minimalEnv, AUTH_ECS_SECRETS: `A=${ssmArn},B=${secretArn}` }, cwd }).secrets).toEqual({ A: ssmArn, B: secretArn });
+    });
+
+    it('health check settings are bounded as the ALB bounds them', () => {
+      const config = loadUpConfig({ flags: {}, env: minimalEnv, cwd });
+      expect(config).toMatchObject({ healthCheckPath: '/', healthCheckIntervalSeconds: 30, healthyThreshold: 5, unhealthyThreshold: 2, healthCheckMatcher: '200', healthCheckGracePeriodSeconds: 60, logRetentionDays: 30 });
+      expect(() => loadUpConfig({ flags: { healthCheckPath: 'healthz' }, env: minimalEnv, cwd })).toThrow(/--health-check-path.*starting with \//);
+      expect(() => loadUpConfig({ flags: { healthCheckMatcher: '600' }, env: minimalEnv, cwd })).toThrow(/--health-check-matcher/);
+      expect(() => loadUpConfig({ flags: { healthyThreshold: 11 }, env: minimalEnv, cwd })).toThrow(/--healthy-threshold/);
+      expect(() => loadUpConfig({ flags: { logRetentionDays: 10 }, env: minimalEnv, cwd })).toThrow(/--log-retention.*1, 3, 5, 7, 14, 30/);
+    });
+  });
+
   describe('sticky settings', () => {
     // What an earlier `up` recorded in the state file (session.ts adds the stack's region).
     const recorded = { region: 'eu-west-1', domain: 'www.example.com', image: 'nginx:1.27', desiredCount: 3 };

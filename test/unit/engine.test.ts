@@ -260,6 +260,20 @@ describe('engine', () => {
     expect(result.remaining).toEqual([]);
   });
 
+  it('down leaves the steps it is asked to keep (--keep-logs): no delete call, the resource stays, its record goes', async () => {
+    await up(environment(), fakeSteps(cloud));
+    const clusterId = cloud.resources.get('cluster')!.id;
+    cloud.calls = [];
+
+    const result = await down(environment(), fakeSteps(cloud), { keep: ['cluster'] });
+
+    expect(cloud.calls).not.toContain('delete cluster');
+    expect(cloud.calls).toContain('delete capacity');
+    expect(cloud.resources.get('cluster')?.id).toBe(clusterId);
+    expect(result.outcomes.cluster).toBe('kept');
+    expect(result.remaining).toEqual([]);
+  });
+
   it('down after an interruption carries on and deletes each resource once', async () => {
     await up(environment(), fakeSteps(cloud));
     cloud.calls = [];

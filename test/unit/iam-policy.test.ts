@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +8,18 @@ import { main } from '../../src/cli/main.js';
 import { EXIT_CODES } from '../../src/errors.js';
 import { NETWORK_TEMPLATE_GRANTS, SDK_CALLS, type PolicyContext, type SdkCall } from '../../src/iam/actions.js';
 import { policyContextFrom } from '../../src/iam/context.js';
-import { buildPolicy, policySize, type PolicyStatement } from '../../src/iam/policy.js';
+import {
+  buildPolicy,
+  compactStatements,
+  INLINE_ROLE_POLICY_MAX_CHARS,
+  layOutPolicy,
+  MANAGED_POLICIES_PER_ROLE,
+  MANAGED_POLICY_MAX_CHARS,
+  policySize,
+  splitPolicy,
+  type PolicyDocument,
+  type PolicyStatement,
+} from '../../src/iam/policy.js';
 import { STACK_TAG_KEY } from '../../src/steps/shared/tags.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -153,12 +165,14 @@ describe('the generated policy', () => {
     for (const statement of statements) {
       expect(statement.Sid).toMatch(/^[A-Za-z0-9]+$/);
       const resources = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
-      for (const resource of resources) expect(resource).toMatch(/^(\*|arn:aws:[a-z0-9-]+:(eu-west-1)?:(123456789012)?:.+)$/);
+      // AWS managed policies are in account "aws" (arn:aws:iam::aws:policy/...).
+      for (const resource of resources) expect(resource).toMatch(/^(\*|arn:aws:[a-z0-9-]+:(eu-west-1)?:(123456789012|aws)?:.+)$/);
     }
   });
 
-  it('fits an inline role policy (10,240 characters)', () => {
-    expect(policySize(built.document)).toBeLessThanOrEqual(10_240);
+  it('counts its size as IAM does, without whitespace', () => {
+    expect(policySize(built.document)).toBe(JSON.stringify(built.document).length);
+    expect(policySize(JSON.parse(JSON.stringify(built.document, null, 2)) as PolicyDocument)).toBe(policySize(built.document));
   });
 
   it('scopes changes to what the stack tagged, and creation to requests that tag', () => {
@@ -181,12 +195,19 @@ describe('the generated policy', () => {
   });
 
   it('gives Resource "*" only to actions without resource-level permissions, and says so', () => {
-    const any = statements.filter((statement) => statement.Resource === '*');
+    const any = statements.filter((statement) => statement.Resource === '*' && !statement.Condition);
     expect(any).toHaveLength(1);
     expect(any[0]!.Action).toEqual(expect.arrayContaining(['ec2:DescribeInstances', 'acm:RequestCertificate', 'cognito-idp:CreateUserPool', 'elasticloadbalancing:DescribeLoadBalancers']));
     expect(any[0]!.Action).not.toContain('ec2:RunInstances');
     const note = built.notes.find((one) => one.sid === any[0]!.Sid)!;
     expect(note.why.join(' ')).toContain('no resource-level permissions');
+  });
+
+  it('lets ecs:ListTasks list only the stack\'s cluster: Resource "*" is what IAM checks without a container instance, so ecs:cluster scopes it', () => {
+    const [listTasks] = withAction('ecs:ListTasks');
+    expect(listTasks).toMatchObject({ Action: ['ecs:ListTasks'], Resource: '*', Condition: { ArnEquals: { 'ecs:cluster': 'arn:aws:ecs:eu-west-1:123456789012:cluster/ecsauth' } } });
+    expect(withAction('ecs:DescribeTasks')[0]!.Resource).toContain('arn:aws:ecs:eu-west-1:123456789012:task/ecsauth/*');
+    expect(withAction('logs:GetLogEvents')[0]!.Resource).toContain('arn:aws:logs:eu-west-1:123456789012:log-group:/authecs/ecsauth:*');
   });
 
   it('limits DNS changes to CNAMEs of the domain and its validation names', () => {
@@ -222,6 +243,91 @@ describe('the generated policy', () => {
   });
 });
 
+/** Every (action, resource, condition) a set of policies allows, leaving out pairs of one service's action and another's ARN (never requested). */
+function allowed(documents: readonly PolicyDocument[]): Set<string> {
+  const serviceOf = (arnOrAction: string, index: number) => arnOrAction.split(':')[index];
+  const triples = new Set<string>();
+  for (const statement of documents.flatMap((document) => document.Statement)) {
+    for (const action of statement.Action) {
+      for (const resource of [statement.Resource].flat()) {
+        if (resource !== '*' && serviceOf(resource, 2) !== serviceOf(action, 0)) continue;
+        triples.add(JSON.stringify([action, resource, statement.Condition ?? null]));
+      }
+    }
+  }
+  return triples;
+}
+
+describe('the managed policies (split)', () => {
+  for (const includeDoctor of [false, true]) {
+    const built = buildPolicy(CONTEXT, { includeDoctor });
+    const { policies, notes } = splitPolicy(built, { namePrefix: 'authecs-ecsauth' });
+    const label = includeDoctor ? ' (with --include-doctor)' : '';
+
+    it(`each fits a managed policy (6,144 characters), and a role can hold them all (10)${label}`, () => {
+      expect(policies.length).toBeGreaterThan(0);
+      expect(policies.length).toBeLessThanOrEqual(MANAGED_POLICIES_PER_ROLE);
+      for (const policy of policies) {
+        expect(policy.size).toBe(policySize(policy.document));
+        expect(policy.size, `${policy.name} is over IAM's managed policy size: change splitPolicy or the table`).toBeLessThanOrEqual(MANAGED_POLICY_MAX_CHARS);
+      }
+      expect(policies.map((policy) => policy.name)).toEqual(policies.map((_, index) => `authecs-ecsauth-${index + 1}`));
+    });
+
+    it(`allow exactly what the one policy allows${label}`, () => {
+      expect(allowed(policies.map((policy) => policy.document))).toEqual(allowed([built.document]));
+      const sids = policies.flatMap((policy) => policy.document.Statement.map((statement) => statement.Sid));
+      expect(new Set(sids).size).toBe(sids.length);
+      for (const sid of sids) expect(sid).toMatch(/^[A-Za-z0-9]+$/);
+      expect(notes.map((note) => note.sid)).toEqual(sids);
+      for (const note of notes) expect(note.why.length, note.sid).toBeGreaterThan(0);
+    });
+  }
+
+  it('keeps each service in one document while it fits, and is the same on every run', () => {
+    const built = buildPolicy(CONTEXT);
+    const { policies } = splitPolicy(built, { namePrefix: 'p' });
+    const serviceOf = (statement: PolicyStatement) => statement.Action[0]!.split(':')[0]!;
+    for (const service of new Set(policies.flatMap((policy) => policy.services))) {
+      const holding = policies.filter((policy) => policy.services.includes(service));
+      if (holding.length === 1) continue;
+      // Spread over several documents only when all of it would not fit in one.
+      const alone = { Version: '2012-10-17' as const, Statement: holding.flatMap((policy) => policy.document.Statement.filter((statement) => serviceOf(statement) === service)) };
+      expect(policySize(alone), service).toBeGreaterThan(MANAGED_POLICY_MAX_CHARS);
+    }
+    for (const policy of policies) expect(policy.services).toEqual([...new Set(policy.document.Statement.map(serviceOf))].sort());
+    expect(splitPolicy(built, { namePrefix: 'p' })).toEqual(splitPolicy(built, { namePrefix: 'p' }));
+  });
+
+  it('cuts a service, and then a statement, that does not fit one document', () => {
+    const built = buildPolicy(CONTEXT);
+    for (const maxSize of [2500, 900]) {
+      const { policies } = splitPolicy(built, { namePrefix: 'small', maxSize });
+      for (const policy of policies) expect(policy.size, `${policy.name} at ${maxSize}`).toBeLessThanOrEqual(maxSize);
+      expect(allowed(policies.map((policy) => policy.document))).toEqual(allowed([built.document]));
+    }
+  });
+
+  it('joins statements with the same condition and resources, or the same condition and actions', () => {
+    const statement = (Sid: string, Action: string[], Resource: string | string[]): { statement: PolicyStatement; why: string[] } => ({ statement: { Sid, Effect: 'Allow', Action, Resource }, why: [Sid] });
+    const joined = compactStatements([statement('A', ['ec2:B'], 'arn:x'), statement('C', ['ec2:A'], 'arn:x'), statement('D', ['ec2:A', 'ec2:B'], 'arn:y'), statement('E', ['ec2:Z'], 'arn:z')]);
+    expect(joined.map((item) => item.statement)).toEqual([
+      { Sid: 'A', Effect: 'Allow', Action: ['ec2:A', 'ec2:B'], Resource: ['arn:x', 'arn:y'] },
+      { Sid: 'E', Effect: 'Allow', Action: ['ec2:Z'], Resource: 'arn:z' },
+    ]);
+    expect(joined[0]!.why).toEqual(['A', 'C', 'D']);
+  });
+
+  it('stays one policy while it fits a role\'s inline policies, unless split is asked for', () => {
+    const small = buildPolicy(CONTEXT, { calls: SDK_CALLS.filter((call) => call.client === 'acm') });
+    expect(policySize(small.document)).toBeLessThanOrEqual(INLINE_ROLE_POLICY_MAX_CHARS);
+    expect(layOutPolicy(small, { namePrefix: 'authecs-ecsauth' })).toMatchObject({ split: false, policies: [{ name: 'authecs-ecsauth', document: small.document }] });
+    expect(layOutPolicy(small, { namePrefix: 'authecs-ecsauth', split: true })).toMatchObject({ split: true, reason: 'asked', policies: [{ name: 'authecs-ecsauth-1' }] });
+    const whole = buildPolicy(CONTEXT);
+    if (policySize(whole.document) > INLINE_ROLE_POLICY_MAX_CHARS) expect(layOutPolicy(whole, { namePrefix: 'x' })).toMatchObject({ split: true, reason: 'too-big-for-inline' });
+  });
+});
+
 // ---- the command ----
 
 async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -238,23 +344,78 @@ async function cli(args: string[], env: Record<string, string> = {}): Promise<{ 
 }
 
 describe('authecs iam-policy', () => {
-  it('prints the policy alone on stdout, and why each statement is scoped so on stderr', async () => {
-    const result = await cli(['iam-policy', '--region', 'eu-west-1', '--account-id', '123456789012', '--cluster', 'demo', '--domain', 'www.example.com']);
+  /** The documents of human output: each `# name: ...` header followed by its JSON. */
+  function documentsOf(stdout: string): { header: string; document: PolicyDocument }[] {
+    return stdout
+      .split(/^(?=# )/m)
+      .filter(Boolean)
+      .map((block) => {
+        const [header, ...rest] = block.split('\n');
+        return { header: header!, document: JSON.parse(rest.join('\n')) as PolicyDocument };
+      });
+  }
+
+  it('--split prints managed policies, each under its name, and how to create and attach them', async () => {
+    const result = await cli(['iam-policy', '--split', '--region', 'eu-west-1', '--account-id', '123456789012', '--cluster', 'demo', '--domain', 'www.example.com']);
     expect(result.code, result.stderr).toBe(0);
-    const policy = JSON.parse(result.stdout) as { Version: string; Statement: PolicyStatement[] };
-    expect(policy.Version).toBe('2012-10-17');
-    expect(JSON.stringify(policy)).toContain('arn:aws:ecs:eu-west-1:123456789012:cluster/demo');
-    expect(result.stderr).toMatch(/\d+ actions in \d+ statements for stack demo/);
-    expect(result.stderr).toContain('NoResourceLevelPermissions: no resource-level permissions');
+    const documents = documentsOf(result.stdout);
+    expect(documents.length).toBeGreaterThan(1);
+    documents.forEach(({ header, document }, index) => {
+      expect(header).toMatch(new RegExp(`^# authecs-demo-${index + 1}: [\\d,]+ of 6,144 characters \\([a-z0-9-, ]+\\)$`));
+      expect(document.Version).toBe('2012-10-17');
+      expect(policySize(document)).toBeLessThanOrEqual(MANAGED_POLICY_MAX_CHARS);
+      expect(result.stderr).toContain(`aws iam create-policy --policy-name authecs-demo-${index + 1} --policy-document file://authecs-demo-${index + 1}.json`);
+      expect(result.stderr).toContain(`aws iam attach-role-policy --role-name <role> --policy-arn arn:aws:iam::123456789012:policy/authecs-demo-${index + 1}`);
+    });
+    expect(JSON.stringify(documents)).toContain('arn:aws:ecs:eu-west-1:123456789012:cluster/demo');
+    expect(result.stderr).toMatch(/\d+ actions for stack demo .* in \d+ managed policies of at most 6,144 characters each/);
+    expect(result.stderr).toContain('NoResourceLevelPermissionsEc2: no resource-level permissions');
   });
 
-  it('--json prints one document with the policy, its notes and counts', async () => {
-    const result = await cli(['--json', 'iam-policy', '--include-doctor'], { AWS_REGION: 'us-east-1' });
+  it('splits by itself, and says why, when the one policy is over what a role\'s inline policies hold', async () => {
+    const single = policySize(buildPolicy(policyContextFrom({ values: { region: 'eu-west-1', cluster: 'demo' }, accountId: '123456789012' })).document);
+    const result = await cli(['iam-policy', '--region', 'eu-west-1', '--account-id', '123456789012', '--cluster', 'demo']);
     expect(result.code, result.stderr).toBe(0);
-    const document = JSON.parse(result.stdout) as { command: string; region: string; account: string; actions: number; policy: { Statement: unknown[] }; notes: unknown[] };
-    expect(document).toMatchObject({ command: 'iam-policy', region: 'us-east-1', account: '*' });
+    if (single <= INLINE_ROLE_POLICY_MAX_CHARS) {
+      // While the table is small enough, stdout is the one policy.
+      expect((JSON.parse(result.stdout) as PolicyDocument).Version).toBe('2012-10-17');
+      expect(result.stderr).toMatch(/\d+ actions for stack demo .* in \d+ statements/);
+      return;
+    }
+    expect(documentsOf(result.stdout).length).toBeGreaterThan(1);
+    expect(result.stderr).toContain(`would take ${single.toLocaleString('en-US')} characters, over the 10,240 a role's inline policies may hold in all`);
+  });
+
+  it('--json prints one document: every policy with its name, document and size, the notes and counts', async () => {
+    const result = await cli(['--json', 'iam-policy', '--include-doctor', '--split'], { AWS_REGION: 'us-east-1' });
+    expect(result.code, result.stderr).toBe(0);
+    const document = JSON.parse(result.stdout) as { command: string; region: string; account: string; actions: number; split: boolean; policies: { name: string; document: PolicyDocument; size: number }[]; notes: unknown[] };
+    expect(document).toMatchObject({ command: 'iam-policy', region: 'us-east-1', account: '*', split: true, reason: 'asked' });
     expect(document.actions).toBeGreaterThan(100);
-    expect(document.notes).toHaveLength(document.policy.Statement.length);
+    for (const policy of document.policies) {
+      expect(Object.keys(policy).sort()).toEqual(['document', 'name', 'size']);
+      expect(policy.size).toBe(policySize(policy.document));
+      expect(policy.size).toBeLessThanOrEqual(MANAGED_POLICY_MAX_CHARS);
+    }
+    expect(document.notes).toHaveLength(document.policies.reduce((sum, policy) => sum + policy.document.Statement.length, 0));
+  });
+
+  it('--out-dir writes each policy to <dir>/<name>.json, and the commands name those files', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'authecs-policies-'));
+    try {
+      const result = await cli(['iam-policy', '--split', '--out-dir', dir, '--region', 'eu-west-1']);
+      expect(result.code, result.stderr).toBe(0);
+      const documents = documentsOf(result.stdout);
+      documents.forEach(({ document }, index) => {
+        const path = join(dir, `authecs-ecsauth-${index + 1}.json`);
+        expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual(document);
+        expect(result.stderr).toContain(`--policy-document file://${path}`);
+      });
+      expect(readdirSync(dir)).toHaveLength(documents.length);
+      expect(result.stderr).toContain('arn:aws:iam::<account-id>:policy/authecs-ecsauth-1');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('rejects an account ID that is not 12 digits', async () => {

@@ -3,6 +3,7 @@ import { AuthecsError } from '../../errors.js';
 import { formatDuration } from '../../report/reporter.js';
 import { CONCURRENCY_FLAG, concurrencyFrom, confirm, describeStatePath } from '../io.js';
 import type { CommandDefinition, CommandRun } from '../registry.js';
+import type { LogGroupOutput, StepName } from '../../steps/outputs.js';
 
 export const downCommand: CommandDefinition = {
   name: 'down',
@@ -10,11 +11,18 @@ export const downCommand: CommandDefinition = {
   configure(command: Command) {
     command.option(...CONCURRENCY_FLAG);
     command.option('-y, --yes', 'do not ask for confirmation (required when not at a terminal)');
+    command.option('--keep-logs', "keep the app's log group (/authecs/<cluster>) and its logs; the next `up` adopts it");
   },
   async run({ command, reporter, io, onInterrupt }: CommandRun) {
-    const options = command.optsWithGlobals() as { yes?: boolean };
+    const options = command.optsWithGlobals() as { yes?: boolean; keepLogs?: boolean };
     const concurrency = concurrencyFrom(command);
-    const [{ down }, { STEPS }, { openStateSession }] = await Promise.all([import('../../engine/actions.js'), import('../../steps/index.js'), import('../session.js')]);
+    const [{ down }, { STEPS }, { openStateSession }, { KEEP_LOGS_STEPS }] = await Promise.all([
+      import('../../engine/actions.js'),
+      import('../../steps/index.js'),
+      import('../session.js'),
+      import('../../steps/log-group.js'),
+    ]);
+    const keep = options.keepLogs ? KEEP_LOGS_STEPS : [];
     const session = await openStateSession(command, reporter, io, 'down');
     if (!session) {
       reporter.info(`No state file at ${describeStatePath(command, io)}: nothing to delete.`);
@@ -24,7 +32,9 @@ export const downCommand: CommandDefinition = {
     onInterrupt(() => session.close());
     try {
       const { state, config } = session.environment;
-      const owned = state.resourceNames.filter((name) => state.get(name)?.created);
+      const owned = state.resourceNames.filter((name) => state.get(name)?.created && !keep.includes(name as StepName));
+      // Read before `down` drops the record: the name of the group that stays.
+      const keptLogGroup = keep.length > 0 ? (state.get('log-group')?.data as Partial<LogGroupOutput> | undefined)?.logGroupName : undefined;
       if (!options.yes) {
         if (!io.stdin.isTTY) {
           throw new AuthecsError('`authecs down` needs --yes when it is not run at a terminal', {
@@ -40,14 +50,30 @@ export const downCommand: CommandDefinition = {
         }
       }
       reporter.plan(STEPS.filter((step) => state.get(step.name) !== undefined));
-      const result = await down(session.environment, STEPS, concurrency ? { concurrency } : {});
+      const result = await down(session.environment, STEPS, { ...(concurrency ? { concurrency } : {}), keep });
       await reporter.finish();
       if (result.remaining.length === 0) state.deleteFile();
       const deleted = Object.entries(result.outcomes).filter(([, outcome]) => outcome === 'deleted').map(([name]) => name);
-      const kept = Object.entries(result.outcomes).filter(([, outcome]) => outcome === 'kept').map(([name]) => name);
+      const kept = Object.entries(result.outcomes)
+        .filter(([name, outcome]) => outcome === 'kept' && !keep.includes(name as StepName))
+        .map(([name]) => name);
+      const logsKept = keptLogGroup !== undefined && result.outcomes['log-group'] === 'kept';
       reporter.result(
-        { command: 'down', ok: true, stack: config.cluster, region: config.region, deleted, kept, elapsedMs: reporter.elapsedMs, mutations: reporter.mutations },
-        [`\nStack ${config.cluster} is down (${formatDuration(reporter.elapsedMs)}): ${deleted.length} deleted, ${kept.length} left as they were (not created by authecs).`],
+        {
+          command: 'down',
+          ok: true,
+          stack: config.cluster,
+          region: config.region,
+          deleted,
+          kept,
+          ...(logsKept ? { keptLogGroup } : {}),
+          elapsedMs: reporter.elapsedMs,
+          mutations: reporter.mutations,
+        },
+        [
+          `\nStack ${config.cluster} is down (${formatDuration(reporter.elapsedMs)}): ${deleted.length} deleted, ${kept.length} left as they were (not created by authecs).`,
+          ...(logsKept ? [`Log group ${keptLogGroup} was kept (--keep-logs) with its logs; the next \`authecs up\` adopts it.`] : []),
+        ],
       );
       return 0;
     } finally {

@@ -19,3 +19,8 @@ export function ecsStackTags(stack: string): { key: string; value: string }[] {
 export function hasStackTag(tags: readonly { Key?: string; Value?: string; key?: string; value?: string }[] | undefined, stack: string): boolean {
   return (tags ?? []).some((tag) => (tag.Key ?? tag.key) === STACK_TAG_KEY && (tag.Value ?? tag.value) === stack);
 }
+
+/** CloudWatch Logs takes and returns tags as a map (CreateLogGroup `tags`, ListTagsForResource). */
+export function logsStackTags(stack: string): Record<string, string> {
+  return Object.fromEntries(stackTags(stack).map((tag) => [tag.Key, tag.Value]));
+}

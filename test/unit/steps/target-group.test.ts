@@ -13,7 +13,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { diffFields, UNKNOWN } from '../../../src/steps/resource.js';
-import { replacementNames, targetGroupStep } from '../../../src/steps/target-group.js';
+import { healthCheckOf, replacementNames, targetGroupStep } from '../../../src/steps/target-group.js';
 import { articleConfig, SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
 
 const elbv2 = mockClient(ElasticLoadBalancingV2Client);
@@ -223,6 +223,87 @@ describe('target-group step', () => {
     expect(output).toEqual(RECORD);
   });
 
+  describe('health check settings', () => {
+    const CUSTOM = { healthCheckPath: '/healthz', healthCheckIntervalSeconds: 10, healthyThreshold: 3, unhealthyThreshold: 4, healthCheckMatcher: '200-299' };
+    const CUSTOM_INPUT = {
+      HealthCheckProtocol: 'HTTP',
+      HealthCheckPort: 'traffic-port',
+      HealthCheckPath: '/healthz',
+      HealthCheckIntervalSeconds: 10,
+      HealthCheckTimeoutSeconds: 5,
+      HealthyThresholdCount: 3,
+      UnhealthyThresholdCount: 4,
+      Matcher: { HttpCode: '200-299' },
+    };
+
+    it('CreateTargetGroup sends --health-check-path, interval, thresholds and matcher; timeout 5 s under a 10 s interval', async () => {
+      harness = stepHarness(targetGroupStep, { config: CUSTOM });
+      elbv2.on(DescribeTargetGroupsCommand).rejects(notFound);
+      elbv2.on(CreateTargetGroupCommand).resolves({ TargetGroups: [group({ HealthCheckPath: '/healthz' })] });
+      elbv2.on(ModifyTargetGroupAttributesCommand).resolves({});
+
+      await targetGroupStep.create(harness.context, targetGroupStep.desired(harness.config, harness.inputs));
+
+      expect(elbv2.commandCalls(CreateTargetGroupCommand)[0]!.args[0].input).toEqual({
+        Name: 'ecsauth-tg',
+        Protocol: 'HTTP',
+        Port: 80,
+        TargetType: 'instance',
+        VpcId: VPC,
+        ...CUSTOM_INPUT,
+        Tags: [
+          { Key: 'authecs:stack', Value: 'ecsauth' },
+          { Key: 'managed-by', Value: 'authecs' },
+        ],
+      });
+    });
+
+    it('the timeout stays below the interval: 4 s at the 5 s minimum, else 5 s', () => {
+      const timeoutFor = (healthCheckIntervalSeconds: number) => healthCheckOf(articleConfig({ healthCheckIntervalSeconds })).timeoutSeconds;
+      expect([5, 6, 10, 30, 300].map(timeoutFor)).toEqual([4, 5, 5, 5, 5]);
+    });
+
+    it('an interval of 5 s with matcher 200-299 is an in-place update: ModifyTargetGroup with timeout 4 s, nothing created or deleted', async () => {
+      harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: RECORD }, config: { ...CUSTOM, healthCheckIntervalSeconds: 5, healthyThreshold: 2, unhealthyThreshold: 3 } });
+      liveAsRecorded();
+      elbv2.on(ModifyTargetGroupCommand).resolves({});
+      const found = (await targetGroupStep.read(harness.readContext))!;
+      const want = targetGroupStep.desired(harness.config, harness.inputs);
+      const changes = diffFields(want, found.observed, targetGroupStep.effects);
+
+      expect(changes.map((change) => [change.field, change.effect])).toEqual([['healthCheck', 'update']]);
+      await targetGroupStep.update!(harness.context, want, found, changes);
+
+      expect(elbv2.commandCalls(ModifyTargetGroupCommand).map((call) => call.args[0].input)).toEqual([
+        { TargetGroupArn: TG.targetGroupArn, ...CUSTOM_INPUT, HealthCheckIntervalSeconds: 5, HealthCheckTimeoutSeconds: 4, HealthyThresholdCount: 2, UnhealthyThresholdCount: 3 },
+      ]);
+      expect(elbv2.commandCalls(CreateTargetGroupCommand)).toHaveLength(0);
+      expect(elbv2.commandCalls(DeleteTargetGroupCommand)).toHaveLength(0);
+      expect(elbv2.commandCalls(ModifyTargetGroupAttributesCommand)).toHaveLength(0);
+    });
+
+    it('a changed --health-check-path alone is an update (ModifyTargetGroup only), and the group then reads back equal', async () => {
+      harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: RECORD }, config: { healthCheckPath: '/healthz' } });
+      liveAsRecorded();
+      elbv2.on(ModifyTargetGroupCommand).resolves({});
+      const found = (await targetGroupStep.read(harness.readContext))!;
+      const want = targetGroupStep.desired(harness.config, harness.inputs);
+      const changes = diffFields(want, found.observed, targetGroupStep.effects);
+
+      expect(changes).toEqual([{ field: 'healthCheck', from: expect.objectContaining({ path: '/' }), to: { ...healthCheckOf(articleConfig()), path: '/healthz' }, effect: 'update' }]);
+      expect(await targetGroupStep.update!(harness.context, want, found, changes)).toEqual(RECORD);
+
+      expect(elbv2.commandCalls(ModifyTargetGroupCommand).map((call) => call.args[0].input)).toEqual([{ TargetGroupArn: TG.targetGroupArn, ...HEALTH_CHECK_INPUT, HealthCheckPath: '/healthz' }]);
+      expect(elbv2.commandCalls(CreateTargetGroupCommand)).toHaveLength(0);
+      expect(elbv2.commandCalls(DeleteTargetGroupCommand)).toHaveLength(0);
+
+      elbv2.reset();
+      liveAsRecorded({ HealthCheckPath: '/healthz' });
+      const after = (await targetGroupStep.read(harness.readContext))!;
+      expect(diffFields(want, after.observed, targetGroupStep.effects)).toEqual([]);
+    });
+  });
+
   it('update sets the deregistration delay with ModifyTargetGroupAttributes only', async () => {
     harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: RECORD } });
     liveAsRecorded({}, '300');
@@ -381,12 +462,29 @@ describe('target-group step', () => {
     elbv2.on(DescribeTargetHealthCommand).resolves({
       TargetHealthDescriptions: [
         { Target: { Id: 'i-0123456789abcdef0', Port: 80 }, TargetHealth: { State: 'healthy' } },
-        { Target: { Id: 'i-0123456789abcdef1', Port: 80 }, TargetHealth: { State: 'unhealthy', Reason: 'Target.ResponseCodeMismatch' } },
+        { Target: { Id: 'i-0123456789abcdef1', Port: 80 }, TargetHealth: { State: 'unhealthy', Reason: 'Target.ResponseCodeMismatch', Description: 'Health checks failed with these codes: [404]' } },
+        { Target: { Id: 'i-0123456789abcdef2', Port: 80 }, TargetHealth: { State: 'unhealthy', Reason: 'Target.ResponseCodeMismatch' } },
+        { Target: { Id: 'i-0123456789abcdef3', Port: 80 }, TargetHealth: { State: 'initial', Reason: 'Elb.InitialHealthChecking' } },
       ],
     });
 
     const { health } = (await targetGroupStep.read(harness.readContext))!;
-    expect(health).toMatchObject({ healthy: false, summary: '1/2 healthy' });
-    expect((health.details?.targets as unknown[]) ?? []).toContainEqual({ id: 'i-0123456789abcdef1', port: 80, state: 'unhealthy', reason: 'Target.ResponseCodeMismatch' });
+    // Each distinct state and reason code once.
+    expect(health).toMatchObject({ healthy: false, summary: '1/2 healthy (unhealthy Target.ResponseCodeMismatch, initial Elb.InitialHealthChecking)' });
+    expect((health.details?.targets as unknown[]) ?? []).toContainEqual({
+      id: 'i-0123456789abcdef1',
+      port: 80,
+      state: 'unhealthy',
+      reason: 'Target.ResponseCodeMismatch',
+      description: 'Health checks failed with these codes: [404]',
+    });
+  });
+
+  it('a target that is not healthy and has no reason code shows its state alone', async () => {
+    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: RECORD }, config: { desiredCount: 1 } });
+    liveAsRecorded();
+    elbv2.on(DescribeTargetHealthCommand).resolves({ TargetHealthDescriptions: [{ Target: { Id: 'i-0123456789abcdef0', Port: 80 }, TargetHealth: { State: 'draining' } }] });
+
+    expect((await targetGroupStep.read(harness.readContext))?.health).toMatchObject({ healthy: false, summary: '0/1 healthy (draining)' });
   });
 });

@@ -5,15 +5,18 @@ import {
   ECSClient,
   ListTaskDefinitionsCommand,
   RegisterTaskDefinitionCommand,
+  type RegisterTaskDefinitionCommandInput,
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { diffFields } from '../../../src/steps/resource.js';
+import type { Config } from '../../../src/config/schema.js';
+import { executionRoleStep } from '../../../src/steps/execution-role.js';
+import { diffFields, type Inputs } from '../../../src/steps/resource.js';
 import { isValidFargateSize } from '../../../src/steps/shared/fargate.js';
 import { taskDefinitionStep } from '../../../src/steps/task-definition.js';
-import { articleConfig, stepHarness, type StepHarness } from '../../support/step-harness.js';
+import { articleConfig, SAMPLE_OUTPUTS, stepHarness, type StepHarness } from '../../support/step-harness.js';
 
 const ecs = mockClient(ECSClient);
 const FAMILY = 'ecsauthservice';
@@ -25,7 +28,20 @@ const ourTags = [
 ];
 const notFound = Object.assign(new Error('Unable to describe task definition.'), { name: 'ClientException' });
 const codeError = (name: string, message = name) => Object.assign(new Error(message), { name });
+const ROLE_ARN = SAMPLE_OUTPUTS['execution-role'].roleArn;
+// awslogs to the stack's log group, streams authecs/web/<task id>.
+const LOGS = { logDriver: 'awslogs' as const, options: { 'awslogs-group': '/authecs/ecsauth', 'awslogs-region': 'eu-west-1', 'awslogs-stream-prefix': 'authecs' } };
 const sampleContainer = { name: 'web', image: 'amazon/amazon-ecs-sample', essential: true, memory: 512, portMappings: [{ containerPort: 80, hostPort: 80, protocol: 'tcp' as const }] };
+/** The registered container as read back: no --env or --secret. */
+const observedContainer = { ...sampleContainer, environment: [], secrets: [], logConfiguration: LOGS };
+const DB_PASSWORD = 'arn:aws:ssm:eu-west-1:123456789012:parameter/ecsauth/db-password';
+const API_KEY = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ecsauth/api-key-AbCdEf';
+
+/** desired() as the engine calls it: no execution-role input when that step is disabled (EC2 without secrets). */
+function desiredOf(config: Config, inputs: Inputs) {
+  const { 'execution-role': _role, ...withoutRole } = inputs;
+  return taskDefinitionStep.desired(config, executionRoleStep.enabled!(config) ? inputs : withoutRole);
+}
 
 function ec2Revision(revision: number, overrides: Partial<TaskDefinition> = {}): TaskDefinition {
   return {
@@ -37,7 +53,7 @@ function ec2Revision(revision: number, overrides: Partial<TaskDefinition> = {}):
     requiresCompatibilities: ['EC2'],
     compatibilities: ['EC2'],
     // AWS fills in defaults authecs never sets; they must not count as a difference.
-    containerDefinitions: [{ ...sampleContainer, cpu: 0, environment: [], mountPoints: [], volumesFrom: [] }],
+    containerDefinitions: [{ ...sampleContainer, cpu: 0, environment: [], mountPoints: [], volumesFrom: [], logConfiguration: { ...LOGS, secretOptions: [] } }],
     ...overrides,
   };
 }
@@ -57,14 +73,15 @@ describe('task-definition step', () => {
     ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(1), tags: ourTags });
 
     expect(await taskDefinitionStep.read(harness.readContext)).toBeUndefined();
-    const output = await taskDefinitionStep.create(harness.context, taskDefinitionStep.desired(harness.config, harness.inputs));
+    const output = await taskDefinitionStep.create(harness.context, desiredOf(harness.config, harness.inputs));
 
     expect(ecs.commandCalls(DescribeTaskDefinitionCommand)[0]!.args[0].input).toEqual({ taskDefinition: FAMILY, include: ['TAGS'] });
+    // No execution role under EC2 without secrets; no environment or secrets when none are set.
     expect(ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input).toEqual({
       family: 'ecsauthservice',
       networkMode: 'bridge',
       requiresCompatibilities: ['EC2'],
-      containerDefinitions: [sampleContainer],
+      containerDefinitions: [{ ...sampleContainer, logConfiguration: LOGS }],
       tags: ourTags,
     });
     expect(output).toEqual(outputOf(1));
@@ -76,7 +93,7 @@ describe('task-definition step', () => {
     ecs.on(DescribeTaskDefinitionCommand).rejects(notFound);
     ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(1, { networkMode: 'awsvpc', requiresCompatibilities: ['FARGATE'] }) });
 
-    const want = taskDefinitionStep.desired(harness.config, harness.inputs);
+    const want = desiredOf(harness.config, harness.inputs);
     await taskDefinitionStep.create(harness.context, want);
 
     expect(want).toEqual({
@@ -85,15 +102,26 @@ describe('task-definition step', () => {
       requiresCompatibilities: ['FARGATE'],
       cpu: '512',
       memory: '1024',
-      container: { name: 'web', image: 'amazon/amazon-ecs-sample', essential: true, portMappings: [{ containerPort: 80, hostPort: 80, protocol: 'tcp' }] },
+      executionRoleArn: ROLE_ARN,
+      container: {
+        name: 'web',
+        image: 'amazon/amazon-ecs-sample',
+        essential: true,
+        portMappings: [{ containerPort: 80, hostPort: 80, protocol: 'tcp' }],
+        environment: [],
+        secrets: [],
+        logConfiguration: LOGS,
+      },
     });
+    // Fargate's awslogs needs the execution role.
     expect(ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input).toEqual({
       family: 'ecsauthservice',
       networkMode: 'awsvpc',
       requiresCompatibilities: ['FARGATE'],
       cpu: '512',
       memory: '1024',
-      containerDefinitions: [{ name: 'web', image: 'amazon/amazon-ecs-sample', essential: true, portMappings: [{ containerPort: 80, hostPort: 80, protocol: 'tcp' }] }],
+      executionRoleArn: ROLE_ARN,
+      containerDefinitions: [{ name: 'web', image: 'amazon/amazon-ecs-sample', essential: true, portMappings: [{ containerPort: 80, hostPort: 80, protocol: 'tcp' }], logConfiguration: LOGS }],
       tags: ourTags,
     });
   });
@@ -112,7 +140,7 @@ describe('task-definition step', () => {
 
     expect(found).toMatchObject({ created: true, output: outputOf(3) });
     expect(found?.settled).not.toBe(false);
-    expect(diffFields(taskDefinitionStep.desired(harness.config, harness.inputs), found!.observed, taskDefinitionStep.effects)).toEqual([]);
+    expect(diffFields(desiredOf(harness.config, harness.inputs), found!.observed, taskDefinitionStep.effects)).toEqual([]);
     expect(ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
   });
 
@@ -149,18 +177,18 @@ describe('task-definition step', () => {
     harness = stepHarness(taskDefinitionStep, recordedRevision());
     ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(1), tags: ourTags });
     const live = (await taskDefinitionStep.read(harness.readContext))!;
-    const diff = (overrides: Parameters<typeof articleConfig>[0]) =>
-      diffFields(taskDefinitionStep.desired(articleConfig(overrides), harness.inputs), live.observed, taskDefinitionStep.effects);
+    const diff = (overrides: Parameters<typeof articleConfig>[0]) => diffFields(desiredOf(articleConfig(overrides), harness.inputs), live.observed, taskDefinitionStep.effects);
 
-    expect(diff({ image: 'nginx:1.27' })).toEqual([{ field: 'container', from: sampleContainer, to: { ...sampleContainer, image: 'nginx:1.27' }, effect: 'replace' }]);
+    expect(diff({ image: 'nginx:1.27' })).toEqual([{ field: 'container', from: observedContainer, to: { ...observedContainer, image: 'nginx:1.27' }, effect: 'replace' }]);
     expect(diff({ containerPort: 8080 })).toEqual([
-      { field: 'container', from: sampleContainer, to: { ...sampleContainer, portMappings: [{ containerPort: 8080, hostPort: 8080, protocol: 'tcp' }] }, effect: 'replace' },
+      { field: 'container', from: observedContainer, to: { ...observedContainer, portMappings: [{ containerPort: 8080, hostPort: 8080, protocol: 'tcp' }] }, effect: 'replace' },
     ]);
     expect(diff({ launchType: 'FARGATE' }).map((change) => [change.field, change.effect])).toEqual([
       ['networkMode', 'replace'],
       ['requiresCompatibilities', 'replace'],
       ['cpu', 'replace'],
       ['memory', 'replace'],
+      ['executionRoleArn', 'replace'],
       ['container', 'replace'],
     ]);
     expect(diff({})).toEqual([]);
@@ -169,14 +197,14 @@ describe('task-definition step', () => {
   it('replace registers a new revision with the new image, records it and retires the old one, deleting nothing itself', async () => {
     harness = stepHarness(taskDefinitionStep, { ...recordedRevision(), config: { image: 'nginx:1.27' } });
     ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(1), tags: ourTags });
-    ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(2, { containerDefinitions: [{ ...sampleContainer, image: 'nginx:1.27' }] }) });
+    ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(2, { containerDefinitions: [{ ...sampleContainer, image: 'nginx:1.27', logConfiguration: LOGS }] }) });
     const live = (await taskDefinitionStep.read(harness.readContext))!;
-    const want = taskDefinitionStep.desired(harness.config, harness.inputs);
+    const want = desiredOf(harness.config, harness.inputs);
 
     const output = await taskDefinitionStep.replace!(harness.context, want, live, diffFields(want, live.observed, taskDefinitionStep.effects));
 
     expect(ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(1);
-    expect(ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input.containerDefinitions).toEqual([{ ...sampleContainer, image: 'nginx:1.27' }]);
+    expect(ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input.containerDefinitions).toEqual([{ ...sampleContainer, image: 'nginx:1.27', logConfiguration: LOGS }]);
     expect(output).toEqual(outputOf(2));
     expect(harness.state.get('task-definition')).toMatchObject({ created: true, data: outputOf(2), retired: [outputOf(1)] });
     expect(ecs.commandCalls(DeregisterTaskDefinitionCommand)).toHaveLength(0);
@@ -186,9 +214,9 @@ describe('task-definition step', () => {
   it('create and replace reuse a matching revision a killed run registered instead of adding another', async () => {
     harness = stepHarness(taskDefinitionStep, { ...recordedRevision(), config: { image: 'nginx:1.27' } });
     ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: arnOf(1) }).resolves({ taskDefinition: ec2Revision(1), tags: ourTags });
-    ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: FAMILY }).resolves({ taskDefinition: ec2Revision(2, { containerDefinitions: [{ ...sampleContainer, image: 'nginx:1.27' }] }), tags: ourTags });
+    ecs.on(DescribeTaskDefinitionCommand, { taskDefinition: FAMILY }).resolves({ taskDefinition: ec2Revision(2, { containerDefinitions: [{ ...sampleContainer, image: 'nginx:1.27', logConfiguration: LOGS }] }), tags: ourTags });
     const live = (await taskDefinitionStep.read(harness.readContext))!;
-    const want = taskDefinitionStep.desired(harness.config, harness.inputs);
+    const want = desiredOf(harness.config, harness.inputs);
 
     expect(await taskDefinitionStep.replace!(harness.context, want, live, [])).toEqual(outputOf(2));
     expect(ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
@@ -197,15 +225,148 @@ describe('task-definition step', () => {
 
   it('create registers a new revision when the latest one is ours but differs, or is not ours', async () => {
     harness = stepHarness(taskDefinitionStep, { config: { image: 'nginx:1.27' } });
-    ecs.on(DescribeTaskDefinitionCommand).resolvesOnce({ taskDefinition: ec2Revision(2), tags: ourTags }).resolves({ taskDefinition: ec2Revision(2, { containerDefinitions: [{ ...sampleContainer, image: 'nginx:1.27' }] }), tags: [] });
+    ecs.on(DescribeTaskDefinitionCommand).resolvesOnce({ taskDefinition: ec2Revision(2), tags: ourTags }).resolves({ taskDefinition: ec2Revision(2, { containerDefinitions: [{ ...sampleContainer, image: 'nginx:1.27', logConfiguration: LOGS }] }), tags: [] });
     ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(3, { containerDefinitions: [{ name: 'web', image: 'nginx:1.27' }] }) });
-    const want = taskDefinitionStep.desired(harness.config, harness.inputs);
+    const want = desiredOf(harness.config, harness.inputs);
 
     expect((await taskDefinitionStep.create(harness.context, want)).revision).toBe(3);
     await taskDefinitionStep.create(harness.context, want);
 
     expect(ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(2);
     expect(ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input.containerDefinitions![0]!.image).toBe('nginx:1.27');
+  });
+
+  it('sends --env and --secret sorted by name: values in environment, only ARNs in secrets, with the execution role and awslogs', async () => {
+    harness = stepHarness(taskDefinitionStep, { config: { environment: { LOG_LEVEL: 'debug', APP_MODE: 'a=b c' }, secrets: { DB_PASSWORD, API_KEY } } });
+    ecs.on(DescribeTaskDefinitionCommand).rejects(notFound);
+    ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(1) });
+
+    await taskDefinitionStep.create(harness.context, desiredOf(harness.config, harness.inputs));
+
+    const input = ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input;
+    expect(input.executionRoleArn).toBe(ROLE_ARN);
+    expect(input.containerDefinitions).toEqual([
+      {
+        ...sampleContainer,
+        environment: [
+          { name: 'APP_MODE', value: 'a=b c' },
+          { name: 'LOG_LEVEL', value: 'debug' },
+        ],
+        // ECS reads each secret at task start; the request names only where it lives.
+        secrets: [
+          { name: 'API_KEY', valueFrom: API_KEY },
+          { name: 'DB_PASSWORD', valueFrom: DB_PASSWORD },
+        ],
+        logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': '/authecs/ecsauth', 'awslogs-region': 'eu-west-1', 'awslogs-stream-prefix': 'authecs' } },
+      },
+    ]);
+  });
+
+  it.each([
+    ['Fargate without secrets', { launchType: 'FARGATE' as const }, true],
+    ['EC2 with a secret', { secrets: { DB_PASSWORD } }, true],
+    ['EC2 without secrets', {}, false],
+  ])('executionRoleArn under %s: %s', async (_label, config, withRole) => {
+    harness = stepHarness(taskDefinitionStep, { config });
+    ecs.on(DescribeTaskDefinitionCommand).rejects(notFound);
+    ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(1) });
+
+    expect(executionRoleStep.enabled!(harness.config)).toBe(withRole);
+    await taskDefinitionStep.create(harness.context, desiredOf(harness.config, harness.inputs));
+
+    const input = ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input;
+    if (withRole) expect(input.executionRoleArn).toBe(ROLE_ARN);
+    else expect(input).not.toHaveProperty('executionRoleArn');
+  });
+
+  it('a changed --env value, --secret ARN, or clearing both is a replace, and the new revision carries the new set', async () => {
+    const live = ec2Revision(1, {
+      executionRoleArn: ROLE_ARN,
+      containerDefinitions: [{ ...sampleContainer, environment: [{ name: 'LOG_LEVEL', value: 'info' }], secrets: [{ name: 'DB_PASSWORD', valueFrom: DB_PASSWORD }], logConfiguration: LOGS }],
+    });
+    const was = { ...observedContainer, environment: [{ name: 'LOG_LEVEL', value: 'info' }], secrets: [{ name: 'DB_PASSWORD', valueFrom: DB_PASSWORD }] };
+    const rotated = `${DB_PASSWORD}-v2`;
+    harness = stepHarness(taskDefinitionStep, { ...recordedRevision(), config: { environment: { LOG_LEVEL: 'debug' }, secrets: { DB_PASSWORD: rotated } } });
+    ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: live, tags: ourTags });
+    const found = (await taskDefinitionStep.read(harness.readContext))!;
+    const diff = (settings: Partial<Config>) => diffFields(desiredOf(articleConfig(settings), harness.inputs), found.observed, taskDefinitionStep.effects);
+
+    expect(diff({ environment: { LOG_LEVEL: 'info' }, secrets: { DB_PASSWORD } })).toEqual([]);
+    expect(diff({ environment: { LOG_LEVEL: 'debug' }, secrets: { DB_PASSWORD } })).toEqual([
+      { field: 'container', from: was, to: { ...was, environment: [{ name: 'LOG_LEVEL', value: 'debug' }] }, effect: 'replace' },
+    ]);
+    expect(diff({ environment: { LOG_LEVEL: 'info' }, secrets: { DB_PASSWORD: rotated } })).toEqual([
+      { field: 'container', from: was, to: { ...was, secrets: [{ name: 'DB_PASSWORD', valueFrom: rotated }] }, effect: 'replace' },
+    ]);
+    // No secret left under EC2: the role goes too.
+    expect(diff({})).toEqual([
+      { field: 'executionRoleArn', from: ROLE_ARN, to: undefined, effect: 'replace' },
+      { field: 'container', from: was, to: observedContainer, effect: 'replace' },
+    ]);
+
+    ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(2) });
+    const want = desiredOf(harness.config, harness.inputs);
+    await taskDefinitionStep.replace!(harness.context, want, found, diffFields(want, found.observed, taskDefinitionStep.effects));
+
+    const input = ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input;
+    expect(input.containerDefinitions![0]).toMatchObject({ environment: [{ name: 'LOG_LEVEL', value: 'debug' }], secrets: [{ name: 'DB_PASSWORD', valueFrom: rotated }] });
+    expect(input.executionRoleArn).toBe(ROLE_ARN);
+    expect(harness.state.get('task-definition')).toMatchObject({ data: outputOf(2), retired: [outputOf(1)] });
+  });
+
+  it('a revision registered before the stack had logs differs (replace), so the service moves to one that logs', async () => {
+    harness = stepHarness(taskDefinitionStep, recordedRevision());
+    ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(1, { containerDefinitions: [{ ...sampleContainer, environment: [] }] }), tags: ourTags });
+    const found = (await taskDefinitionStep.read(harness.readContext))!;
+
+    expect(diffFields(desiredOf(harness.config, harness.inputs), found.observed, taskDefinitionStep.effects)).toEqual([
+      { field: 'container', from: { ...observedContainer, logConfiguration: { logDriver: 'none', options: {} } }, to: observedContainer, effect: 'replace' },
+    ]);
+  });
+
+  // What ECS returns for a registration: defaults filled in, lists in any order, environment left out when empty.
+  function asDescribed(input: RegisterTaskDefinitionCommandInput, revision: number): TaskDefinition {
+    const { tags: _tags, containerDefinitions, ...task } = input;
+    return {
+      ...task,
+      taskDefinitionArn: arnOf(revision),
+      revision,
+      status: 'ACTIVE',
+      compatibilities: input.requiresCompatibilities,
+      containerDefinitions: containerDefinitions!.map(({ environment, secrets, logConfiguration, ...container }) => ({
+        cpu: 0,
+        mountPoints: [],
+        volumesFrom: [],
+        systemControls: [],
+        ...container,
+        // An empty value comes back without one.
+        ...(environment?.length ? { environment: [...environment].reverse().map((variable) => (variable.value ? variable : { name: variable.name })) } : {}),
+        ...(secrets ? { secrets: [...secrets].reverse() } : {}),
+        logConfiguration: { ...logConfiguration!, secretOptions: [] },
+      })),
+    };
+  }
+
+  it.each([
+    ['EC2, no --env or --secret', {}],
+    ['EC2 with --env and --secret', { environment: { B_VAR: '2', A_VAR: '1', EMPTY: '' }, secrets: { DB_PASSWORD, API_KEY } }],
+    ['Fargate with --env', { launchType: 'FARGATE' as const, environment: { B_VAR: '2', A_VAR: '1' } }],
+  ])('what it registers reads back equal (%s): no perpetual diff, and the next up registers nothing', async (_label, config) => {
+    harness = stepHarness(taskDefinitionStep, { config });
+    ecs.on(DescribeTaskDefinitionCommand).rejects(notFound);
+    ecs.on(RegisterTaskDefinitionCommand).callsFake((input: RegisterTaskDefinitionCommandInput) => ({ taskDefinition: asDescribed(input, 1), tags: ourTags }));
+    const want = desiredOf(harness.config, harness.inputs);
+
+    await taskDefinitionStep.create(harness.context, want);
+    const registered = ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input;
+    ecs.on(DescribeTaskDefinitionCommand).resolves({ taskDefinition: asDescribed(registered, 1), tags: ourTags });
+    const found = (await taskDefinitionStep.read(harness.readContext))!;
+
+    expect(diffFields(want, found.observed, taskDefinitionStep.effects)).toEqual([]);
+    expect(found.observed.container!.environment).toEqual(want.container.environment);
+    // Registering again finds the same revision instead of adding another.
+    expect(await taskDefinitionStep.create(harness.context, want)).toEqual(outputOf(1));
+    expect(ecs.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(1);
   });
 
   it('delete deregisters the recorded revision and deletes it', async () => {
