@@ -370,7 +370,8 @@ export async function deploy(environment: EngineEnvironment, steps: readonly Any
     const moving = previous !== registered.taskDefinitionArn;
     if (!moving && !options.force) return { result: { previous, rollout: 'unchanged' }, outcome: 'unchanged', detail: 'already runs this revision' };
     const context = contextFor(service, environment);
-    await rollOut(context, live.output, registered.taskDefinitionArn, options);
+    const desiredCount = live.observed.desiredCount as number | undefined;
+    await rollOut(context, live.output, registered.taskDefinitionArn, { ...options, ...(desiredCount === undefined ? {} : { desiredCount }) });
     return {
       result: { previous, rollout: options.wait ? 'completed' : 'started' },
       outcome: 'updated',
@@ -383,7 +384,7 @@ export async function deploy(environment: EngineEnvironment, steps: readonly Any
 }
 
 /** The service step's deployment: UpdateService to the revision, then (with wait) the rollout watched to its end. */
-export type RollOut = (context: StepContext<StepName>, service: object, taskDefinitionArn: string, options: DeployOptions) => Promise<void>;
+export type RollOut = (context: StepContext<StepName>, service: object, taskDefinitionArn: string, options: DeployOptions & { desiredCount?: number }) => Promise<void>;
 
 export interface DownResult {
   outcomes: Record<string, string>;

@@ -309,12 +309,18 @@ const serviceEffects: { readonly [Field in keyof DesiredService]-?: Effect } = {
  * `deploy`: points the service at a revision (or, with force, starts a new deployment of the same
  * one, for a moving tag such as latest), then with wait follows the rollout to its end.
  */
-export async function rollOutRevision(context: Context, service: ServiceOutput, taskDefinitionArn: string, options: { force: boolean; wait: boolean }): Promise<void> {
+export async function rollOutRevision(
+  context: Context,
+  service: ServiceOutput,
+  taskDefinitionArn: string,
+  options: { force: boolean; wait: boolean; desiredCount?: number },
+): Promise<void> {
   context.progress(`deploying ${taskDefinitionArn.split('/').pop()} to service ${service.serviceName}${options.force ? ' (new deployment)' : ''}`);
   await context.clients.ecs.send(
     new UpdateServiceCommand({ cluster: service.clusterName, service: service.serviceName, taskDefinition: taskDefinitionArn, ...(options.force ? { forceNewDeployment: true } : {}) }),
   );
-  if (options.wait) await waitUntilStable(context, service.clusterName, service.serviceName, context.config.desiredCount, taskDefinitionArn);
+  // The live count: something outside authecs (autoscaling) may have changed it.
+  if (options.wait) await waitUntilStable(context, service.clusterName, service.serviceName, options.desiredCount ?? context.config.desiredCount, taskDefinitionArn);
 }
 
 export const serviceStep = defineResource<'service', DesiredService>({
@@ -378,10 +384,12 @@ export const serviceStep = defineResource<'service', DesiredService>({
       existing = undefined;
     }
     // An ACTIVE one of ours appeared since read (a parallel or killed run): the next plan diffs it.
-    const service = existing?.status === 'ACTIVE' ? existing : await createService(context, createInput(want, context.stack));
+    const adopted = existing?.status === 'ACTIVE';
+    const service = adopted ? existing! : await createService(context, createInput(want, context.stack));
     const output = toOutput(service, want.cluster);
     context.save({ created: true, data: output });
-    await waitUntilStable(context, want.cluster, want.serviceName, want.desiredCount, want.taskDefinitionArn);
+    // An adopted service may still run another revision: the next plan moves it; here it only has to settle.
+    await waitUntilStable(context, want.cluster, want.serviceName, adopted ? (existing!.desiredCount ?? want.desiredCount) : want.desiredCount, adopted ? undefined : want.taskDefinitionArn);
     return output;
   },
 
