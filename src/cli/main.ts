@@ -54,17 +54,20 @@ export async function main(argv: string[], io: Io): Promise<number> {
   let exitCode = 0;
   let reporter: Reporter = createReporter({}, io);
   const cleanups: (() => void)[] = [];
+  let running: CommandDefinition | undefined;
   const interrupt = (signal: NodeJS.Signals) => {
     for (const cleanup of cleanups.splice(0)) cleanup();
     // The live task list hides the cursor while it draws; give it back.
     if (io.stderr.isTTY) io.stderr.write('\u001b[?25h\n');
     reporter.abandonLiveView();
     reporter.error(
-      new AuthecsError(`Interrupted by ${signal}. The state file is consistent`, {
-        code: 'INTERRUPTED',
-        exit: 'interrupted',
-        hint: 'Run the same command again to carry on where it stopped.',
-      }),
+      running?.readOnly
+        ? new AuthecsError(`Stopped by ${signal}; nothing was changed`, { code: 'INTERRUPTED', exit: 'interrupted' })
+        : new AuthecsError(`Interrupted by ${signal}. The state file is consistent`, {
+            code: 'INTERRUPTED',
+            exit: 'interrupted',
+            hint: 'Run the same command again to carry on where it stopped.',
+          }),
     );
     process.exit(EXIT_CODES.interrupted);
   };
@@ -74,6 +77,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
   const program = buildProgram(io, async (definition, command) => {
     const options = command.optsWithGlobals() as GlobalOptions;
     reporter = createReporter(options, io);
+    running = definition;
     exitCode = await definition.run({ command, reporter, io, onInterrupt: (cleanup) => cleanups.push(cleanup) });
   });
 

@@ -25,6 +25,8 @@ export interface CommandDefinition {
   configure(command: Command): void;
   /** Resolves to the exit code; throws AuthecsError for anything the user must fix. */
   run(run: CommandRun): Promise<number>;
+  /** Changes nothing in AWS or the state file: Ctrl-C needs no "carry on" hint. */
+  readOnly?: boolean;
   /** Sub-commands (e.g. `claims verify`), registered under this one. */
   subcommands?: CommandDefinition[];
 }

@@ -81,6 +81,7 @@ async function pause(milliseconds: number, signal: AbortSignal): Promise<boolean
 }
 
 export const logsCommand: CommandDefinition = {
+  readOnly: true,
   name: 'logs',
   summary: "print the app's container logs from the stack's log group (read-only)",
   configure(command: Command) {

@@ -5,6 +5,7 @@ import type { CommandDefinition } from '../registry.js';
 import { addStackSettingOptions } from '../settings-options.js';
 
 export const planCommand: CommandDefinition = {
+  readOnly: true,
   name: 'plan',
   summary: `show what \`up\` would change, and change nothing (exit 0: no change; ${EXIT_CODES.changes}: changes pending)`,
   configure(command: Command) {
