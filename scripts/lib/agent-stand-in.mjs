@@ -28,6 +28,12 @@
 //    wait sees the task leave). It records, per service, the fewest tasks it ever saw running
 //    after the service first reached its desired count (`minimumRunning`).
 //
+// 4. The registry and the agent's image pull. An image whose tag is `no-such-tag` does not exist
+//    (see unpullableImage): the task the scheduler places for it is stopped at once with the
+//    agent's CannotPullContainerError, and the next attempt waits a moment, as ECS backs off
+//    between launches that keep failing. The AWS behaviour model (aws-model.mjs) plays the deployment circuit breaker
+//    on top: it counts these stopped tasks and rolls the service back.
+//
 // It polls moto every ~200 ms in the process that runs the tests (or the demo) while authecs runs
 // as a subprocess. Its own errors (e.g. a resource authecs just deleted) are kept in `errors`
 // and never thrown: the stand-in must not change the outcome of an authecs run.
@@ -37,6 +43,7 @@ import {
   DescribeClustersCommand,
   DescribeContainerInstancesCommand,
   DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   ListClustersCommand,
   ListContainerInstancesCommand,
@@ -55,6 +62,27 @@ export function clusterFromUserData(userData) {
   return match ? match[1].replace(/["']/g, '') : undefined;
 }
 
+/** The tag that no registry has: a test's way to ship an image that cannot be pulled. */
+export const UNPULLABLE_TAG = 'no-such-tag';
+
+/** The reference the agent resolves: Docker Hub names get docker.io/ (and library/ when bare). */
+export function imageReference(image) {
+  const [first, ...rest] = image.split('/');
+  if (rest.length > 0 && (first.includes('.') || first.includes(':') || first === 'localhost')) return image;
+  return rest.length === 0 ? `docker.io/library/${image}` : `docker.io/${image}`;
+}
+
+/**
+ * The agent's stoppedReason for an image that cannot be pulled, or undefined when it can. Worded as
+ * the agent words a failed pull: "CannotPullContainerError: pull image manifest has been retried 5
+ * time(s): failed to resolve ref docker.io/...: ..." (as reported in ActionIQ/terraform-aws-retool-ecs-fargate#20).
+ */
+export function unpullableImage(image) {
+  const tag = /:([^:/@]+)$/.exec(String(image ?? ''))?.[1];
+  if (tag !== UNPULLABLE_TAG) return undefined;
+  return `CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref ${imageReference(image)}: not found`;
+}
+
 /** Private IPs for "ip" targets: host addresses .10, .11, ... of the subnets, round-robin. */
 export function privateIpsFor(cidrs, count) {
   const ips = [];
@@ -70,6 +98,8 @@ export function privateIpsFor(cidrs, count) {
 
 export function startAgentStandIn(clients, options = {}) {
   const intervalMs = options.intervalMs ?? 200;
+  // ECS backs off between launches of tasks that keep failing to start.
+  const failedStartBackoffMs = options.failedStartBackoffMs ?? 500;
   const region = options.region ?? 'eu-west-1';
   // Instance IDs whose user data has been read: cluster name, or null when it names none.
   const userDataCluster = new Map();
@@ -77,8 +107,12 @@ export function startAgentStandIn(clients, options = {}) {
   const registeredInstances = new Map();
   // Service ARN + target group ARN -> targets the stand-in registered for it.
   const registeredTargets = new Map();
-  // Service ARN -> { reachedDesired, minimumRunning, tasksStarted, tasksStopped } for stand-in 3.
+  // Service ARN -> { reachedDesired, minimumRunning, tasksStarted, tasksStopped, tasksFailedToStart } for stand-in 3.
   const scheduled = new Map();
+  // Task definition ARN -> the pull failure of one of its images, or null (stand-in 4).
+  const pullFailures = new Map();
+  // Service ARN -> when its last task failed to start.
+  const lastFailedStart = new Map();
   const errors = [];
   let stopped = false;
   let generation = 0;
@@ -214,7 +248,7 @@ export function startAgentStandIn(clients, options = {}) {
         const tasks = taskArns.length
           ? ((await clients.ecs.send(new DescribeTasksCommand({ cluster: clusterName, tasks: taskArns }))).tasks ?? []).filter((task) => task.desiredStatus !== 'STOPPED')
           : [];
-        const facts = scheduled.get(service.serviceArn) ?? { reachedDesired: false, minimumRunning: undefined, tasksStarted: 0, tasksStopped: 0 };
+        const facts = scheduled.get(service.serviceArn) ?? { reachedDesired: false, minimumRunning: undefined, tasksStarted: 0, tasksStopped: 0, tasksFailedToStart: 0 };
         scheduled.set(service.serviceArn, facts);
         const stop = async (task, reason) => {
           await clients.ecs.send(new StopTaskCommand({ cluster: clusterName, task: task.taskArn, reason }));
@@ -236,14 +270,24 @@ export function startAgentStandIn(clients, options = {}) {
         const healthy = live.filter(current);
         const busy = new Set(live.map((task) => task.containerInstanceArn));
         const free = instances.filter((instance) => instance.status === 'ACTIVE' && !busy.has(instance.containerInstanceArn));
+        const pullFailure = await pullFailureOf(service.taskDefinition);
         // Start first (maximumPercent 200), then stop what is outdated, draining or extra.
         while (healthy.length < want && free.length > 0) {
+          if (pullFailure && Date.now() < (lastFailedStart.get(service.serviceArn) ?? 0) + failedStartBackoffMs) break;
           const instance = free.shift();
+          // AWS groups a service's tasks as service:<name> (ListTasks serviceName finds them by it).
           const started = await clients.ecs.send(
-            new StartTaskCommand({ cluster: clusterName, taskDefinition: service.taskDefinition, containerInstances: [instance.containerInstanceArn], startedBy }),
+            new StartTaskCommand({ cluster: clusterName, taskDefinition: service.taskDefinition, containerInstances: [instance.containerInstanceArn], startedBy, group: `service:${service.serviceName}` }),
           );
           const task = started.tasks?.[0];
           if (!task) break;
+          if (pullFailure) {
+            // Stand-in 4: the agent cannot pull the image, so the task stops before it ever runs.
+            await clients.ecs.send(new StopTaskCommand({ cluster: clusterName, task: task.taskArn, reason: pullFailure }));
+            facts.tasksFailedToStart += 1;
+            lastFailedStart.set(service.serviceArn, Date.now());
+            break;
+          }
           facts.tasksStarted += 1;
           healthy.push({ ...task, containerInstanceArn: instance.containerInstanceArn, taskDefinitionArn: service.taskDefinition });
           live.push(healthy[healthy.length - 1]);
@@ -265,6 +309,16 @@ export function startAgentStandIn(clients, options = {}) {
         await syncTargets(service, clusterName, startedBy, instanceByArn);
       }
     }
+  }
+
+  async function pullFailureOf(taskDefinitionArn) {
+    if (!taskDefinitionArn) return undefined;
+    if (!pullFailures.has(taskDefinitionArn)) {
+      const described = await clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: taskDefinitionArn }));
+      const images = (described.taskDefinition?.containerDefinitions ?? []).map((container) => container.image);
+      pullFailures.set(taskDefinitionArn, images.map(unpullableImage).find(Boolean) ?? null);
+    }
+    return pullFailures.get(taskDefinitionArn) ?? undefined;
   }
 
   /** The target group holds exactly the instances that run one of the service's tasks. */
@@ -324,6 +378,8 @@ export function startAgentStandIn(clients, options = {}) {
       registeredInstances.clear();
       registeredTargets.clear();
       scheduled.clear();
+      pullFailures.clear();
+      lastFailedStart.clear();
       errors.length = 0;
     },
     /** Resolves after the next complete poll, so a test can wait for the stand-in to catch up. */

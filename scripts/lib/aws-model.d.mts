@@ -11,6 +11,10 @@ export interface AwsTimings {
   serviceDraining: number;
   albEniLinger: number;
   serviceLinkedRoleUsable: number;
+  /** IAM calls on a role made this long ago may answer NoSuchEntity; 0 (default) = off. */
+  iamRoleVisible: number;
+  /** The least time from a deployment's start to the circuit breaker failing it. */
+  circuitBreakerTrips: number;
 }
 
 export interface PlannedFault {
@@ -56,7 +60,17 @@ export type RuleId =
   | 'route53-pending'
   | 'acm-issue-after-cname'
   | 'instance-pending'
-  | 'service-draining';
+  | 'service-draining'
+  | 'fargate-awslogs-needs-execution-role'
+  | 'secrets-need-execution-role'
+  | 'health-check-timeout-below-interval'
+  | 'health-check-ranges'
+  | 'retention-in-days'
+  | 'iam-role-not-yet-visible'
+  | 'deployment-circuit-breaker'
+  | 'task-failed-to-start'
+  | 'list-tasks-by-service'
+  | 'log-stream-not-found';
 
 export interface AwsModelOptions {
   /** moto's endpoint, e.g. http://127.0.0.1:5000 */
@@ -132,6 +146,10 @@ export declare const REAL_AWS_SECONDS: Readonly<AwsTimings>;
 export declare const FAULT_KINDS: readonly FaultKind[];
 export declare const THROTTLING: Readonly<Record<string, { code: string; status: number; message: string }>>;
 export declare const RULES: readonly RuleDescription[];
+/** The retentionInDays values PutRetentionPolicy takes. */
+export declare const RETENTION_DAYS: readonly number[];
+/** Failed tasks at which the ECS deployment circuit breaker fails a deployment of this desired count. */
+export declare function circuitBreakerThreshold(desiredCount: number | undefined): number;
 export declare function mulberry32(seed: number): () => number;
 export declare function drawFor(seed: number, operation: string, nth: number): number;
 export declare function describeRequest(method: string, url: string, headers: Record<string, string | string[] | undefined>, body: string): RequestInfo;

@@ -8,6 +8,9 @@
 //   - timing: transitional states (ALB provisioning, Route 53 PENDING, ACM PENDING_VALIDATION,
 //     instance pending, service DRAINING, ENIs lingering) last a configurable time, the
 //     durations seen on real AWS multiplied by `scale`;
+//   - ECS deployments: a rollout whose tasks cannot start (agent-stand-in.mjs fails them) stays
+//     IN_PROGRESS, then the deployment circuit breaker fails it and rolls the service back, as
+//     DescribeServices shows it on AWS (moto reports every deployment COMPLETED at once);
 //   - faults: seeded and reproducible throttling, 500, 503, resets before the request reaches
 //     moto and resets after moto applied it (the answer lost).
 // Its own look-ups go straight to moto with plain SDK calls, so they never see the faults.
@@ -16,12 +19,22 @@
 import { createServer, request as httpRequest } from 'node:http';
 import { createHash, randomUUID } from 'node:crypto';
 import { DescribeCertificateCommand } from '@aws-sdk/client-acm';
+import { DescribeLogGroupsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { DescribeUserPoolCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { DescribeInstancesCommand } from '@aws-sdk/client-ec2';
-import { DescribeServicesCommand, ListContainerInstancesCommand, ListServicesCommand } from '@aws-sdk/client-ecs';
+import {
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  DescribeTasksCommand,
+  ListContainerInstancesCommand,
+  ListServicesCommand,
+  ListTasksCommand,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
 import { DescribeListenersCommand, DescribeLoadBalancersCommand, DescribeRulesCommand, DescribeTargetGroupsCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { CreateRoleCommand, GetRoleCommand, ListRolesCommand } from '@aws-sdk/client-iam';
 import { GetHostedZoneCommand } from '@aws-sdk/client-route-53';
+import { unpullableImage } from './agent-stand-in.mjs';
 import { destroyEmulatorClients, emulatorClients } from './aws.mjs';
 
 /** Typical durations on real AWS, in seconds (shared/notes/aws-behaviour.md). Multiplied by `scale`. */
@@ -44,6 +57,13 @@ export const REAL_AWS_SECONDS = Object.freeze({
   albEniLinger: 120,
   // A service-linked role created a moment ago takes seconds to become usable.
   serviceLinkedRoleUsable: 10,
+  // IAM is eventually consistent: calls on a role made a moment ago may answer NoSuchEntity (the
+  // SDK's IAM RoleExists waiter "Polls IAM.Client.get_role() every 1 seconds" for it; ECS on a new
+  // role: hashicorp/terraform#2869). 0 = off by default; a test turns it on.
+  iamRoleVisible: 0,
+  // A deployment whose tasks cannot start is failed by the circuit breaker minutes after it began
+  // (public field reports of bad-image deploys: 3 to 12 min), once enough tasks failed.
+  circuitBreakerTrips: 180,
 });
 
 export const FAULT_KINDS = Object.freeze(['throttle', 'error500', 'error503', 'resetBefore', 'resetAfter']);
@@ -91,7 +111,38 @@ export const RULES = Object.freeze([
   { id: 'acm-issue-after-cname', operation: 'acm:DescribeCertificate', code: 'PENDING_VALIDATION', status: 200, source: 'ACM User Guide, DNS validation: issued only after the CNAME is found' },
   { id: 'instance-pending', operation: 'ec2:DescribeInstances', code: 'pending', status: 200, source: 'EC2 instance lifecycle: pending before running' },
   { id: 'service-draining', operation: 'ecs:DescribeServices', code: 'DRAINING', status: 200, source: 'ECS API Reference, DeleteService: ACTIVE, DRAINING, INACTIVE' },
+  { id: 'fargate-awslogs-needs-execution-role', operation: 'ecs:RegisterTaskDefinition', code: 'ClientException', status: 400, source: 'ECS Developer Guide, "Amazon ECS task execution IAM role": Fargate tasks that send logs with awslogs need it; message as in aws/aws-cdk#1279' },
+  { id: 'secrets-need-execution-role', operation: 'ecs:RegisterTaskDefinition', code: 'ClientException', status: 400, source: 'ECS Developer Guide, "Amazon ECS task execution IAM role": a task definition referencing Secrets Manager or Parameter Store needs it (either launch type); message as in fabfuel/ecs-deploy#87' },
+  { id: 'health-check-timeout-below-interval', operation: 'elasticloadbalancing:CreateTargetGroup, ModifyTargetGroup', code: 'ValidationError', status: 400, source: 'ELBv2 API Reference, CreateTargetGroup (interval and timeout defaults); message as in terraform-linters/tflint-ruleset-aws#404' },
+  { id: 'health-check-ranges', operation: 'elasticloadbalancing:CreateTargetGroup, ModifyTargetGroup', code: 'ValidationError', status: 400, source: 'ELBv2 API Reference, CreateTargetGroup: interval 5-300, timeout 2-120, healthy and unhealthy thresholds 2-10' },
+  { id: 'retention-in-days', operation: 'logs:PutRetentionPolicy', code: 'InvalidParameterException', status: 400, source: 'CloudWatch Logs API Reference, PutRetentionPolicy: retentionInDays "Possible values are: 1, 3, 5, ... 3653"' },
+  { id: 'iam-role-not-yet-visible', operation: 'iam:GetRole, AttachRolePolicy, PutRolePolicy, UpdateAssumeRolePolicy', code: 'NoSuchEntity', status: 404, source: 'IAM eventual consistency: boto3 IAM waiter RoleExists polls GetRole until the role is found; NoSuchEntity is 404 (timing iamRoleVisible, off by default)' },
+  { id: 'deployment-circuit-breaker', operation: 'ecs:DescribeServices', code: 'FAILED', status: 200, source: 'ECS API Reference, ServiceDeploymentCircuitBreaker (threshold 0.5 x desired, 3 to 200) and Deployment.rolloutState; ECS Developer Guide, "How the Amazon ECS deployment circuit breaker detects failures"' },
+  { id: 'task-failed-to-start', operation: 'ecs:DescribeTasks', code: 'TaskFailedToStart', status: 200, source: 'ECS API Reference, Task.stopCode (TaskFailedToStart); moto sets no stopCode' },
+  { id: 'list-tasks-by-service', operation: 'ecs:ListTasks', code: 'serviceName', status: 200, source: 'ECS API Reference, ListTasks serviceName filter; moto ignores it' },
+  { id: 'log-stream-not-found', operation: 'logs:GetLogEvents', code: 'ResourceNotFoundException', status: 400, source: 'GetLogEvents on a missing stream of an existing group: "The specified log stream does not exist." (prefect-archive/prefect-aws#177); moto says the group is missing' },
 ]);
+
+// CloudWatch Logs API Reference, PutRetentionPolicy: retentionInDays, the only values it takes.
+export const RETENTION_DAYS = Object.freeze([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]);
+
+// Stopped reasons of tasks that never reached RUNNING (ECS: stopCode TaskFailedToStart).
+const FAILED_TO_START = /^(CannotPullContainerError|ResourceInitializationError|CannotStartContainerError)\b/;
+
+// ELBv2 API Reference, CreateTargetGroup: health check defaults by protocol and target type.
+function healthCheckDefaults(protocol, targetType) {
+  if (targetType === 'lambda') return { interval: 35, timeout: 30 };
+  if (protocol === 'GENEVE') return { interval: 10, timeout: 5 };
+  return { interval: 30, timeout: protocol === 'HTTP' ? 6 : 10 };
+}
+
+/** ECS API Reference, ServiceDeploymentCircuitBreaker: "minimum threshold of 3 and a maximum threshold of 200", "0.5 * desired task count". */
+export function circuitBreakerThreshold(desiredCount) {
+  return Math.min(200, Math.max(3, Math.ceil(0.5 * (desiredCount ?? 0))));
+}
+
+// The IAM calls on a role that eventual consistency can answer with NoSuchEntity (iamRoleVisible).
+const ROLE_CALLS = new Set(['GetRole', 'AttachRolePolicy', 'PutRolePolicy', 'UpdateAssumeRolePolicy']);
 
 // ECS's service-linked role as AWS names it (ECS Developer Guide, "Using service-linked roles for Amazon ECS").
 const ECS_PRINCIPAL = 'ecs.amazonaws.com';
@@ -293,6 +344,10 @@ export async function startAwsModel(options) {
     runTokens: new Map(), // ClientToken -> { fingerprint, body }
     serviceTokens: new Map(), // clientToken -> { fingerprint, body }
     roleCreatedAt: undefined,
+    roles: new Map(), // IAM role name -> createdAt
+    deploymentSettings: new Map(), // service arn -> the deploymentConfiguration last sent (moto keeps none)
+    rollouts: new Map(), // service arn -> a rollout whose tasks cannot start (see plannedRollout)
+    serviceEvents: new Map(), // service arn -> events the model adds, newest first
     held: new Set(), // "rule resource" pairs already logged, so a held-back state is logged once
   });
   state = freshState();
@@ -362,6 +417,136 @@ export async function startAwsModel(options) {
   async function ecsRoleExists() {
     const roles = (await lookups.iam.send(new ListRolesCommand({ PathPrefix: '/aws-service-role/ecs.amazonaws.com/' }))).Roles ?? [];
     return roles.some((role) => role.RoleName === 'AWSServiceRoleForECS' || (role.Path ?? '').startsWith('/aws-service-role/ecs.amazonaws.com/'));
+  }
+
+  // --- ECS: a rollout whose tasks cannot start, and the deployment circuit breaker.
+  let deploymentCounter = 0;
+  const deploymentId = () => `ecs-svc/${Date.now()}${String((deploymentCounter += 1) % 1e6).padStart(6, '0')}`;
+  const shortArn = (arn) => String(arn ?? '').split('/').pop();
+
+  /** The service's tasks, described (AWS groups them as service:<name>; the stand-in starts them so). */
+  async function serviceTasks(cluster, serviceName) {
+    const arns = (await lookups.ecs.send(new ListTasksCommand({ cluster }))).taskArns ?? [];
+    const tasks = [];
+    for (let index = 0; index < arns.length; index += 100) {
+      tasks.push(...((await lookups.ecs.send(new DescribeTasksCommand({ cluster, tasks: arns.slice(index, index + 100) }))).tasks ?? []));
+    }
+    return tasks.filter((task) => task.group === `service:${serviceName}`);
+  }
+
+  /**
+   * Before UpdateService: the rollout the model will play, when the new task definition has an
+   * image the agent stand-in cannot pull and the stand-in schedules the service (EC2). Any other
+   * update passes through as moto answers it, and ends a rollout the model was playing.
+   */
+  async function plannedRollout(json) {
+    const cluster = String(json.cluster ?? 'default');
+    const serviceName = String(json.service ?? '').split('/').pop();
+    const current = (await lookups.ecs.send(new DescribeServicesCommand({ cluster, services: [serviceName] }))).services?.[0];
+    if (!current?.serviceArn) return undefined;
+    const plan = { serviceArn: current.serviceArn, track: undefined };
+    const next = typeof json.taskDefinition === 'string' ? json.taskDefinition : json.forceNewDeployment ? current.taskDefinition : undefined;
+    if (!next || current.launchType !== 'EC2') return plan;
+    const definition = (await lookups.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: next }))).taskDefinition;
+    const cannotPull = (definition?.containerDefinitions ?? []).some((container) => unpullableImage(container.image));
+    if (!cannotPull || !definition?.taskDefinitionArn) return plan;
+    const earlier = state.rollouts.get(current.serviceArn);
+    const primary = (current.deployments ?? []).find((deployment) => deployment.status === 'PRIMARY');
+    // Failures of an earlier attempt at the same revision do not count again.
+    const earlierFailures = (await serviceTasks(cluster, serviceName)).filter((task) => task.taskDefinitionArn === definition.taskDefinitionArn).map((task) => task.taskArn);
+    plan.track = {
+      serviceArn: current.serviceArn,
+      cluster,
+      serviceName,
+      // The last completed deployment: a rollout still in progress never completed.
+      from: earlier && !earlier.failedAt ? earlier.from : current.taskDefinition,
+      fromId: earlier ? (earlier.failedAt ? (earlier.rollbackId ?? earlier.fromId) : earlier.fromId) : (primary?.id ?? deploymentId()),
+      fromCreatedAt: earlier ? earlier.fromCreatedAt : (primary?.createdAt?.getTime() ?? now()),
+      to: definition.taskDefinitionArn,
+      desiredCount: json.desiredCount ?? current.desiredCount ?? 0,
+      circuitBreaker: (json.deploymentConfiguration ?? state.deploymentSettings.get(current.serviceArn))?.deploymentCircuitBreaker,
+      earlierFailures: new Set(earlierFailures),
+      failedTasks: 0,
+    };
+    return plan;
+  }
+
+  /** Counts the rollout's tasks; trips the circuit breaker (and rolls back on moto) when AWS would. */
+  async function rolloutFacts(rollout, info) {
+    if (rollout.rolledBackAt) return undefined;
+    const tasks = await serviceTasks(rollout.cluster, rollout.serviceName);
+    // moto walks lastStatus on every describe; desiredStatus is what holds.
+    const running = (definition) => tasks.filter((task) => task.desiredStatus === 'RUNNING' && (!definition || task.taskDefinitionArn === definition)).length;
+    rollout.failedTasks = tasks.filter(
+      (task) => task.taskDefinitionArn === rollout.to && task.desiredStatus === 'STOPPED' && FAILED_TO_START.test(task.stoppedReason ?? '') && !rollout.earlierFailures.has(task.taskArn),
+    ).length;
+    const t = now();
+    // A rollback is a deployment of its own: complete at the earliest on the look after the one that started it.
+    if (rollout.rollbackId && running(rollout.from) >= rollout.desiredCount) rollout.rolledBackAt = t;
+    // ECS guide, "How the Amazon ECS deployment circuit breaker detects failures": "When tasks fail to reach in the RUNNING
+    // state, the deployment circuit breaker increases the failure count by one. When the failure count equals the threshold,
+    // the deployment is marked as FAILED"; with rollback, "the service is rolled back to the last deployment that completed
+    // successfully" (API Reference, DeploymentCircuitBreaker). Reasons and events as ECS words them: aws/containers-roadmap#1488.
+    if (!rollout.failedAt && rollout.circuitBreaker?.enable && rollout.failedTasks >= circuitBreakerThreshold(rollout.desiredCount) && t >= rollout.createdAt + ms('circuitBreakerTrips')) {
+      rollout.failedAt = t;
+      const events = state.serviceEvents.get(rollout.serviceArn) ?? [];
+      events.unshift({ id: randomUUID(), at: t, message: `(service ${rollout.serviceName}) (deployment ${rollout.id}) deployment failed: tasks failed to start.` });
+      if (rollout.circuitBreaker.rollback) {
+        rollout.rollbackId = deploymentId();
+        // AWS rolls back by itself; moto must be told, so that the scheduler stand-in places the old revision again.
+        await lookups.ecs.send(new UpdateServiceCommand({ cluster: rollout.cluster, service: rollout.serviceName, taskDefinition: rollout.from }));
+        events.unshift({ id: randomUUID(), at: t, message: `(service ${rollout.serviceName}) rolling back to deployment ${rollout.fromId}.` });
+      }
+      state.serviceEvents.set(rollout.serviceArn, events);
+      enforce('deployment-circuit-breaker', info, `${rollout.serviceName}: ${rollout.failedTasks} tasks of ${shortArn(rollout.to)} failed to start${rollout.rollbackId ? `; rolled back to ${shortArn(rollout.from)}` : ''}`);
+    }
+    return { running: running(), runningFrom: running(rollout.from), runningTo: running(rollout.to) };
+  }
+
+  /** A described service as AWS shows it during (and after) the rollout the model plays. */
+  async function dressService(service, info) {
+    const rollout = state.rollouts.get(service.serviceArn);
+    const facts = await rolloutFacts(rollout, info);
+    const base = (service.deployments ?? [])[0] ?? {};
+    // ECS JSON timestamps are epoch seconds.
+    const deployment = (id, status, taskDefinition, runningCount, rolloutState, rolloutStateReason, createdAt, failedTasks = 0) => ({
+      ...base,
+      id,
+      status,
+      taskDefinition,
+      desiredCount: service.desiredCount,
+      pendingCount: 0,
+      runningCount,
+      failedTasks,
+      createdAt: createdAt / 1000,
+      updatedAt: now() / 1000,
+      rolloutState,
+      rolloutStateReason,
+    });
+    const failed = 'ECS deployment circuit breaker: tasks failed to start.';
+    let deployments;
+    if (rollout.rolledBackAt) {
+      deployments = [deployment(rollout.rollbackId, 'PRIMARY', rollout.from, service.runningCount, 'COMPLETED', `ECS deployment ${rollout.rollbackId} completed.`, rollout.failedAt)];
+    } else if (rollout.rollbackId) {
+      deployments = [
+        deployment(rollout.rollbackId, 'PRIMARY', rollout.from, facts.runningFrom, 'IN_PROGRESS', `ECS deployment circuit breaker: rolling back to deploymentId ${rollout.fromId}.`, rollout.failedAt),
+        deployment(rollout.id, 'ACTIVE', rollout.to, facts.runningTo, 'FAILED', failed, rollout.createdAt, rollout.failedTasks),
+      ];
+    } else {
+      const [rolloutState, reason] = rollout.failedAt ? ['FAILED', failed] : ['IN_PROGRESS', `ECS deployment ${rollout.id} in progress.`];
+      deployments = [
+        deployment(rollout.id, 'PRIMARY', rollout.to, facts.runningTo, rolloutState, reason, rollout.createdAt, rollout.failedTasks),
+        deployment(rollout.fromId, 'ACTIVE', rollout.from, facts.runningFrom, 'COMPLETED', `ECS deployment ${rollout.fromId} completed.`, rollout.fromCreatedAt),
+      ];
+    }
+    service.deployments = deployments;
+    service.taskDefinition = deployments[0].taskDefinition;
+    // moto's runningCount is a fixed number (MOTO_ECS_SERVICE_RUNNING); while tasks fail, count them.
+    if (facts) {
+      service.runningCount = facts.running;
+      service.pendingCount = 0;
+    }
+    held('deployment-circuit-breaker', info, `${service.serviceArn} ${rollout.id}`);
   }
 
   /** Rules checked before the request goes to moto: an error answer, or undefined to forward. */
@@ -504,6 +689,78 @@ export async function startAwsModel(options) {
         return refuse('user-pool-has-domain', info, 400, 'InvalidParameterException', 'User pool cannot be deleted. It has a domain configured that should be deleted first.');
       }
     }
+    if (service === 'ecs' && operation === 'RegisterTaskDefinition') {
+      const containers = Array.isArray(json.containerDefinitions) ? json.containerDefinitions : [];
+      const hasRole = typeof json.executionRoleArn === 'string' && json.executionRoleArn.length > 0;
+      const fargate = Array.isArray(json.requiresCompatibilities) && json.requiresCompatibilities.includes('FARGATE');
+      // ECS guide, "Amazon ECS task execution IAM role": needed when "Your task is hosted on AWS Fargate ... and ...
+      // sends container logs to CloudWatch Logs using the awslogs log driver". Message: virtual-kubelet#193, aws-cdk#1279.
+      if (!hasRole && fargate && containers.some((container) => container?.logConfiguration?.logDriver === 'awslogs') && on('fargate-awslogs-needs-execution-role')) {
+        return refuse('fargate-awslogs-needs-execution-role', info, 400, 'ClientException', 'Fargate requires task definition to have execution role ARN to support log driver awslogs.');
+      }
+      // Same page: on "either AWS Fargate or Amazon EC2 instances" when "the task definition is referencing sensitive data
+      // using Secrets Manager secrets or AWS Systems Manager Parameter Store parameters". Message: fabfuel/ecs-deploy#87.
+      if (!hasRole && containers.some((container) => Array.isArray(container?.secrets) && container.secrets.length > 0) && on('secrets-need-execution-role')) {
+        return refuse('secrets-need-execution-role', info, 400, 'ClientException', "When you are specifying container secrets, you must also specify a value for 'executionRoleArn'.");
+      }
+    }
+    if (service === 'elasticloadbalancing' && (operation === 'CreateTargetGroup' || operation === 'ModifyTargetGroup')) {
+      const number = (key) => (query.has(key) ? Number(query.get(key)) : undefined);
+      if (on('health-check-ranges')) {
+        // ELBv2 API Reference, CreateTargetGroup: interval "The range is 5-300", timeout "The range is 2–120 seconds",
+        // healthy and unhealthy threshold "The range is 2-10". Worded as AWS's constraint errors (aws-cloudformation/cfn-lint#807).
+        const ranges = [
+          ['HealthCheckIntervalSeconds', 'healthCheckIntervalSeconds', 5, 300],
+          ['HealthCheckTimeoutSeconds', 'healthCheckTimeoutSeconds', 2, 120],
+          ['HealthyThresholdCount', 'healthyThresholdCount', 2, 10],
+          ['UnhealthyThresholdCount', 'unhealthyThresholdCount', 2, 10],
+        ];
+        for (const [key, member, min, max] of ranges) {
+          const value = number(key);
+          if (value === undefined || (value >= min && value <= max)) continue;
+          const constraint = value < min ? `greater than or equal to ${min}` : `less than or equal to ${max}`;
+          return refuse('health-check-ranges', info, 400, 'ValidationError', `1 validation error detected: Value '${value}' at '${member}' failed to satisfy constraint: Member must have value ${constraint}`);
+        }
+      }
+      let interval = number('HealthCheckIntervalSeconds');
+      let timeout = number('HealthCheckTimeoutSeconds');
+      if (on('health-check-timeout-below-interval') && (interval !== undefined || timeout !== undefined)) {
+        if (operation === 'ModifyTargetGroup') {
+          // What the request leaves out stays as the group has it.
+          const arn = query.get('TargetGroupArn');
+          const group = (await lookups.elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [arn] })).catch(() => ({ TargetGroups: [] }))).TargetGroups?.[0];
+          interval ??= group?.HealthCheckIntervalSeconds;
+          timeout ??= group?.HealthCheckTimeoutSeconds;
+        } else {
+          // ELBv2 API Reference, CreateTargetGroup: the defaults ("For target groups with a protocol of HTTP, the default is 6 seconds").
+          const defaults = healthCheckDefaults(query.get('Protocol'), query.get('TargetType'));
+          interval ??= defaults.interval;
+          timeout ??= defaults.timeout;
+        }
+        // The timeout must be below the interval; AWS's words: terraform-linters/tflint-ruleset-aws#404, aws/aws-cdk#3703.
+        if (interval !== undefined && timeout !== undefined && timeout >= interval) {
+          return refuse('health-check-timeout-below-interval', info, 400, 'ValidationError', 'Health check interval must be greater than the timeout.');
+        }
+      }
+    }
+    if (service === 'logs' && operation === 'PutRetentionPolicy' && on('retention-in-days')) {
+      const days = json.retentionInDays;
+      // CloudWatch Logs API Reference, PutRetentionPolicy: "Possible values are: 1, 3, 5, 7, 14, 30, ... 3288, and 3653."
+      if (days !== undefined && !RETENTION_DAYS.includes(days)) {
+        return refuse('retention-in-days', info, 400, 'InvalidParameterException', `1 validation error detected: Value '${days}' at 'retentionInDays' failed to satisfy constraint: Member must satisfy enum value set: [${RETENTION_DAYS.join(', ')}]`);
+      }
+    }
+    if (service === 'iam' && ROLE_CALLS.has(operation) && on('iam-role-not-yet-visible')) {
+      const name = query.get('RoleName') ?? '';
+      const createdAt = state.roles.get(name);
+      // A role made a moment ago is not yet known everywhere (RoleExists waiter); NoSuchEntity is 404 (IAM API Reference, GetRole errors).
+      if (createdAt !== undefined && now() < createdAt + ms('iamRoleVisible')) {
+        return refuse('iam-role-not-yet-visible', info, 404, 'NoSuchEntity', `The role with name ${name} cannot be found.`);
+      }
+    }
+    if (service === 'ecs' && operation === 'UpdateService' && on('deployment-circuit-breaker')) {
+      info.rollout = await plannedRollout(json);
+    }
     if (service === 'route53' && info.operation === 'ChangeResourceRecordSets') {
       const zoneId = /\/hostedzone\/([^/]+)\/rrset/.exec(info.path ?? '')?.[1] ?? '';
       info.changes = parseChangeBatch(info.xml);
@@ -621,9 +878,19 @@ export async function startAwsModel(options) {
         if (body !== original) for (const id of state.instances.keys()) if (pending(id) && body.includes(id)) held('instance-pending', info, id);
       }
     }
+    if (service === 'iam' && operation === 'CreateRole' && ok) state.roles.set(info.query.get('RoleName') ?? '', t);
     if (service === 'iam' && operation === 'CreateServiceLinkedRole' && ok && info.query.get('AWSServiceName') === ECS_PRINCIPAL) {
       state.roleCreatedAt = t;
       if (info.forwardBody) body = body.replace(/CreateRoleResponse/g, 'CreateServiceLinkedRoleResponse').replace(/CreateRoleResult/g, 'CreateServiceLinkedRoleResult');
+    }
+    // AWS names the missing stream (prefect-archive/prefect-aws#177); moto says the log group does not exist.
+    if (service === 'logs' && operation === 'GetLogEvents' && !ok && body.includes('ResourceNotFoundException') && on('log-stream-not-found')) {
+      const groupName = String(info.json.logGroupName ?? '');
+      const groups = (await lookups.logs.send(new DescribeLogGroupsCommand({ logGroupNamePrefix: groupName })).catch(() => ({ logGroups: [] }))).logGroups ?? [];
+      if (groupName && groups.some((group) => group.logGroupName === groupName)) {
+        body = body.replace('The specified log group does not exist.', 'The specified log stream does not exist.');
+        held('log-stream-not-found', info, `${groupName} ${info.json.logStreamName}`);
+      }
     }
     if (service === 'ecs' && ok) {
       let parsed;
@@ -633,6 +900,63 @@ export async function startAwsModel(options) {
         parsed = undefined;
       }
       if (operation === 'CreateService' && info.clientToken) state.serviceTokens.set(info.clientToken, { fingerprint: info.fingerprint, body });
+      // moto keeps no deploymentConfiguration; the circuit breaker needs to know it.
+      if ((operation === 'CreateService' || operation === 'UpdateService') && parsed?.service?.serviceArn && info.json.deploymentConfiguration) {
+        state.deploymentSettings.set(parsed.service.serviceArn, info.json.deploymentConfiguration);
+      }
+      try {
+        if (operation === 'UpdateService' && info.rollout) {
+          state.rollouts.delete(info.rollout.serviceArn);
+          if (info.rollout.track) {
+            state.rollouts.set(info.rollout.serviceArn, { ...info.rollout.track, id: deploymentId(), createdAt: t });
+            if (parsed?.service) {
+              await dressService(parsed.service, info);
+              body = JSON.stringify(parsed);
+            }
+          }
+        }
+        if (operation === 'DescribeServices' && Array.isArray(parsed?.services)) {
+          let dressed = false;
+          for (const described of parsed.services) {
+            if (described.status === 'ACTIVE' && state.rollouts.has(described.serviceArn) && on('deployment-circuit-breaker')) {
+              await dressService(described, info);
+              dressed = true;
+            }
+            const events = state.serviceEvents.get(described.serviceArn);
+            if (events?.length) {
+              described.events = [...events.map((event) => ({ id: event.id, createdAt: event.at / 1000, message: event.message })), ...(described.events ?? [])];
+              dressed = true;
+            }
+          }
+          if (dressed) body = JSON.stringify(parsed);
+        }
+        // ECS API Reference, ListTasks: serviceName lists that service's tasks only; moto ignores the filter.
+        if (operation === 'ListTasks' && typeof info.json.serviceName === 'string' && (parsed?.taskArns ?? []).length > 0 && on('list-tasks-by-service')) {
+          const mine = new Set((await serviceTasks(String(info.json.cluster ?? 'default'), info.json.serviceName)).map((task) => task.taskArn));
+          parsed.taskArns = parsed.taskArns.filter((arn) => mine.has(arn));
+          body = JSON.stringify(parsed);
+        }
+      } catch (error) {
+        // A failed look-up must not become an answer AWS would not give: moto's answer goes out.
+        errors.push(`${service}:${operation} rollout: ${error?.name ?? 'Error'}: ${error?.message ?? error}`);
+      }
+      // ECS API Reference, Task.stopCode: TaskFailedToStart for a task that never ran; its containers have no exit code.
+      if (operation === 'DescribeTasks' && Array.isArray(parsed?.tasks) && on('task-failed-to-start')) {
+        let changed = false;
+        for (const task of parsed.tasks) {
+          if (task.desiredStatus !== 'STOPPED' || task.stopCode || !FAILED_TO_START.test(task.stoppedReason ?? '')) continue;
+          task.stopCode = 'TaskFailedToStart';
+          task.lastStatus = 'STOPPED';
+          for (const container of task.containers ?? []) {
+            container.lastStatus = 'STOPPED';
+            delete container.exitCode;
+            container.reason ??= task.stoppedReason;
+          }
+          held('task-failed-to-start', info, task.taskArn);
+          changed = true;
+        }
+        if (changed) body = JSON.stringify(parsed);
+      }
       if (operation === 'DeleteService' && parsed?.service?.serviceArn) {
         const cluster = String(parsed.service.clusterArn ?? info.json.cluster ?? 'default').split('/').pop();
         if (!state.draining.has(parsed.service.serviceArn)) state.draining.set(parsed.service.serviceArn, { cluster, until: t + ms('serviceDraining') });

@@ -7,6 +7,7 @@ import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { IAMClient } from '@aws-sdk/client-iam';
 import type { Route53Client } from '@aws-sdk/client-route-53';
+import type { S3Client } from '@aws-sdk/client-s3';
 
 export declare const TEST_REGION: string;
 export declare const TEST_DOMAIN: string;
@@ -22,6 +23,7 @@ export interface EmulatorClients {
   iam: IAMClient;
   logs: CloudWatchLogsClient;
   route53: Route53Client;
+  s3: S3Client;
 }
 
 export declare function emulatorEnvironment(endpoint: string, region?: string): Record<string, string>;

@@ -9,6 +9,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { Route53Client } from '@aws-sdk/client-route-53';
+import { S3Client } from '@aws-sdk/client-s3';
 
 export const TEST_REGION = 'eu-west-1';
 export const TEST_DOMAIN = 'www.example.com';
@@ -39,6 +40,8 @@ export function emulatorClients(endpoint, region = TEST_REGION) {
     iam: new IAMClient(common),
     logs: new CloudWatchLogsClient(common),
     route53: new Route53Client(common),
+    // moto serves every bucket on one host: bucket names go in the path.
+    s3: new S3Client({ ...common, forcePathStyle: true }),
   };
 }
 

@@ -1,10 +1,10 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { loadBaseConfig } from '../config/load.js';
+import { loadBaseConfig, type BaseConfig } from '../config/load.js';
 import { SETTINGS, type ConfigKey } from '../config/schema.js';
 import { configError } from '../errors.js';
 import { Reporter } from '../report/reporter.js';
-import { defaultStatePath } from '../state/state-file.js';
+import { defaultStatePath, type OpenOptions } from '../state/state-file.js';
 
 // The light half of the CLI's plumbing: no AWS SDK here, so `--help` and bad flags answer fast.
 
@@ -66,6 +66,14 @@ export function attributeName(flag: string): string {
 
 export function statePathOf(config: { stateFile?: string | undefined; cluster: string }, io: Io): string {
   return config.stateFile ?? defaultStatePath(io.cwd, config.cluster);
+}
+
+/** How to open the state: an s3:// one is reached with this run's region, endpoint and profile. */
+export function stateOpenOptions(base: BaseConfig, options: { lockFor?: string; forceUnlock?: boolean } = {}): OpenOptions {
+  return {
+    ...options,
+    aws: { ...(base.region ? { region: base.region } : {}), ...(base.endpointUrl ? { endpointUrl: base.endpointUrl } : {}), ...(base.profile ? { profile: base.profile } : {}) },
+  };
 }
 
 export function describeStatePath(command: Command, io: Io): string {

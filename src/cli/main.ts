@@ -12,7 +12,7 @@ const EXIT_CODE_HELP = `\nExit codes: ${Object.entries(EXIT_CODES)
   .map(([name, code]) => `${code} ${name}`)
   .join(', ')} (see README).`;
 
-function buildProgram(io: Io, run: (definition: CommandDefinition, command: Command) => Promise<void>): Command {
+export function buildProgram(io: Io, run: (definition: CommandDefinition, command: Command) => Promise<void>): Command {
   const program = new Command('authecs')
     .description('Put a container app on Amazon ECS behind an ALB that signs every visitor in with Amazon Cognito.')
     .version(process.env.npm_package_version ?? '0.1.0', '-V, --version')
@@ -33,7 +33,8 @@ function buildProgram(io: Io, run: (definition: CommandDefinition, command: Comm
   program
     .option('--json', 'print one JSON document on stdout; progress goes to stderr as JSON lines')
     .option('-q, --quiet', 'print only the result and errors')
-    .option('-v, --verbose', 'also show every AWS call');
+    .option('-v, --verbose', 'also show every AWS call')
+    .option('--force-unlock', "take the state's lock over from a run that is gone (a cancelled CI job, a dead machine): up, down, deploy, recover");
 
   const register = (parent: Command, definition: CommandDefinition) => {
     const command = parent.command(definition.name).description(definition.summary).exitOverride();
@@ -42,7 +43,8 @@ function buildProgram(io: Io, run: (definition: CommandDefinition, command: Comm
     if (definition.subcommands?.length) {
       for (const sub of definition.subcommands) register(command, sub);
     } else {
-      command.action(async (_options, self: Command) => run(definition, self));
+      // commander passes the declared arguments first, then the options, then the command itself.
+      command.action(async (...args: unknown[]) => run(definition, args[args.length - 1] as Command));
     }
   };
   for (const definition of COMMANDS) register(program, definition);

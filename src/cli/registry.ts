@@ -8,8 +8,11 @@ import { downCommand } from './commands/down.js';
 import { iamPolicyCommand } from './commands/iam-policy.js';
 import { logsCommand } from './commands/logs.js';
 import { planCommand } from './commands/plan.js';
+import { recoverCommand } from './commands/recover.js';
+import { smokeCommand } from './commands/smoke.js';
 import { statusCommand } from './commands/status.js';
 import { upCommand } from './commands/up.js';
+import { usersCommand } from './commands/users.js';
 
 export interface CommandRun {
   command: Command;
@@ -32,4 +35,4 @@ export interface CommandDefinition {
 }
 
 /** Every command, declared once; main.ts wires them into commander. */
-export const COMMANDS: CommandDefinition[] = [upCommand, planCommand, deployCommand, statusCommand, logsCommand, downCommand, claimsCommand, iamPolicyCommand, doctorCommand];
+export const COMMANDS: CommandDefinition[] = [upCommand, planCommand, deployCommand, statusCommand, logsCommand, downCommand, recoverCommand, claimsCommand, usersCommand, iamPolicyCommand, doctorCommand, smokeCommand];

@@ -6,8 +6,10 @@ import type { Config } from '../config/schema.js';
 import { currentStep, pollScaleFromEnvironment, type EngineEnvironment } from '../engine/context.js';
 import { configError, stateError } from '../errors.js';
 import type { Reporter } from '../report/reporter.js';
-import { StateFile } from '../state/state-file.js';
-import { flagsFrom, statePathOf, type Io } from './io.js';
+import { describeHolder } from '../state/lock.js';
+import { isS3Url } from '../state/s3-store.js';
+import { keyFilePolicy, StateFile } from '../state/state-file.js';
+import { flagsFrom, stateOpenOptions, statePathOf, type Io } from './io.js';
 
 // The heavy half: AWS clients and the state file. Commands import it only when they run.
 
@@ -20,7 +22,14 @@ export interface Session {
   close(): void;
 }
 
-function openSession(config: Config, state: StateFile, reporter: Reporter, io: Io, changes: SettingChange[] = []): Session {
+/** --force-unlock, where the command has it. */
+function forceUnlockOf(command: Command): boolean {
+  return Boolean((command.optsWithGlobals() as { forceUnlock?: boolean }).forceUnlock);
+}
+
+function openSession(config: Config, state: StateFile, reporter: Reporter, io: Io, changes: SettingChange[] = [], keepKeyFile = true): Session {
+  if (state.lockTakenFrom) reporter.warn(`--force-unlock: took the lock of ${state.path} over from ${describeHolder(state.lockTakenFrom)}.`);
+  const keyFiles = keyFilePolicy(state, { cwd: io.cwd, stack: config.cluster, keep: keepKeyFile });
   const clients = createClients({
     region: config.region,
     ...(config.profile ? { profile: config.profile } : {}),
@@ -29,7 +38,7 @@ function openSession(config: Config, state: StateFile, reporter: Reporter, io: I
     currentStep: () => currentStep.getStore(),
   });
   return {
-    environment: { config, clients, state, reporter, stack: config.cluster, pollScale: pollScaleFromEnvironment(io.env) },
+    environment: { config, clients, state, reporter, stack: config.cluster, pollScale: pollScaleFromEnvironment(io.env), keyFiles },
     state,
     clients,
     settingChanges: changes,
@@ -49,20 +58,24 @@ export async function openUpSession(command: Command, reporter: Reporter, io: Io
   const flags = flagsFrom(command);
   const base: BaseConfig = loadBaseConfig({ flags, env: io.env, cwd: io.cwd });
   const path = statePathOf(base, io);
+  // S3 is reached before anything else: an emulator that is not there is said at once.
+  if (isS3Url(path)) await ensureEndpointReachable(base.endpointUrl);
   const settingsFrom = (file: StateFile) => {
     const recorded = file.exists ? { region: file.region, ...file.settings } : undefined;
     return { recorded, settings: loadStackSettings({ flags, env: io.env, cwd: io.cwd, ...(recorded ? { recorded } : {}) }) };
   };
   // Bad settings are refused before the lock (and its folder) is made: nothing is touched.
-  settingsFrom(StateFile.open(path));
-  const state = StateFile.open(path, options.lockFor ? { lockFor: options.lockFor } : {});
+  settingsFrom(StateFile.open(path, stateOpenOptions(base)));
+  const state = StateFile.open(path, stateOpenOptions(base, options.lockFor ? { lockFor: options.lockFor, forceUnlock: forceUnlockOf(command) } : {}));
   try {
     const { recorded, settings } = settingsFrom(state);
     await ensureEndpointReachable(settings.config.endpointUrl);
     const changes = settingChanges(recorded, settings);
     if (options.lockFor) state.initialise(settings.config.cluster, settings.config.region, settings.chosen);
     else state.check(settings.config.cluster, settings.config.region);
-    return openSession(settings.config, state, reporter, io, changes);
+    // --no-key-file: `up` keeps no private key (commander's negated flag is keyFile: false).
+    const keepKeyFile = (command.opts() as { keyFile?: boolean }).keyFile !== false;
+    return openSession(settings.config, state, reporter, io, changes, keepKeyFile);
   } catch (error) {
     state.releaseLock();
     throw error;
@@ -78,7 +91,7 @@ export async function openStateSession(command: Command, reporter: Reporter, io:
   const base: BaseConfig = loadBaseConfig({ flags: flagsFrom(command), env: io.env, cwd: io.cwd });
   await ensureEndpointReachable(base.endpointUrl);
   const path = statePathOf(base, io);
-  const state = StateFile.open(path, lockFor ? { lockFor } : {});
+  const state = StateFile.open(path, stateOpenOptions(base, lockFor ? { lockFor, forceUnlock: forceUnlockOf(command) } : {}));
   if (!state.exists) {
     state.releaseLock();
     return undefined;
@@ -108,4 +121,37 @@ export async function openStateSession(command: Command, reporter: Reporter, io:
     state.releaseLock();
     throw error;
   }
+}
+
+export interface DiscoverySession extends Session {
+  /** The settings this run chose (flags, environment, .env), as `up` would record them. */
+  chosen: Record<string, unknown>;
+}
+
+/**
+ * No state file to read the settings from: this run's flags, environment and .env over defaults,
+ * as for a first `up`, and a detached state that stays in memory (`recover` persists it).
+ * `recover` takes the lock; `status` and `down` looking for a stack write nothing and lock nothing.
+ */
+export async function openDiscoverySession(command: Command, reporter: Reporter, io: Io, options: { lockFor?: string } = {}): Promise<DiscoverySession> {
+  const flags = flagsFrom(command);
+  const base: BaseConfig = loadBaseConfig({ flags, env: io.env, cwd: io.cwd });
+  const settings = loadStackSettings({ flags, env: io.env, cwd: io.cwd });
+  await ensureEndpointReachable(settings.config.endpointUrl);
+  const state = StateFile.detached(statePathOf(base, io), stateOpenOptions(base, options.lockFor ? { lockFor: options.lockFor, forceUnlock: forceUnlockOf(command) } : {}));
+  try {
+    state.initialise(settings.config.cluster, settings.config.region, settings.chosen);
+    return { ...openSession(settings.config, state, reporter, io), chosen: settings.chosen };
+  } catch (error) {
+    state.releaseLock();
+    throw error;
+  }
+}
+
+/** Whether there is a state to act on (`deploy` needs one), local or in S3; read without the lock. */
+export async function stateExists(command: Command, io: Io): Promise<boolean> {
+  const base: BaseConfig = loadBaseConfig({ flags: flagsFrom(command), env: io.env, cwd: io.cwd });
+  const path = statePathOf(base, io);
+  if (isS3Url(path)) await ensureEndpointReachable(base.endpointUrl);
+  return StateFile.open(path, stateOpenOptions(base)).exists;
 }

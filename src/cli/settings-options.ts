@@ -11,6 +11,12 @@ export function addStackSettingOptions(command: Command): void {
     const defaultValue = setting.default?.({});
     const shown = defaultValue === undefined || setting.kind === 'boolean' || setting.kind === 'map' ? '' : ` (default: ${String(defaultValue)})`;
     const env = setting.env.length ? ` [env: ${setting.env.join(', ')}]` : '';
+    if (setting.kind === 'list' && setting.repeatable) {
+      // Repeatable like --env: every --public-path adds one; --no-public-path clears the recorded list.
+      command.option(setting.flag, `${setting.description}${env}`, (entry: string, previous: unknown) => [...(Array.isArray(previous) ? previous : []), entry]);
+      command.option(`--no-${setting.flag.split(' ')[0]!.replace(/^--/, '')}`, `clear every ${setting.flag.split(' ')[0]} a previous run recorded`);
+      continue;
+    }
     if (setting.kind === 'map') {
       // Repeatable: every --env adds an entry; --no-env clears the recorded set.
       command.option(setting.flag, `${setting.description}${env}`, (entry: string, previous: unknown) => [...(Array.isArray(previous) ? previous : []), entry]);
@@ -26,3 +32,7 @@ export function addStackSettingOptions(command: Command): void {
     }
   }
 }
+
+/** `status` and `down` read the settings from the state file; their setting flags serve only without one. */
+export const SETTING_FLAGS_WITHOUT_STATE_HELP =
+  'The setting flags (as for `up`) are used only when there is no state file: to look for the stack\'s resources, in case its state file was lost. If any is found, the command names them and exits 8; `authecs recover` rebuilds the state file.';

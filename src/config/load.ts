@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseEnv } from 'node:util';
-import { configSchema, isSticky, SECRET_ARN, SETTINGS, type Config, type ConfigKey, type SettingDefinition } from './schema.js';
+import { ALLOWED_GROUPS_VARIABLE, configSchema, isSticky, SECRET_ARN, SETTINGS, type Config, type ConfigKey, type SettingDefinition } from './schema.js';
 import { AuthecsError, configError } from '../errors.js';
 
 export type SettingSource = 'flag' | 'env' | '.env' | 'state' | 'default';
@@ -39,7 +39,7 @@ export function readDotEnv(cwd: string): Record<string, string> {
 }
 
 function fromEnvironment(setting: SettingDefinition, env: Record<string, string | undefined>): { value: unknown; name: string } | undefined {
-  if (setting.kind === 'list') {
+  if (setting.kind === 'list' && setting.env.length > 1) {
     const [first, second] = setting.env;
     const values = [env[first!], env[second!]].filter((value): value is string => Boolean(value && value.trim()));
     if (values.length === 0) return undefined;
@@ -59,11 +59,16 @@ function coerce(setting: SettingDefinition, value: unknown, origin: string): unk
     if (['0', 'false', 'no', 'off'].includes(lowered)) return false;
     throw configError(origin, `"${value}" is not a boolean`, 'Use true or false.');
   }
-  if (setting.kind === 'list' && typeof value === 'string') {
-    return value
-      .split(',')
-      .map((part) => part.trim())
-      .filter(Boolean);
+  if (setting.kind === 'list') {
+    // --no-public-path clears a repeatable list; each repeated flag may itself be a comma list.
+    if (value === false) return [];
+    const parts = typeof value === 'string' ? [value] : Array.isArray(value) && setting.repeatable ? (value as unknown[]).map(String) : undefined;
+    if (parts) {
+      return parts
+        .flatMap((part) => part.split(','))
+        .map((part) => part.trim())
+        .filter(Boolean);
+    }
   }
   if (setting.kind === 'map') return mapEntries(value, origin);
   return value;
@@ -185,6 +190,7 @@ export function loadStackSettings(input: ConfigInput): StackSettings {
   const result = configSchema.safeParse(resolved.values);
   if (!result.success) throw toConfigError(result.error.issues, resolved);
   checkSecrets(result.data, resolved);
+  checkAccess(result.data, resolved);
   const chosen: Record<string, unknown> = {};
   for (const setting of SETTINGS) {
     const source = resolved.sources[setting.key]?.source;
@@ -207,6 +213,27 @@ function checkSecrets(config: Config, resolved: ResolvedSettings): void {
     if (name in config.environment) {
       throw configError(`${describeSetting('secrets', resolved)} ${name}`, `${name} is also set by --env`, 'Give each variable one source: drop it from --env / --env-file, or from --secret.');
     }
+  }
+}
+
+/** Checks that span settings: the public-path rule's priority, and variables authecs sets itself. */
+function checkAccess(config: Config, resolved: ResolvedSettings): void {
+  // The public-path rule goes just before the host rule (rulePriority - 1), and 1 is the lowest priority.
+  if (config.publicPaths.length > 0 && config.rulePriority === 1) {
+    throw configError(
+      `${describeSetting('publicPaths', resolved)} with ${describeSetting('rulePriority', resolved)}`,
+      'the public-path rule needs a priority just before the host rule (--rule-priority minus 1), and --rule-priority is 1',
+      'Pass --rule-priority 2 or more (AUTH_ECS_RULE_PRIORITY), or drop --public-path.',
+    );
+  }
+  for (const name of [ALLOWED_GROUPS_VARIABLE]) {
+    const setting = name in config.environment ? 'environment' : name in config.secrets ? 'secrets' : undefined;
+    if (!setting) continue;
+    throw configError(
+      `${describeSetting(setting, resolved)} ${name}`,
+      `${name} is set by authecs from --allowed-groups`,
+      'Drop it from --env / --env-file / --secret, and pass the groups with --allowed-groups (AUTH_ECS_ALLOWED_GROUPS) instead.',
+    );
   }
 }
 

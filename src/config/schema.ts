@@ -34,6 +34,52 @@ export type LaunchType = (typeof LAUNCH_TYPES)[number];
 export const INGRESS_MODES = ['isolated', 'article'] as const;
 export type IngressMode = (typeof INGRESS_MODES)[number];
 
+export const SIGN_UP_MODES = ['invite-only', 'open'] as const;
+export type SignUpMode = (typeof SIGN_UP_MODES)[number];
+
+// An ALB path pattern: at most 128 of these characters (ELB API reference, RuleCondition Values:
+// A-Z, a-z, 0-9, _ - . $ / ~ " ' @ : + & and the wildcards * and ?); authecs also wants a leading /.
+export const PATH_PATTERN = /^\/[A-Za-z0-9_\-.$/~"'@:+&*?]{0,127}$/;
+// "Condition values per rule: 5" (ELB quotas, Rules); the host-header value takes one of them.
+export const MAX_PUBLIC_PATHS = 4;
+// "Condition wildcards per rule: 5" (ELB quotas, Rules): every * and ? counts.
+export const MAX_RULE_WILDCARDS = 5;
+// AuthenticateCognitoActionConfig SessionTimeout: 7 days by default, "as short as 1 second" (ALB guide, "Authenticate users").
+export const MAX_SESSION_TIMEOUT_SECONDS = 604800;
+// A Cognito group name (CreateGroup GroupName: 1-128 letters, marks, symbols, digits, punctuation); no comma, which joins them.
+const COGNITO_GROUP = /^(?!.*,)[\p{L}\p{M}\p{S}\p{N}\p{P}]{1,128}$/u;
+
+/** A path pattern that every page matches: a public rule with it would bypass sign-in for the whole site. */
+export function exposesWholeSite(pattern: string): boolean {
+  if (/^\/?[*?]*\*[*?]*$/.test(pattern)) return true;
+  const matcher = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return ['/', '/index.html', '/a', '/app/page', '/api/v1/items', '/Z9/x.y'].every((path) => matcher.test(path));
+}
+
+/**
+ * Where Cognito may send users after sign-out: an absolute URL without a fragment, https, or http
+ * only for localhost (CreateUserPoolClient CallbackURLs/LogoutURLs; 1-1024 characters).
+ */
+export function isSignOutUrl(value: string): boolean {
+  if (value.length > 1024) return false;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  if (value.includes('#')) return false;
+  return url.protocol === 'https:' || (url.protocol === 'http:' && url.hostname === 'localhost');
+}
+
+/** The container variable that carries --allowed-groups (comma-joined); the app checks cognito:groups against it. */
+export const ALLOWED_GROUPS_VARIABLE = 'AUTHECS_ALLOWED_GROUPS';
+
+/** --sign-out-url, or by default https://<domain>/signed-out: derived here, not as a default, so it follows a new --domain. */
+export function signOutUrlOf(config: Pick<Config, 'domain' | 'signOutUrl'>): string {
+  return config.signOutUrl ?? `https://${config.domain}/signed-out`;
+}
+
 export const MODERN_SSL_POLICY = 'ELBSecurityPolicy-TLS13-1-2-2021-06';
 export const ARTICLE_SSL_POLICY = 'ELBSecurityPolicy-2016-08';
 
@@ -78,6 +124,20 @@ export const configSchema = z.object({
 
   rulePriority: integer(1, 50000),
   sessionCookieName: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, hyphens or underscores'),
+  sessionTimeoutSeconds: integer(1, MAX_SESSION_TIMEOUT_SECONDS),
+  signUp: z.enum(SIGN_UP_MODES, { message: 'must be invite-only or open' }),
+  signOutUrl: z.string().refine(isSignOutUrl, 'must be an absolute https:// URL (http:// only for localhost), without a #fragment, of at most 1024 characters').optional(),
+  publicPaths: z
+    .array(
+      z
+        .string()
+        // First, so that * is refused for what it does rather than for its missing /.
+        .refine((path) => !exposesWholeSite(path), 'would serve every page without sign-in (a public path bypasses the sign-in for every page it matches); to let people in, use --sign-up open or invite users')
+        .regex(PATH_PATTERN, 'must be paths starting with / of at most 128 characters: letters, digits, _ - . $ / ~ " \' @ : + & and the wildcards * and ?'),
+    )
+    .max(MAX_PUBLIC_PATHS, `holds more than ${MAX_PUBLIC_PATHS} paths: an ALB rule takes at most 5 condition values (ELB quotas), and the host name takes one`)
+    .refine((paths) => paths.join('').replace(/[^*?]/g, '').length <= MAX_RULE_WILDCARDS, `has more than ${MAX_RULE_WILDCARDS} wildcards (* and ?) in all: an ALB rule takes at most ${MAX_RULE_WILDCARDS} (ELB quotas)`),
+  allowedGroups: z.array(z.string().regex(COGNITO_GROUP, 'must be Cognito group names (1-128 characters, no spaces or commas)')),
   scope: z.string().min(1).refine((value) => value.split(/\s+/).includes('openid'), 'must include openid'),
   sslPolicy: z.string().regex(/^ELBSecurityPolicy-[A-Za-z0-9-]+$/, 'must be an ELB security policy name such as ' + MODERN_SSL_POLICY),
   httpRedirect: z.boolean(),
@@ -128,6 +188,8 @@ export interface SettingDefinition {
   default?: (partial: Partial<Record<ConfigKey, unknown>>) => unknown;
   /** `map`: KEY=VALUE entries, from a repeatable flag (--env A=1 --env B=2) or a comma-separated variable. */
   kind?: 'boolean' | 'list' | 'map';
+  /** A list whose flag repeats (--public-path /a --public-path /b); --no-<flag> clears it. */
+  repeatable?: boolean;
   /** Settings that only `up` needs; other commands read them from the state file. */
   upOnly?: boolean;
   /**
@@ -147,7 +209,7 @@ export const SETTINGS: SettingDefinition[] = [
   { key: 'region', flag: '--region <region>', env: ['AUTH_ECS_REGION', 'AWS_REGION', 'AWS_DEFAULT_REGION'], description: 'AWS region (a stack stays in the region it was made in)' },
   { key: 'profile', flag: '--profile <name>', env: ['AWS_PROFILE'], description: 'AWS shared-config profile', scope: 'machine' },
   { key: 'endpointUrl', flag: '--endpoint-url <url>', env: ['AWS_ENDPOINT_URL'], description: 'send every AWS call to this endpoint (moto, LocalStack)', scope: 'machine' },
-  { key: 'stateFile', flag: '--state <path>', env: ['AUTHECS_STATE'], description: 'state file (default .authecs/<cluster>.json)', scope: 'machine' },
+  { key: 'stateFile', flag: '--state <path>', env: ['AUTHECS_STATE'], description: 'state file (default .authecs/<cluster>.json), or s3://bucket/key for a state shared through S3', scope: 'machine' },
 
   { key: 'domain', flag: '--domain <name>', env: ['AUTH_ECS_DOMAIN'], description: 'the site name users open, e.g. www.example.com', upOnly: true },
   { key: 'hostedZoneId', flag: '--hosted-zone-id <id>', env: ['AUTH_ECS_R53HZ'], description: 'Route 53 hosted zone (default: the longest public zone that is a suffix of the domain)', upOnly: true },
@@ -177,6 +239,49 @@ export const SETTINGS: SettingDefinition[] = [
 
   { key: 'rulePriority', flag: '--rule-priority <n>', env: ['AUTH_ECS_RULE_PRIORITY'], description: 'priority of the host-header rule', default: () => 20, upOnly: true },
   { key: 'sessionCookieName', flag: '--session-cookie <name>', env: ['AUTH_ECS_SESSION_COOKIE'], description: 'ALB authentication session cookie', default: () => 'AWSELBAuthSessionCookie', upOnly: true },
+  {
+    key: 'sessionTimeoutSeconds',
+    flag: '--session-timeout <seconds>',
+    env: ['AUTH_ECS_SESSION_TIMEOUT'],
+    description: `seconds a sign-in lasts before the ALB asks again (1-${MAX_SESSION_TIMEOUT_SECONDS}, the ALB's 7 days)`,
+    default: () => MAX_SESSION_TIMEOUT_SECONDS,
+    upOnly: true,
+  },
+  {
+    key: 'signUp',
+    flag: '--sign-up <mode>',
+    env: ['AUTH_ECS_SIGN_UP'],
+    description: 'who can make an account: invite-only (only users you add) or open (anyone, from the sign-in page)',
+    why: "The article's pool lets anyone on the internet sign up (it even prints a sign-up link) and so get past the ALB; authecs makes the pool invite-only (`--sign-up open` restores self sign-up).",
+    default: () => 'invite-only',
+    upOnly: true,
+  },
+  {
+    key: 'signOutUrl',
+    flag: '--sign-out-url <url>',
+    env: ['AUTH_ECS_SIGN_OUT_URL'],
+    description: "where Cognito sends users after sign-out: the app client's allowed sign-out URL (default https://<domain>/signed-out)",
+    upOnly: true,
+  },
+  {
+    key: 'publicPaths',
+    flag: '--public-path <path>',
+    env: ['AUTH_ECS_PUBLIC_PATHS'],
+    kind: 'list',
+    repeatable: true,
+    description: `a path the ALB serves without sign-in, e.g. /signed-out or /assets/* (repeatable, at most ${MAX_PUBLIC_PATHS}; --no-public-path clears them)`,
+    default: () => [],
+    upOnly: true,
+  },
+  {
+    key: 'allowedGroups',
+    flag: '--allowed-groups <a,b>',
+    env: ['AUTH_ECS_ALLOWED_GROUPS'],
+    kind: 'list',
+    description: 'Cognito groups your app should let in, passed to the container as AUTHECS_ALLOWED_GROUPS (the ALB cannot check groups: the app checks cognito:groups)',
+    default: () => [],
+    upOnly: true,
+  },
   { key: 'scope', flag: '--scope <scopes>', env: ['AUTH_ECS_SCOPE'], description: 'OAuth scopes requested by the ALB', default: () => 'openid', upOnly: true },
   {
     key: 'sslPolicy',

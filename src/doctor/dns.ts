@@ -152,6 +152,20 @@ export function queryNs(zone: string, host: string, port: number, timeoutMs: num
   });
 }
 
+/** Test-only: where lookups go (AUTHECS_DNS_SERVERS=ip:port,...; AUTHECS_DNS_PORT for a parent's name servers). */
+export function dnsOptionsFromEnv(env: NodeJS.ProcessEnv, timeoutMs = 3000): DnsOptions {
+  const servers = env.AUTHECS_DNS_SERVERS?.split(',').map((server) => server.trim()).filter(Boolean);
+  const port = env.AUTHECS_DNS_PORT ? Number(env.AUTHECS_DNS_PORT) : undefined;
+  return { ...(servers?.length ? { servers } : {}), ...(port ? { port } : {}), timeoutMs };
+}
+
+/** A resolver that asks the configured servers (default: the system's), one try per query. */
+export function resolverFor(options: DnsOptions): Resolver {
+  const resolver = new Resolver({ timeout: options.timeoutMs ?? 3000, tries: 1 });
+  if (options.servers?.length) resolver.setServers(options.servers);
+  return resolver;
+}
+
 function codeOf(error: unknown): string {
   return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
 }

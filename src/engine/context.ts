@@ -4,7 +4,7 @@ import type { AwsClients } from '../aws/clients.js';
 import type { Config } from '../config/schema.js';
 import { AuthecsError } from '../errors.js';
 import type { Reporter } from '../report/reporter.js';
-import type { StateFile } from '../state/state-file.js';
+import { keyFilePolicy, type KeyFilePolicy, type StateFile } from '../state/state-file.js';
 import type { StepName, StepOutputs } from '../steps/outputs.js';
 import type { StepContext } from '../steps/step.js';
 
@@ -19,6 +19,8 @@ export interface EngineEnvironment {
   stack: string;
   /** Test-only scale for poll intervals (AUTHECS_POLL_SCALE); 1 in real use. */
   pollScale: number;
+  /** Where a new private key goes (default: beside a local state, under .authecs/ of the working directory for S3). */
+  keyFiles?: KeyFilePolicy;
   sleep?: (seconds: number) => Promise<void>;
   now?: () => number;
 }
@@ -45,6 +47,7 @@ export function createStepContext<Name extends StepName>(
     clients: environment.clients,
     stack: environment.stack,
     statePath: state.path,
+    keyFiles: environment.keyFiles ?? keyFilePolicy(state, { cwd: process.cwd(), stack: environment.stack, keep: true }),
     get record() {
       return state.get<Partial<StepOutputs[Name]>>(step.name);
     },

@@ -25,6 +25,7 @@ export type SdkClient =
   | 'elastic-load-balancing-v2'
   | 'iam'
   | 'route-53'
+  | 's3'
   | 'service-quotas'
   | 'sts';
 
@@ -48,6 +49,8 @@ export interface PolicyContext {
   instanceRole: string;
   hostedZoneId?: string;
   domain?: string;
+  /** The state in S3 (`--state s3://bucket/key`); a local state needs no S3 permission. */
+  stateObject?: { bucket: string; key: string };
 }
 
 export type ConditionBlock = Record<string, Record<string, string | string[]>>;
@@ -121,6 +124,10 @@ export const QUOTAS = {
   vpcs: { serviceCode: 'vpc', quotaCode: 'L-F678F1CE', title: 'VPCs per Region' },
   applicationLoadBalancers: { serviceCode: 'elasticloadbalancing', quotaCode: 'L-53DA6B97', title: 'Application Load Balancers per Region' },
 } as const;
+// A shared state (--state s3://bucket/key): the object and its lock object, nothing else; none for a local state.
+const stateObjects = (c: PolicyContext): string[] =>
+  c.stateObject ? [`arn:${c.partition}:s3:::${c.stateObject.bucket}/${c.stateObject.key}`, `arn:${c.partition}:s3:::${c.stateObject.bucket}/${c.stateObject.key}.lock`] : [];
+const stateBucket = (c: PolicyContext): string[] => (c.stateObject ? [`arn:${c.partition}:s3:::${c.stateObject.bucket}`] : []);
 const quotaArns = (c: PolicyContext) => Object.values(QUOTAS).map((quota) => arn(c, 'servicequotas', `${quota.serviceCode}/${quota.quotaCode}`));
 
 // ---- conditions ----
@@ -217,7 +224,19 @@ export const SDK_CALLS: SdkCall[] = [
   call('cognito-identity-provider', 'DescribeUserPoolCommand', [named('cognito-idp:DescribeUserPool', READ_TYPE, userPool)]),
   call('cognito-identity-provider', 'UpdateUserPoolCommand', [tagged('cognito-idp:UpdateUserPool', userPool)]),
   call('cognito-identity-provider', 'DeleteUserPoolCommand', [tagged('cognito-idp:DeleteUserPool', userPool)]),
-  call('cognito-identity-provider', 'paginateListUsers', [named('cognito-idp:ListUsers', READ_TYPE, userPool)]),
+  // Users and groups (`authecs users`, and the user count `up` and `plan` give before a pool is replaced):
+  // only in the stack's own pool, found by its tag, as people's email addresses are personal data.
+  call('cognito-identity-provider', 'paginateListUsers', [tagged('cognito-idp:ListUsers', userPool)]),
+  call('cognito-identity-provider', 'paginateAdminListGroupsForUser', [tagged('cognito-idp:AdminListGroupsForUser', userPool)]),
+  call('cognito-identity-provider', 'AdminDisableUserCommand', [tagged('cognito-idp:AdminDisableUser', userPool)]),
+  call('cognito-identity-provider', 'AdminEnableUserCommand', [tagged('cognito-idp:AdminEnableUser', userPool)]),
+  call('cognito-identity-provider', 'GetGroupCommand', [tagged('cognito-idp:GetGroup', userPool)]),
+  call('cognito-identity-provider', 'CreateGroupCommand', [tagged('cognito-idp:CreateGroup', userPool)]),
+  call('cognito-identity-provider', 'AdminAddUserToGroupCommand', [tagged('cognito-idp:AdminAddUserToGroup', userPool)]),
+  // Users of the stack's own pool: `smoke --sign-in`'s throwaway user (and `users`). One entry per call: check here before adding.
+  call('cognito-identity-provider', 'AdminCreateUserCommand', [tagged('cognito-idp:AdminCreateUser', userPool)]),
+  call('cognito-identity-provider', 'AdminSetUserPasswordCommand', [tagged('cognito-idp:AdminSetUserPassword', userPool)]),
+  call('cognito-identity-provider', 'AdminDeleteUserCommand', [tagged('cognito-idp:AdminDeleteUser', userPool)]),
   call('cognito-identity-provider', 'CreateUserPoolClientCommand', [tagged('cognito-idp:CreateUserPoolClient', userPool)]),
   call('cognito-identity-provider', 'DescribeUserPoolClientCommand', [named('cognito-idp:DescribeUserPoolClient', READ_TYPE, userPool)]),
   call('cognito-identity-provider', 'paginateListUserPoolClients', [named('cognito-idp:ListUserPoolClients', READ_TYPE, userPool)]),
@@ -444,6 +463,15 @@ export const SDK_CALLS: SdkCall[] = [
   call('sts', 'GetCallerIdentityCommand', [], { doctorOnly: true }),
   call('service-quotas', 'GetServiceQuotaCommand', [{ action: 'servicequotas:GetServiceQuota', scope: 'name', resources: quotaArns, why: 'only the quotas doctor compares' }], { doctorOnly: true }),
   call('service-quotas', 'GetAWSDefaultServiceQuotaCommand', [anyResource('servicequotas:GetAWSDefaultServiceQuota')], { doctorOnly: true }),
+
+  // ---- S3 (the state, with --state s3://bucket/key: src/state/s3-requests.ts) ----
+  call('s3', 'GetObjectCommand', [
+    { action: 's3:GetObject', scope: 'name', resources: stateObjects, why: 'the state object and its .lock only; also needed by the conditional writes (If-Match) and deletes (S3 User Guide, conditional writes)' },
+    // Without it S3 answers a missing object with 403, not 404 (S3 API Reference, GetObject): a first `up` could not tell "no state yet".
+    { action: 's3:ListBucket', scope: 'name', resources: stateBucket, why: 'the state\'s bucket: lets a state that does not exist yet read as missing (404) instead of access denied (403); it lists key names only' },
+  ]),
+  call('s3', 'PutObjectCommand', [{ action: 's3:PutObject', scope: 'name', resources: stateObjects, why: 'the state object and its .lock only, always conditional (If-Match / If-None-Match)' }]),
+  call('s3', 'DeleteObjectCommand', [{ action: 's3:DeleteObject', scope: 'name', resources: stateObjects, why: 'the state object after a complete `down`, and the lock when a run ends (both If-Match)' }]),
 
   // ---- CloudWatch Logs (the container's log group) ----
   call('cloudwatch-logs', 'CreateLogGroupCommand', [tagging('logs:CreateLogGroup', ...stackLogGroupArns), tagOnCreate('logs:TagResource', 'CreateLogGroup', ...stackLogGroupArns)]),

@@ -1,6 +1,7 @@
 import { partitionOfRegion } from '../claims/verify.js';
 import type { ConfigKey } from '../config/schema.js';
 import { configError } from '../errors.js';
+import { parseS3Url } from '../state/s3-store.js';
 import type { PolicyContext } from './actions.js';
 
 /** The settings the policy's ARNs are named from; `iam-policy` and `doctor` take them as `up` does. */
@@ -34,6 +35,7 @@ export function policyContextFrom(input: PolicyContextInput): PolicyContext {
   const instanceProfile = text(values.instanceProfile) ?? 'ecsInstanceRole';
   const domain = text(values.domain)?.toLowerCase().replace(/\.$/, '');
   const hostedZoneId = text(values.hostedZoneId)?.replace(/^\/hostedzone\//, '');
+  const stateObject = parseS3Url(text(values.stateFile) ?? '');
   return {
     partition: partitionOfRegion(region ?? 'us-east-1'),
     region: region ?? '*',
@@ -49,5 +51,6 @@ export function policyContextFrom(input: PolicyContextInput): PolicyContext {
     instanceRole: input.instanceRole ?? instanceProfile,
     ...(hostedZoneId ? { hostedZoneId } : {}),
     ...(domain ? { domain } : {}),
+    ...(stateObject ? { stateObject } : {}),
   };
 }

@@ -153,7 +153,8 @@ export function buildPolicy(context: PolicyContext, options: BuildOptions = {}):
         why: new Map([[grant.action, new Set([grant.why])]]),
       })),
     ...mergeTagOnCreate(grants.filter((one) => one.onCreate), context),
-  ];
+    // A grant with no resource in this context (S3 for a local state) is not needed.
+  ].filter((draft) => draft.resources.length > 0);
   const simulations = new Map<string, Simulation>();
   for (const draft of drafts) {
     const key = keyOf(draft.resources, draft.condition);

@@ -1,7 +1,9 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync, chmodSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync, chmodSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { AuthecsError, stateError } from '../errors.js';
+import { holderIsDeadHere, lockedError, lockOwnerFor, parseLockOwner, type LockOwner } from './lock.js';
+import type { S3Connection } from './s3-protocol.js';
+import { parseS3Url, S3StateStore, type S3Transport } from './s3-store.js';
 
 /** 2: each resource records the desired state it was last applied with (`applied`); 1 did not. */
 export const STATE_SCHEMA_VERSION = 2;
@@ -46,6 +48,33 @@ export function defaultStatePath(cwd: string, stack: string): string {
 /** The private key file that sits beside the state file. */
 export function privateKeyPath(statePath: string, keyPairName: string): string {
   return join(dirname(statePath), `${keyPairName.replace(/[^\w.-]/g, '_')}.pem`);
+}
+
+/** Where the key pair's private key goes, decided once per run (the key-pair step asks). */
+export interface KeyFilePolicy {
+  /** The 0600 file for a key pair's private key, or undefined when none is kept (--no-key-file). */
+  pathFor(keyPairName: string): string | undefined;
+  /**
+   * True when the state is shared (S3): the key file is on whichever machine created the pair,
+   * so its absence here does not mean the key is lost, and a path recorded by another machine
+   * is never touched.
+   */
+  shared: boolean;
+}
+
+/**
+ * A local state keeps the key beside it; a state in S3 never holds the key, which stays on this
+ * machine in .authecs/<cluster>-<key name>.pem under the working directory (where a local state would be).
+ */
+export function keyFilePolicy(state: { path: string; shared: boolean }, options: { cwd: string; stack: string; keep: boolean }): KeyFilePolicy {
+  const safe = (name: string) => name.replace(/[^\w.-]/g, '_');
+  return {
+    shared: state.shared,
+    pathFor: (keyPairName) => {
+      if (!options.keep) return undefined;
+      return state.shared ? join(options.cwd, '.authecs', `${safe(options.stack)}-${safe(keyPairName)}.pem`) : privateKeyPath(state.path, keyPairName);
+    },
+  };
 }
 
 function assertNoSecrets(value: unknown, path: string): void {
@@ -93,20 +122,108 @@ function migrate(document: StateDocument): StateDocument {
   return { ...document, schemaVersion: STATE_SCHEMA_VERSION, settings: document.settings ?? {} };
 }
 
-interface LockOwner {
-  pid: number;
-  host: string;
-  command: string;
-  startedAt: string;
+/**
+ * Where a state lives and how it is locked: a local file (below), or an S3 object (s3-store.ts).
+ * StateFile does the rest: schema, migration, secret guard, the write after every change.
+ */
+export interface StateStore {
+  /** The path or s3:// URL, for messages. */
+  readonly location: string;
+  readonly lockLocation: string;
+  /** Shared beyond this machine (S3). */
+  readonly shared: boolean;
+  /** The text, or undefined when there is no state yet. */
+  read(): string | undefined;
+  /** Whether there is a state, readable or not. */
+  exists(): boolean;
+  /** Durable before it returns. */
+  write(text: string): void;
+  remove(): void;
+  /** Takes the lock; with `force`, from whoever holds it. Returns the holder it took it from. */
+  lock(owner: LockOwner, force: boolean): Partial<LockOwner> | undefined;
+  unlock(): void;
 }
 
-function processIsAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+/** The state file on this machine: atomic replace, 0600, a lock file beside it. */
+export class LocalStateStore implements StateStore {
+  readonly shared = false;
+
+  constructor(readonly location: string) {}
+
+  get lockLocation(): string {
+    return `${this.location}.lock`;
   }
+
+  read(): string | undefined {
+    return existsSync(this.location) ? readFileSync(this.location, 'utf8') : undefined;
+  }
+
+  exists(): boolean {
+    return existsSync(this.location);
+  }
+
+  write(text: string): void {
+    writeFileAtomic(this.location, text);
+  }
+
+  remove(): void {
+    rmSync(this.location, { force: true });
+  }
+
+  lock(owner: LockOwner, force: boolean): Partial<LockOwner> | undefined {
+    mkdirSync(dirname(this.lockLocation), { recursive: true, mode: 0o700 });
+    let replaced: Partial<LockOwner> | undefined;
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      try {
+        const descriptor = openSync(this.lockLocation, 'wx', 0o600);
+        writeSync(descriptor, JSON.stringify(owner));
+        closeSync(descriptor);
+        return replaced;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      let text: string | undefined;
+      try {
+        text = readFileSync(this.lockLocation, 'utf8');
+      } catch {
+        // Released between the two calls: try again.
+      }
+      const holder = parseLockOwner(text);
+      // A lock file cut short by a crash names nobody: stale, as is a dead process of this host.
+      const stale = holder.pid === undefined || holderIsDeadHere(holder);
+      if (stale || force) {
+        if (!stale) replaced = holder;
+        rmSync(this.lockLocation, { force: true });
+        continue;
+      }
+      throw lockedError(this.location, holder, `Wait for that run to finish. If it is gone, delete ${this.lockLocation} or run again with --force-unlock.`);
+    }
+    throw stateError('STATE_LOCKED', `Could not take the lock ${this.lockLocation}: another run took it first`, 'Wait for that run to finish, then run the command again.');
+  }
+
+  unlock(): void {
+    rmSync(this.lockLocation, { force: true });
+  }
+}
+
+export interface OpenOptions {
+  /** Take the lock for this command (`up`, `down`, `deploy`); without it, read only. */
+  lockFor?: string;
+  /** --force-unlock: take the lock over from whoever holds it. */
+  forceUnlock?: boolean;
+  /** How to reach S3 when the state is an s3:// URL (the run's region, endpoint and profile). */
+  aws?: Partial<S3Connection>;
+  /** Tests: the synchronous S3 call (default: the worker thread). */
+  s3Transport?: S3Transport;
+}
+
+function openStore(path: string, options: OpenOptions): StateStore {
+  const object = parseS3Url(path);
+  if (!object) return new LocalStateStore(resolve(path));
+  const { region, endpointUrl, profile } = options.aws ?? {};
+  // Any region reaches the bucket: the client follows S3's redirect to the bucket's own.
+  const connection: S3Connection = { region: region ?? 'us-east-1', ...(endpointUrl ? { endpointUrl } : {}), ...(profile ? { profile } : {}) };
+  return options.s3Transport ? new S3StateStore(object, connection, options.s3Transport) : new S3StateStore(object, connection);
 }
 
 export class StateFile {
@@ -114,13 +231,21 @@ export class StateFile {
   private lockHeld = false;
   private writes = 0;
   private settingsDirty = false;
+  /** Held in memory only until persist(): looking for a stack without its state file writes nothing. */
+  private detachedFromDisk = false;
 
-  private constructor(readonly path: string) {}
+  /** The run this one took the lock from (--force-unlock), to report. */
+  lockTakenFrom: Partial<LockOwner> | undefined;
 
-  /** Opens (and with `lockFor`, locks) the state file. A missing file is an empty state. */
-  static open(path: string, options: { lockFor?: string } = {}): StateFile {
-    const stateFile = new StateFile(resolve(path));
-    if (options.lockFor) stateFile.acquireLock(options.lockFor);
+  private constructor(private readonly store: StateStore) {}
+
+  /**
+   * Opens (and with `lockFor`, locks) the state: a local file, or an S3 object for an s3:// path.
+   * A missing state is an empty one. Locked, it is read after the lock is taken.
+   */
+  static open(path: string, options: OpenOptions = {}): StateFile {
+    const stateFile = new StateFile(openStore(path, options));
+    if (options.lockFor) stateFile.takeLock(options.lockFor, Boolean(options.forceUnlock));
     try {
       stateFile.document = stateFile.readDocument();
     } catch (error) {
@@ -130,8 +255,45 @@ export class StateFile {
     return stateFile;
   }
 
+  /**
+   * A state that starts empty and stays in memory, whatever is on disk: `recover` fills it from
+   * what it finds and then persist()s it; `status` and `down` without a state file never write it.
+   */
+  static detached(path: string, options: OpenOptions = {}): StateFile {
+    const stateFile = new StateFile(openStore(path, options));
+    stateFile.detachedFromDisk = true;
+    if (options.lockFor) stateFile.takeLock(options.lockFor, Boolean(options.forceUnlock));
+    return stateFile;
+  }
+
+  private takeLock(command: string, force: boolean): void {
+    this.lockTakenFrom = this.store.lock(lockOwnerFor(command), force);
+    this.lockHeld = true;
+  }
+
+  /** The state's path, or its s3:// URL. */
+  get path(): string {
+    return this.store.location;
+  }
+
+  /** The state lives in S3, shared with other machines. */
+  get shared(): boolean {
+    return this.store.shared;
+  }
+
+  /** Whether a file is at the path, read or not (a corrupt one counts). */
+  get onDisk(): boolean {
+    return this.store.exists();
+  }
+
+  /** Writes a detached state to its path, atomically, replacing any file there; later updates write too. */
+  persist(): void {
+    this.detachedFromDisk = false;
+    this.flush();
+  }
+
   get lockPath(): string {
-    return `${this.path}.lock`;
+    return this.store.lockLocation;
   }
 
   get exists(): boolean {
@@ -139,15 +301,16 @@ export class StateFile {
   }
 
   private readDocument(): StateDocument | undefined {
-    if (!existsSync(this.path)) return undefined;
+    const text = this.store.read();
+    if (text === undefined) return undefined;
     let parsed: unknown;
     try {
-      parsed = JSON.parse(readFileSync(this.path, 'utf8'));
+      parsed = JSON.parse(text);
     } catch (error) {
       throw stateError(
         'STATE_CORRUPT',
         `State file ${this.path} is not valid JSON (${(error as Error).message})`,
-        'Restore it from a backup, or move it aside and run `authecs up` to adopt the resources it can find by their tags.',
+        'Restore it from a backup, or run `authecs recover --force` (with the settings you gave `up`) to rebuild it from the resources it finds by their tags and names.',
       );
     }
     const document = parsed as Partial<StateDocument>;
@@ -171,42 +334,10 @@ export class StateFile {
     return migrate(document as StateDocument);
   }
 
-  private acquireLock(command: string): void {
-    mkdirSync(dirname(this.lockPath), { recursive: true, mode: 0o700 });
-    const owner: LockOwner = { pid: process.pid, host: hostname(), command, startedAt: new Date().toISOString() };
-    for (let attempt = 0; attempt < 2; attempt += 1) {
-      try {
-        const descriptor = openSync(this.lockPath, 'wx', 0o600);
-        writeSync(descriptor, JSON.stringify(owner));
-        closeSync(descriptor);
-        this.lockHeld = true;
-        return;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
-      let holder: Partial<LockOwner> = {};
-      try {
-        holder = JSON.parse(readFileSync(this.lockPath, 'utf8')) as LockOwner;
-      } catch {
-        // A lock file cut short by a crash names nobody; treat it as stale below.
-      }
-      const stale = holder.pid === undefined || (holder.host === owner.host && !processIsAlive(holder.pid));
-      if (stale) {
-        rmSync(this.lockPath, { force: true });
-        continue;
-      }
-      throw stateError(
-        'STATE_LOCKED',
-        `State file ${this.path} is locked by \`authecs ${holder.command ?? '?'}\` (pid ${holder.pid} on ${holder.host}, since ${holder.startedAt})`,
-        `Wait for that run to finish. If it is gone, delete ${this.lockPath}.`,
-      );
-    }
-  }
-
   releaseLock(): void {
     if (!this.lockHeld) return;
-    rmSync(this.lockPath, { force: true });
     this.lockHeld = false;
+    this.store.unlock();
   }
 
   /**
@@ -309,7 +440,7 @@ export class StateFile {
 
   /** After a complete `down`, the state file goes too; nothing of the stack is left to track. */
   deleteFile(): void {
-    rmSync(this.path, { force: true });
+    this.store.remove();
     this.document = undefined;
   }
 
@@ -326,10 +457,12 @@ export class StateFile {
     const document = this.requireDocument();
     document.updatedAt = new Date().toISOString();
     assertNoSecrets(document, 'state');
-    writeFileAtomic(this.path, `${JSON.stringify(document, null, 2)}\n`);
+    if (this.detachedFromDisk) return;
+    this.store.write(`${JSON.stringify(document, null, 2)}\n`);
     this.settingsDirty = false;
     this.writes += 1;
     killForCrashTest(this.writes);
+    pauseForTest(this.writes);
   }
 }
 
@@ -340,4 +473,17 @@ export class StateFile {
 function killForCrashTest(writes: number): void {
   const limit = Number(process.env.AUTHECS_TEST_KILL_AFTER_WRITES);
   if (Number.isInteger(limit) && limit > 0 && writes >= limit) process.kill(process.pid, 'SIGKILL');
+}
+
+/**
+ * Test-only: AUTHECS_TEST_PAUSE_AFTER_WRITES=N with AUTHECS_TEST_PAUSE_FILE=<path> stops the
+ * process right after its Nth state write: it creates the file and waits until the test deletes
+ * it, so a test can change the state underneath a run at an exact point.
+ */
+function pauseForTest(writes: number): void {
+  const file = process.env.AUTHECS_TEST_PAUSE_FILE;
+  if (!file || Number(process.env.AUTHECS_TEST_PAUSE_AFTER_WRITES) !== writes) return;
+  writeFileSync(file, String(process.pid));
+  const clock = new Int32Array(new SharedArrayBuffer(4));
+  while (existsSync(file)) Atomics.wait(clock, 0, 0, 20);
 }

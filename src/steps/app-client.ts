@@ -8,6 +8,7 @@ import {
   type UserPoolClientType,
 } from '@aws-sdk/client-cognito-identity-provider';
 import { hasErrorCode } from '../aws/errors.js';
+import { signOutUrlOf } from '../config/schema.js';
 import type { AppClientOutput } from './outputs.js';
 import { defineResource, known, UNKNOWN, type Live, type Maybe } from './resource.js';
 import { oauthScopes } from './shared/cognito.js';
@@ -28,6 +29,8 @@ const LIST_PAGE_SIZE = 60;
 export interface DesiredAppClient {
   name: string;
   callbackUrls: string[];
+  /** --sign-out-url: where Cognito's /logout may send users (its logout_uri must be one of these). */
+  logoutUrls: string[];
   allowedOAuthFlows: OAuthFlowType[];
   scopes: string[];
   /** Sign-in through the pool itself (COGNITO), not a federated provider. */
@@ -59,6 +62,7 @@ function shapeOf(client: UserPoolClientType, userPoolId: string): Shape {
     observed: {
       name: client.ClientName ?? '',
       callbackUrls: sorted(client.CallbackURLs),
+      logoutUrls: sorted(client.LogoutURLs),
       allowedOAuthFlows: sorted(client.AllowedOAuthFlows),
       scopes: sorted(client.AllowedOAuthScopes),
       supportedIdentityProviders: sorted(client.SupportedIdentityProviders),
@@ -131,6 +135,7 @@ function settingsOf(want: DesiredAppClient) {
     AllowedOAuthFlows: want.allowedOAuthFlows,
     AllowedOAuthScopes: want.scopes,
     CallbackURLs: want.callbackUrls,
+    LogoutURLs: want.logoutUrls,
     SupportedIdentityProviders: want.supportedIdentityProviders,
     AllowedOAuthFlowsUserPoolClient: want.allowedOAuthFlowsUserPoolClient,
   };
@@ -159,6 +164,7 @@ export const appClientStep = defineResource<'app-client', DesiredAppClient>({
   desired: (config, inputs) => ({
     name: config.appClientName,
     callbackUrls: [callbackUrl(config.domain)],
+    logoutUrls: [signOutUrlOf(config)],
     allowedOAuthFlows: ['code'],
     scopes: oauthScopes(config.scope),
     supportedIdentityProviders: ['COGNITO'],
@@ -171,6 +177,7 @@ export const appClientStep = defineResource<'app-client', DesiredAppClient>({
     // UpdateUserPoolClient changes the name and OAuth settings in place (API reference).
     name: 'update',
     callbackUrls: 'update',
+    logoutUrls: 'update',
     allowedOAuthFlows: 'update',
     scopes: 'update',
     supportedIdentityProviders: 'update',

@@ -339,6 +339,46 @@ async function deleteCertificate(context: Context, arn: string): Promise<void> {
   );
 }
 
+/** `hostedZoneId` is observed as the zone holding every validation record: undefined when one is gone (ACM could not renew). */
+async function readCertificate(context: Context): Promise<CertificateLive | undefined> {
+  const detail = await locate(context);
+  if (!detail?.CertificateArn) return undefined;
+  const data = context.record?.data;
+  const status = detail.Status ?? 'unknown';
+  const zone = data?.hostedZoneId || (context.hasOutput('hosted-zone') ? context.output('hosted-zone').hostedZoneId : undefined);
+  const wanted = validationRecordsOf(detail);
+  const validationRecords = wanted ? withOwnership(wanted, data?.validationRecords ?? []) : (data?.validationRecords ?? []);
+  const missing: string[] = [];
+  if (zone && wanted && status === 'ISSUED') {
+    for (const record of wanted) if (!(await isInZone(context, zone, record))) missing.push(record.name);
+  }
+  const method = detail.DomainValidationOptions?.[0]?.ValidationMethod;
+  const observed: CertificateLive['observed'] = {
+    domain: normalizeDnsName(detail.DomainName ?? ''),
+    ...(method ? { validationMethod: method } : {}),
+    ...(zone ? { hostedZoneId: missing.length > 0 ? undefined : zone } : {}),
+  };
+  const inUseBy = detail.InUseBy ?? [];
+  return {
+    output: { certificateArn: detail.CertificateArn, domain: observed.domain!, status, validationRecords, hostedZoneId: zone ?? '' },
+    observed,
+    // Recorded or tagged: either way authecs requested it.
+    created: true,
+    settled: status === 'ISSUED',
+    health: {
+      healthy: status === 'ISSUED' && missing.length === 0,
+      summary: inUseBy.length > 0 ? `${status}, in use by ${inUseBy.length}` : status,
+      details: {
+        status,
+        inUseBy,
+        ...(detail.FailureReason ? { failureReason: detail.FailureReason } : {}),
+        // Without its validation record ACM cannot renew the certificate.
+        ...(missing.length > 0 ? { missingValidationRecords: missing } : {}),
+      },
+    },
+  };
+}
+
 export const certificateStep = defineResource<'certificate', DesiredCertificate>({
   name: 'certificate',
   title: 'ACM certificate (DNS validation)',
@@ -354,44 +394,16 @@ export const certificateStep = defineResource<'certificate', DesiredCertificate>
   // certificate. The zone only holds the validation records, which move without one.
   effects: { domain: 'replace', validationMethod: 'replace', hostedZoneId: 'update' },
 
-  /** `hostedZoneId` is observed as the zone holding every validation record: undefined when one is gone (ACM could not renew). */
-  async read(context) {
-    const detail = await locate(context);
-    if (!detail?.CertificateArn) return undefined;
-    const data = context.record?.data;
-    const status = detail.Status ?? 'unknown';
-    const zone = data?.hostedZoneId || (context.hasOutput('hosted-zone') ? context.output('hosted-zone').hostedZoneId : undefined);
-    const wanted = validationRecordsOf(detail);
-    const validationRecords = wanted ? withOwnership(wanted, data?.validationRecords ?? []) : (data?.validationRecords ?? []);
-    const missing: string[] = [];
-    if (zone && wanted && status === 'ISSUED') {
-      for (const record of wanted) if (!(await isInZone(context, zone, record))) missing.push(record.name);
-    }
-    const method = detail.DomainValidationOptions?.[0]?.ValidationMethod;
-    const observed: CertificateLive['observed'] = {
-      domain: normalizeDnsName(detail.DomainName ?? ''),
-      ...(method ? { validationMethod: method } : {}),
-      ...(zone ? { hostedZoneId: missing.length > 0 ? undefined : zone } : {}),
-    };
-    const inUseBy = detail.InUseBy ?? [];
-    return {
-      output: { certificateArn: detail.CertificateArn, domain: observed.domain!, status, validationRecords, hostedZoneId: zone ?? '' },
-      observed,
-      // Recorded or tagged: either way authecs requested it.
-      created: true,
-      settled: status === 'ISSUED',
-      health: {
-        healthy: status === 'ISSUED' && missing.length === 0,
-        summary: inUseBy.length > 0 ? `${status}, in use by ${inUseBy.length}` : status,
-        details: {
-          status,
-          inUseBy,
-          ...(detail.FailureReason ? { failureReason: detail.FailureReason } : {}),
-          // Without its validation record ACM cannot renew the certificate.
-          ...(missing.length > 0 ? { missingValidationRecords: missing } : {}),
-        },
-      },
-    };
+  read: readCertificate,
+
+  /** Validation records take no tag: without a record, each is ours when the zone holds exactly what ACM asked for. */
+  async recover(context) {
+    const live = await readCertificate(context);
+    if (!live) return undefined;
+    const zone = live.output.hostedZoneId;
+    const validationRecords: ValidationRecord[] = [];
+    for (const record of live.output.validationRecords) validationRecords.push({ ...record, created: zone !== '' && (await isInZone(context, zone, record)) });
+    return { live: { ...live, output: { ...live.output, validationRecords } } };
   },
 
   async create(context, want) {

@@ -131,6 +131,50 @@ async function createRecord(context: Context, target: DnsRecordOutput): Promise<
   return target;
 }
 
+/** Ours as it is now (so drift shows), else a record already pointing at the ALB (adopted, not claimed); anything else there is a conflict. */
+async function readRecord(context: Context): Promise<Live<'dns-record', DesiredDnsRecord> | undefined> {
+  const data = context.record?.data;
+  const ours = context.record?.created === true;
+  const hostedZoneId = data?.hostedZoneId ?? (context.hasOutput('hosted-zone') ? context.output('hosted-zone').hostedZoneId : undefined);
+  const recordName = data?.recordName ?? context.config.domain;
+  if (!hostedZoneId) return undefined;
+  const type = liveType(context, recordName);
+  const sets = await recordSetsNamed(context, hostedZoneId, recordName, route53Type(type));
+  const loadBalancerDns = context.hasOutput('load-balancer') ? context.output('load-balancer').dnsName : undefined;
+  const expected = ours ? data?.value : loadBalancerDns;
+  const current = (expected ? sets.find((recordSet) => holdsTarget(recordSet, expected)) : undefined) ?? (ours ? sets[0] : undefined);
+  if (!current) {
+    const other = sets[0];
+    if (other) throw recordExists(recordName, other, zoneLabel(context, hostedZoneId));
+    return undefined;
+  }
+  const value = recordValues(current).join(', ');
+  const ttl = current.TTL ?? ARTICLE_TTL;
+  const aliasHostedZoneId = current.AliasTarget?.HostedZoneId;
+  const output: DnsRecordOutput = { hostedZoneId, recordName, type: route53Type(type), ttl, value, ...(type === 'A-alias' && aliasHostedZoneId ? { aliasHostedZoneId } : {}) };
+  const pointsAtAlb = loadBalancerDns ? holdsTarget(current, loadBalancerDns) : undefined;
+  const observed: Live<'dns-record', DesiredDnsRecord>['observed'] = {
+    hostedZoneId,
+    recordName: normalizeDnsName(current.Name ?? recordName),
+    type,
+    // An alias to the ALB observes as the ALB's name, with or without the dualstack. prefix.
+    value: loadBalancerDns && pointsAtAlb ? normalizeDnsName(loadBalancerDns) : value,
+    aliasHostedZoneId: type === 'A-alias' ? (aliasHostedZoneId ?? null) : null,
+    // The TTL of a record someone else made is theirs to choose; an alias has none.
+    ...(ours && type === 'CNAME' ? { ttl: current.TTL } : {}),
+  };
+  return {
+    output,
+    observed,
+    created: ours,
+    health: {
+      healthy: pointsAtAlb !== false,
+      summary: `${recordName} -> ${value}${type === 'A-alias' ? ' (alias A)' : ''}`,
+      details: { value, ...(type === 'A-alias' ? { type: 'A' } : {}), ttl: current.TTL, ...(loadBalancerDns ? { albDnsName: loadBalancerDns } : {}) },
+    },
+  };
+}
+
 export const dnsRecordStep = defineResource<'dns-record', DesiredDnsRecord>({
   name: 'dns-record',
   title: 'DNS record (CNAME to the ALB)',
@@ -165,48 +209,15 @@ export const dnsRecordStep = defineResource<'dns-record', DesiredDnsRecord>({
     if (other) throw recordExists(context.config.domain, other, normalizeDnsName(zone.Name!));
   },
 
-  /** Ours as it is now (so drift shows), else a record already pointing at the ALB (adopted, not claimed); anything else there is a conflict. */
-  async read(context) {
-    const data = context.record?.data;
-    const ours = context.record?.created === true;
-    const hostedZoneId = data?.hostedZoneId ?? (context.hasOutput('hosted-zone') ? context.output('hosted-zone').hostedZoneId : undefined);
-    const recordName = data?.recordName ?? context.config.domain;
-    if (!hostedZoneId) return undefined;
-    const type = liveType(context, recordName);
-    const sets = await recordSetsNamed(context, hostedZoneId, recordName, route53Type(type));
+  read: readRecord,
+
+  /** No record to prove it is ours (a record takes no tag): it is when it points at the stack's own ALB. */
+  async recover(context) {
+    const live = await readRecord(context);
+    if (!live) return undefined;
     const loadBalancerDns = context.hasOutput('load-balancer') ? context.output('load-balancer').dnsName : undefined;
-    const expected = ours ? data?.value : loadBalancerDns;
-    const current = (expected ? sets.find((recordSet) => holdsTarget(recordSet, expected)) : undefined) ?? (ours ? sets[0] : undefined);
-    if (!current) {
-      const other = sets[0];
-      if (other) throw recordExists(recordName, other, zoneLabel(context, hostedZoneId));
-      return undefined;
-    }
-    const value = recordValues(current).join(', ');
-    const ttl = current.TTL ?? ARTICLE_TTL;
-    const aliasHostedZoneId = current.AliasTarget?.HostedZoneId;
-    const output: DnsRecordOutput = { hostedZoneId, recordName, type: route53Type(type), ttl, value, ...(type === 'A-alias' && aliasHostedZoneId ? { aliasHostedZoneId } : {}) };
-    const pointsAtAlb = loadBalancerDns ? holdsTarget(current, loadBalancerDns) : undefined;
-    const observed: Live<'dns-record', DesiredDnsRecord>['observed'] = {
-      hostedZoneId,
-      recordName: normalizeDnsName(current.Name ?? recordName),
-      type,
-      // An alias to the ALB observes as the ALB's name, with or without the dualstack. prefix.
-      value: loadBalancerDns && pointsAtAlb ? normalizeDnsName(loadBalancerDns) : value,
-      aliasHostedZoneId: type === 'A-alias' ? (aliasHostedZoneId ?? null) : null,
-      // The TTL of a record someone else made is theirs to choose; an alias has none.
-      ...(ours && type === 'CNAME' ? { ttl: current.TTL } : {}),
-    };
-    return {
-      output,
-      observed,
-      created: ours,
-      health: {
-        healthy: pointsAtAlb !== false,
-        summary: `${recordName} -> ${value}${type === 'A-alias' ? ' (alias A)' : ''}`,
-        details: { value, ...(type === 'A-alias' ? { type: 'A' } : {}), ttl: current.TTL, ...(loadBalancerDns ? { albDnsName: loadBalancerDns } : {}) },
-      },
-    };
+    const pointsAtOurAlb = loadBalancerDns !== undefined && live.observed.value === normalizeDnsName(loadBalancerDns);
+    return { live: pointsAtOurAlb ? { ...live, created: true } : live };
   },
 
   async create(context, want) {

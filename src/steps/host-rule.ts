@@ -1,31 +1,26 @@
 import {
   CreateRuleCommand,
   DeleteRuleCommand,
-  DescribeRulesCommand,
   DescribeTagsCommand,
   ModifyRuleCommand,
-  paginateDescribeRules,
   SetRulePrioritiesCommand,
   type Action,
-  type ElasticLoadBalancingV2Client,
   type Rule,
   type RuleCondition,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import type { Config } from '../config/schema.js';
+import { MAX_SESSION_TIMEOUT_SECONDS, type Config } from '../config/schema.js';
 import { hasErrorCode } from '../aws/errors.js';
-import { AuthecsError } from '../errors.js';
 import type { HostRuleOutput } from './outputs.js';
 import { defineResource, diffFields, known, UNKNOWN, type Change, type Inputs, type Live, type Maybe } from './resource.js';
 import { normaliseScope } from './shared/cognito.js';
 import { resolved } from './shared/resolved.js';
+import { describeRule, forwardTargetOf, LISTENER_NOT_FOUND, listenerOfRule, PRIORITY_IN_USE, priorityInUse, RULE_NOT_FOUND, ruleAtPriority } from './shared/rules.js';
 import { hasStackTag, stackTags } from './shared/tags.js';
 import type { StepContext } from './step.js';
 
-type Context = StepContext<'host-rule'>;
+export { listenerOfRule };
 
-const RULE_NOT_FOUND = ['RuleNotFoundException', 'RuleNotFound'];
-const LISTENER_NOT_FOUND = ['ListenerNotFoundException', 'ListenerNotFound', 'LoadBalancerNotFoundException', 'LoadBalancerNotFound'];
-const PRIORITY_IN_USE = ['PriorityInUseException', 'PriorityInUse'];
+type Context = StepContext<'host-rule'>;
 
 /** The rule the article builds: authenticate with Cognito, then forward to the target group. */
 export interface DesiredRule {
@@ -37,6 +32,8 @@ export interface DesiredRule {
   userPoolClientId: Maybe<string>;
   userPoolDomain: Maybe<string>;
   sessionCookieName: string;
+  /** --session-timeout: seconds a sign-in lasts (AuthenticateCognitoActionConfig SessionTimeout). */
+  sessionTimeout: number;
   /** Sorted and single-spaced, as the ALB does not keep the order. */
   scope: string;
   targetGroupArn: Maybe<string>;
@@ -70,6 +67,7 @@ function actionsFor(want: KnownRule): Action[] {
         UserPoolDomain: want.userPoolDomain,
         SessionCookieName: want.sessionCookieName,
         Scope: want.scope,
+        SessionTimeout: want.sessionTimeout,
         OnUnauthenticatedRequest: 'authenticate',
       },
       Order: 1,
@@ -87,21 +85,10 @@ function desiredRule(config: Config, inputs: Inputs): DesiredRule {
     userPoolClientId: known(inputs['app-client'], (client) => client.clientId) ?? UNKNOWN,
     userPoolDomain: known(inputs['user-pool-domain'], (domain) => domain.domain) ?? UNKNOWN,
     sessionCookieName: config.sessionCookieName,
+    sessionTimeout: config.sessionTimeoutSeconds,
     scope: normaliseScope(config.scope),
     targetGroupArn: known(inputs['target-group'], (group) => group.targetGroupArn) ?? UNKNOWN,
   };
-}
-
-/** A rule's listener, from its ARN: DescribeRules does not return it. */
-export function listenerOfRule(ruleArn: string): string | undefined {
-  const match = /^(arn:[^:]+:elasticloadbalancing:[^:]*:[^:]*:)listener-rule\/(.+)\/[^/]+$/.exec(ruleArn);
-  return match ? `${match[1]}listener/${match[2]}` : undefined;
-}
-
-function forwardTargetOf(action: Action): string | undefined {
-  if (action.TargetGroupArn) return action.TargetGroupArn;
-  const groups = action.ForwardConfig?.TargetGroups ?? [];
-  return groups.length === 1 ? groups[0]?.TargetGroupArn : undefined;
 }
 
 /** The host the rule matches; anything but one host-header value is described in full, so it differs. */
@@ -133,43 +120,11 @@ function observedOf(rule: Rule, recordedListener: string | undefined): Partial<D
     userPoolClientId: cognito?.UserPoolClientId,
     userPoolDomain: cognito?.UserPoolDomain,
     sessionCookieName: cognito?.SessionCookieName,
+    // Left out, the ALB uses 604800 s, 7 days (AuthenticateCognitoActionConfig SessionTimeout).
+    sessionTimeout: cognito ? Number(cognito.SessionTimeout ?? MAX_SESSION_TIMEOUT_SECONDS) : undefined,
     scope: cognito ? normaliseScope(cognito.Scope) : undefined,
     targetGroupArn: forwardsTo,
   };
-}
-
-async function describeRule(elbv2: ElasticLoadBalancingV2Client, ruleArn: string): Promise<Rule | undefined> {
-  try {
-    const response = await elbv2.send(new DescribeRulesCommand({ RuleArns: [ruleArn] }));
-    return response.Rules?.[0];
-  } catch (error) {
-    if (hasErrorCode(error, ...RULE_NOT_FOUND, ...LISTENER_NOT_FOUND)) return undefined;
-    throw error;
-  }
-}
-
-/** The listener's rule at `priority`, across pages; none when the listener is gone. */
-async function ruleAtPriority(elbv2: ElasticLoadBalancingV2Client, listenerArn: string, priority: number): Promise<Rule | undefined> {
-  try {
-    for await (const page of paginateDescribeRules({ client: elbv2 }, { ListenerArn: listenerArn })) {
-      const match = (page.Rules ?? []).find((rule) => rule.Priority === String(priority));
-      if (match) return match;
-    }
-  } catch (error) {
-    if (hasErrorCode(error, ...LISTENER_NOT_FOUND)) return undefined;
-    throw error;
-  }
-  return undefined;
-}
-
-function priorityInUse(priority: number, listenerArn: string, cause?: unknown): AuthecsError {
-  return new AuthecsError(`Priority ${priority} on the HTTPS listener is already used by a rule authecs did not create`, {
-    code: 'RULE_PRIORITY_IN_USE',
-    exit: 'conflict',
-    resource: listenerArn,
-    cause,
-    hint: 'Pass --rule-priority (or AUTH_ECS_RULE_PRIORITY) with a free priority (1-50000).',
-  });
 }
 
 /** What the rule should be, from the dependencies' recorded outputs (read has no `want`). */
@@ -224,14 +179,23 @@ function live(rule: Rule, recordedListener: string | undefined): Live<'host-rule
   };
 }
 
-/** Moves our rule to a new priority, unless someone else's rule holds it. */
+/**
+ * Moves our rule to a new priority, unless someone else's rule holds it. Our public-path rule sits
+ * just before this one (public-path-rule.ts), so when the new priority is its, both move in one
+ * SetRulePriorities call ("no priority conflicts in the new order", API reference).
+ */
 async function movePriority(context: Context, ruleArn: string, listenerArn: string, priority: number): Promise<void> {
   const holder = await ruleAtPriority(context.clients.elbv2, listenerArn, priority);
-  if (holder && holder.RuleArn !== ruleArn) throw priorityInUse(priority, listenerArn);
+  const moves = [{ RuleArn: ruleArn, Priority: priority }];
+  if (holder && holder.RuleArn !== ruleArn) {
+    const tags = await context.clients.elbv2.send(new DescribeTagsCommand({ ResourceArns: [holder.RuleArn!] }));
+    if (!hasStackTag(tags.TagDescriptions?.[0]?.Tags, context.stack) || priority < 2) throw priorityInUse(priority, listenerArn);
+    moves.push({ RuleArn: holder.RuleArn!, Priority: priority - 1 });
+  }
   try {
-    await context.clients.elbv2.send(new SetRulePrioritiesCommand({ RulePriorities: [{ RuleArn: ruleArn, Priority: priority }] }));
+    await context.clients.elbv2.send(new SetRulePrioritiesCommand({ RulePriorities: moves }));
   } catch (error) {
-    if (hasErrorCode(error, ...PRIORITY_IN_USE)) throw priorityInUse(priority, listenerArn, error);
+    if (hasErrorCode(error, ...PRIORITY_IN_USE)) throw priorityInUse(priority, listenerArn, { cause: error });
     throw error;
   }
 }
@@ -255,6 +219,7 @@ export const hostRuleStep = defineResource<'host-rule', DesiredRule>({
     userPoolClientId: 'update',
     userPoolDomain: 'update',
     sessionCookieName: 'update',
+    sessionTimeout: 'update',
     scope: 'update',
     targetGroupArn: 'update',
   },
@@ -276,7 +241,7 @@ export const hostRuleStep = defineResource<'host-rule', DesiredRule>({
       );
       ruleArn = response.Rules![0]!.RuleArn!;
     } catch (error) {
-      if (hasErrorCode(error, ...PRIORITY_IN_USE)) throw priorityInUse(want.priority, want.listenerArn, error);
+      if (hasErrorCode(error, ...PRIORITY_IN_USE)) throw priorityInUse(want.priority, want.listenerArn, { cause: error });
       throw error;
     }
     const output = toOutput(ruleArn, want.listenerArn, want.priority);

@@ -13,6 +13,7 @@ import { loadBalancerSecurityGroupStep } from './load-balancer-security-group.js
 import { loadBalancerStep } from './load-balancer.js';
 import { logGroupStep } from './log-group.js';
 import { networkStep } from './network.js';
+import { publicPathRuleStep } from './public-path-rule.js';
 import { securityGroupIngressStep } from './security-group-ingress.js';
 import { serviceStep } from './service.js';
 import type { AnyResource } from './resource.js';
@@ -40,6 +41,7 @@ export const STEPS: readonly AnyResource[] = [
   userPoolDomainStep,
   targetGroupStep,
   hostRuleStep,
+  publicPathRuleStep,
   clusterStep,
   keyPairStep,
   capacityStep,

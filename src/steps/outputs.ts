@@ -128,6 +128,13 @@ export interface HostRuleOutput {
   priority: number;
 }
 
+/** The rule that serves --public-path paths without sign-in, just before the host rule. */
+export interface PublicPathRuleOutput {
+  ruleArn: string;
+  listenerArn: string;
+  priority: number;
+}
+
 export interface ClusterOutput {
   clusterName: string;
   clusterArn: string;
@@ -136,8 +143,11 @@ export interface ClusterOutput {
 export interface KeyPairOutput {
   keyName: string;
   keyPairId?: string;
-  /** The private key lives only in this 0600 file beside the state file. */
-  privateKeyFile: string;
+  /**
+   * The private key lives only in this 0600 file beside a local state file. Absent with a state
+   * in S3 (the file is on the machine that made the pair) and with --no-key-file (no file kept).
+   */
+  privateKeyFile?: string;
 }
 
 /** A RunInstances recorded before the call: its token is reused only to resume that exact launch. */
@@ -203,6 +213,7 @@ export interface StepOutputs {
   'user-pool-domain': UserPoolDomainOutput;
   'target-group': TargetGroupOutput;
   'host-rule': HostRuleOutput;
+  'public-path-rule': PublicPathRuleOutput;
   cluster: ClusterOutput;
   'key-pair': KeyPairOutput;
   capacity: CapacityOutput;

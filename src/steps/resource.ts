@@ -60,6 +60,13 @@ export interface Live<Name extends StepName, Desired extends object> {
   health: Health;
 }
 
+/** What `recover` makes of a resource it found with no record at all. */
+export interface Recovered<Name extends StepName, Desired extends object> {
+  live: Live<Name, Desired>;
+  /** What the lost state file held that AWS cannot give back (a private key). */
+  lost?: string[];
+}
+
 /** What the engine gives `read`, `preflight` and `desired`-time code: a context whose save() refuses. */
 export type ReadContext<Name extends StepName> = StepContext<Name>;
 
@@ -79,6 +86,12 @@ export interface Resource<Name extends StepName, Desired extends object> {
   readonly effects: { readonly [Field in keyof Desired]-?: Effect };
   /** The live resource or undefined: from the record first, then tags or names. Never writes, never waits. */
   read(context: ReadContext<Name>): Promise<Live<Name, Desired> | undefined>;
+  /**
+   * `authecs recover` (and `status`/`down` without a state file): the live resource with no record
+   * at all; read() when absent. A step overrides it where read() cannot claim or find without its
+   * record: untagged DNS records, a key pair whose private key is gone. Read-only, like read().
+   */
+  recover?(context: ReadContext<Name>): Promise<Recovered<Name, Desired> | undefined>;
   /** Overrides the field-by-field diff where one field's effect depends on another. */
   diff?(want: Desired, live: Live<Name, Desired>): Change[];
   create(context: StepContext<Name>, want: Desired): Promise<StepOutputs[Name]>;

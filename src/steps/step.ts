@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema.js';
 import type { AwsClients } from '../aws/clients.js';
-import type { ResourceRecord } from '../state/state-file.js';
+import type { KeyFilePolicy, ResourceRecord } from '../state/state-file.js';
 import type { StepName, StepOutputs } from './outputs.js';
 
 export interface StepContext<Name extends StepName> {
@@ -9,6 +9,8 @@ export interface StepContext<Name extends StepName> {
   /** The stack name (the cluster name), the value of the authecs:stack tag. */
   readonly stack: string;
   readonly statePath: string;
+  /** Where the key pair's private key goes on this machine (or nowhere: --no-key-file). */
+  readonly keyFiles: KeyFilePolicy;
   /** This step's record in the state file, if any: partial progress from an earlier run. */
   readonly record: ResourceRecord<Partial<StepOutputs[Name]>> | undefined;
   /**

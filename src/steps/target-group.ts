@@ -15,7 +15,7 @@ import type { Config } from '../config/schema.js';
 import { hasErrorCode } from '../aws/errors.js';
 import { AuthecsError } from '../errors.js';
 import type { TargetGroupOutput } from './outputs.js';
-import { canonical, defineResource, known, UNKNOWN, type Live, type Maybe } from './resource.js';
+import { canonical, defineResource, known, UNKNOWN, type Inputs, type Live, type Maybe } from './resource.js';
 import { retryWhileInUse } from './shared/poll.js';
 import { resolved } from './shared/resolved.js';
 import { hasStackTag, stackTags } from './shared/tags.js';
@@ -211,13 +211,8 @@ async function isLeftover(context: Context, group: TargetGroup, want: DesiredTar
   return fits && (await isOurs(context, group.TargetGroupArn!));
 }
 
-export const targetGroupStep = defineResource<'target-group', DesiredTargetGroup>({
-  name: 'target-group',
-  title: 'Target group',
-  articleSection: 'Create and configure a target group for the ALB',
-  dependsOn: ['network'],
-
-  desired: (config, inputs) => ({
+function desiredGroup(config: Config, inputs: Inputs): DesiredTargetGroup {
+  return {
     name: config.targetGroupName,
     port: config.containerPort,
     protocol: 'HTTP',
@@ -225,7 +220,52 @@ export const targetGroupStep = defineResource<'target-group', DesiredTargetGroup
     vpcId: known(inputs.network, (network) => network.vpcId) ?? UNKNOWN,
     healthCheck: healthCheckOf(config),
     attributes: { [DEREGISTRATION_DELAY_KEY]: DEREGISTRATION_DELAY_SECONDS },
-  }),
+  };
+}
+
+/** The live group as read() reports it: settings, attributes and target health. */
+async function liveOf(context: Context, group: TargetGroup): Promise<Live<'target-group', DesiredTargetGroup>> {
+  const arn = group.TargetGroupArn!;
+  const recorded = context.record?.data;
+  // A replacement's group stands for the configured name it was made for.
+  const configuredName = (recorded?.targetGroupArn === arn ? recorded.configuredName : undefined) ?? group.TargetGroupName!;
+  const attributes = await attributesOf(context, arn, [DEREGISTRATION_DELAY_KEY]);
+  const health = await context.clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }));
+  const targets = (health.TargetHealthDescriptions ?? []).map((description) => ({
+    id: description.Target?.Id,
+    port: description.Target?.Port,
+    state: description.TargetHealth?.State ?? 'unknown',
+    ...(description.TargetHealth?.Reason ? { reason: description.TargetHealth.Reason } : {}),
+    ...(description.TargetHealth?.Description ? { description: description.TargetHealth.Description } : {}),
+  }));
+  const healthyCount = targets.filter((target) => target.state === 'healthy').length;
+  // AWS's reason codes (Target.ResponseCodeMismatch, Target.Timeout …) say why a target is not healthy.
+  const reasons = [...new Set(targets.filter((target) => target.state !== 'healthy').map((target) => `${target.state}${'reason' in target ? ` ${target.reason}` : ''}`))];
+  const desiredCount = context.config.desiredCount;
+  const live: Live<'target-group', DesiredTargetGroup> = {
+    output: toOutput(group, configuredName),
+    observed: {
+      name: configuredName,
+      port: group.Port!,
+      protocol: group.Protocol!,
+      targetType: group.TargetType === 'ip' ? 'ip' : 'instance',
+      vpcId: group.VpcId!,
+      healthCheck: observedHealthCheck(group),
+      attributes,
+    },
+    created: true,
+    health: { healthy: healthyCount >= desiredCount, summary: `${healthyCount}/${desiredCount} healthy${reasons.length ? ` (${reasons.join(', ')})` : ''}`, details: { targets } },
+  };
+  return live;
+}
+
+export const targetGroupStep = defineResource<'target-group', DesiredTargetGroup>({
+  name: 'target-group',
+  title: 'Target group',
+  articleSection: 'Create and configure a target group for the ALB',
+  dependsOn: ['network'],
+
+  desired: desiredGroup,
 
   // ModifyTargetGroup changes the health check and ModifyTargetGroupAttributes the attributes in
   // place (API reference); name, port, protocol, target type and VPC need a new target group
@@ -246,39 +286,24 @@ export const targetGroupStep = defineResource<'target-group', DesiredTargetGroup
 
   async read(context) {
     const group = await locate(context);
-    if (!group) return undefined;
-    const arn = group.TargetGroupArn!;
-    const recorded = context.record?.data;
-    // A replacement's group stands for the configured name it was made for.
-    const configuredName = (recorded?.targetGroupArn === arn ? recorded.configuredName : undefined) ?? group.TargetGroupName!;
-    const attributes = await attributesOf(context, arn, [DEREGISTRATION_DELAY_KEY]);
-    const health = await context.clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }));
-    const targets = (health.TargetHealthDescriptions ?? []).map((description) => ({
-      id: description.Target?.Id,
-      port: description.Target?.Port,
-      state: description.TargetHealth?.State ?? 'unknown',
-      ...(description.TargetHealth?.Reason ? { reason: description.TargetHealth.Reason } : {}),
-      ...(description.TargetHealth?.Description ? { description: description.TargetHealth.Description } : {}),
-    }));
-    const healthyCount = targets.filter((target) => target.state === 'healthy').length;
-    // AWS's reason codes (Target.ResponseCodeMismatch, Target.Timeout …) say why a target is not healthy.
-    const reasons = [...new Set(targets.filter((target) => target.state !== 'healthy').map((target) => `${target.state}${'reason' in target ? ` ${target.reason}` : ''}`))];
-    const desiredCount = context.config.desiredCount;
-    const live: Live<'target-group', DesiredTargetGroup> = {
-      output: toOutput(group, configuredName),
-      observed: {
-        name: configuredName,
-        port: group.Port!,
-        protocol: group.Protocol!,
-        targetType: group.TargetType === 'ip' ? 'ip' : 'instance',
-        vpcId: group.VpcId!,
-        healthCheck: observedHealthCheck(group),
-        attributes,
-      },
-      created: true,
-      health: { healthy: healthyCount >= desiredCount, summary: `${healthyCount}/${desiredCount} healthy${reasons.length ? ` (${reasons.join(', ')})` : ''}`, details: { targets } },
-    };
-    return live;
+    return group ? liveOf(context, group) : undefined;
+  },
+
+  /** Without a record, a replacement's group is found under the suffixed name these settings give it. */
+  async recover(context) {
+    const named = await locate(context);
+    if (named) return { live: await liveOf(context, named) };
+    if (!context.hasOutput('network')) return undefined;
+    const want = desiredGroup(context.config, { network: context.output('network') });
+    for (const name of replacementNames(want, want.name)) {
+      const group = await describe(context, { Names: [name] });
+      if (group && group.VpcId === want.vpcId && (await isOurs(context, group.TargetGroupArn!))) {
+        const live = await liveOf(context, group);
+        // It stands for the configured name, as replace() records it.
+        return { live: { ...live, output: { ...live.output, configuredName: want.name }, observed: { ...live.observed, name: want.name } } };
+      }
+    }
+    return undefined;
   },
 
   async create(context, want) {

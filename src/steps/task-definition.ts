@@ -14,6 +14,7 @@ import {
   type TransportProtocol,
 } from '@aws-sdk/client-ecs';
 import { hasErrorCode } from '../aws/errors.js';
+import { ALLOWED_GROUPS_VARIABLE, type Config } from '../config/schema.js';
 import type { TaskDefinitionOutput } from './outputs.js';
 import { defineResource, diffFields, known, UNKNOWN, type Effect, type Live, type Maybe } from './resource.js';
 import { CONTAINER_NAME } from './shared/ecs.js';
@@ -245,6 +246,15 @@ async function deregister(context: Context, arn: string): Promise<void> {
   }
 }
 
+/**
+ * --env, plus what authecs tells the app: --allowed-groups as AUTHECS_ALLOWED_GROUPS, since the ALB
+ * rule cannot filter by group and the app must check cognito:groups itself. Only when set, so a
+ * stack without groups keeps its revision. The loader refuses an --env of that name.
+ */
+function containerEnvironment(config: Config): Record<string, string> {
+  return config.allowedGroups.length > 0 ? { ...config.environment, [ALLOWED_GROUPS_VARIABLE]: config.allowedGroups.join(',') } : config.environment;
+}
+
 export const taskDefinitionStep = defineResource<'task-definition', DesiredTaskDefinition>({
   name: 'task-definition',
   title: 'ECS task definition',
@@ -269,7 +279,7 @@ export const taskDefinitionStep = defineResource<'task-definition', DesiredTaskD
         // ecs-cli's default container memory (512 MiB) is the taskMemory default.
         ...(fargate ? {} : { memory: config.taskMemory }),
         portMappings,
-        environment: byName(Object.entries(config.environment).map(([name, value]) => ({ name, value }))),
+        environment: byName(Object.entries(containerEnvironment(config)).map(([name, value]) => ({ name, value }))),
         secrets: byName(Object.entries(config.secrets).map(([name, valueFrom]) => ({ name, valueFrom }))),
         logConfiguration: {
           logDriver: 'awslogs',

@@ -40,6 +40,8 @@ export interface DesiredUserPool {
   deletionProtection: 'ACTIVE' | 'INACTIVE';
   accountRecovery: RecoveryOption[];
   attributesRequireVerificationBeforeUpdate: VerifiedAttributeType[];
+  /** --sign-up invite-only: only an administrator creates users; open: anyone may sign up. */
+  allowAdminCreateUserOnly: boolean;
 }
 
 const sorted = <Value extends string>(values: readonly Value[] | undefined): Value[] => [...new Set(values ?? [])].sort();
@@ -97,6 +99,8 @@ function observedOf(pool: UserPoolType): DesiredUserPool {
     deletionProtection: pool.DeletionProtection ?? 'INACTIVE',
     accountRecovery: recoveryOf(pool),
     attributesRequireVerificationBeforeUpdate: sorted(pool.UserAttributeUpdateSettings?.AttributesRequireVerificationBeforeUpdate),
+    // Absent means the API default, self sign-up allowed (AdminCreateUserConfigType).
+    allowAdminCreateUserOnly: pool.AdminCreateUserConfig?.AllowAdminCreateUserOnly ?? false,
   };
 }
 
@@ -129,7 +133,8 @@ function live(pool: UserPoolType): Live<'user-pool', DesiredUserPool> {
  * TemporaryPasswordValidityDays), which DescribeUserPool also returns.
  */
 function updateInput(pool: UserPoolType, want: DesiredUserPool, stack: string): UpdateUserPoolCommandInput {
-  const adminCreateUserConfig = pool.AdminCreateUserConfig ? { ...pool.AdminCreateUserConfig, UnusedAccountValidityDays: undefined } : undefined;
+  // The invitation template is carried over; only who may create users is authecs's.
+  const adminCreateUserConfig = { ...pool.AdminCreateUserConfig, UnusedAccountValidityDays: undefined, AllowAdminCreateUserOnly: want.allowAdminCreateUserOnly };
   return {
     UserPoolId: pool.Id!,
     Policies: pool.Policies,
@@ -199,6 +204,8 @@ export const userPoolStep = defineResource<'user-pool', DesiredUserPool>({
     // cannot move an account to an address nobody has proven.
     accountRecovery: [{ name: 'verified_email', priority: 1 }],
     attributesRequireVerificationBeforeUpdate: ['email'],
+    // The article leaves self sign-up on, so anyone could make an account and pass the ALB.
+    allowAdminCreateUserOnly: config.signUp === 'invite-only',
   }),
 
   effects: {
@@ -213,6 +220,8 @@ export const userPoolStep = defineResource<'user-pool', DesiredUserPool>({
     deletionProtection: 'update',
     accountRecovery: 'update',
     attributesRequireVerificationBeforeUpdate: 'update',
+    // UpdateUserPool takes AdminCreateUserConfig (API reference), sent with the rest of the pool's settings.
+    allowAdminCreateUserOnly: 'update',
   },
 
   async read(context) {
@@ -237,6 +246,7 @@ export const userPoolStep = defineResource<'user-pool', DesiredUserPool>({
         UsernameAttributes: want.usernameAttributes,
         UsernameConfiguration: { CaseSensitive: want.caseSensitive },
         UserPoolTags: { [STACK_TAG_KEY]: context.stack, [MANAGED_BY_TAG_KEY]: MANAGED_BY_TAG_VALUE },
+        AdminCreateUserConfig: { AllowAdminCreateUserOnly: want.allowAdminCreateUserOnly },
         ...settingsOf(want),
       }),
     );

@@ -6,16 +6,23 @@
 import { ACMClient, DeleteCertificateCommand, DescribeCertificateCommand, RequestCertificateCommand } from '@aws-sdk/client-acm';
 import { CognitoIdentityProviderClient, CreateUserPoolCommand, CreateUserPoolDomainCommand, DeleteUserPoolCommand, DeleteUserPoolDomainCommand, ListUserPoolsCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { CreateSecurityGroupCommand, EC2Client, DeleteSecurityGroupCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeVpcsCommand, RunInstancesCommand, TerminateInstancesCommand } from '@aws-sdk/client-ec2';
+import { CreateLogGroupCommand, GetLogEventsCommand, PutRetentionPolicyCommand } from '@aws-sdk/client-cloudwatch-logs';
 import {
   CreateClusterCommand,
   CreateServiceCommand,
   DeleteClusterCommand,
   DeleteServiceCommand,
   DescribeServicesCommand,
+  DescribeTasksCommand,
   ECSClient,
+  ListTasksCommand,
   RegisterContainerInstanceCommand,
   DeregisterContainerInstanceCommand,
   RegisterTaskDefinitionCommand,
+  StartTaskCommand,
+  StopTaskCommand,
+  UpdateServiceCommand,
+  type RegisterTaskDefinitionCommandInput,
 } from '@aws-sdk/client-ecs';
 import {
   CreateListenerCommand,
@@ -25,13 +32,15 @@ import {
   DeleteLoadBalancerCommand,
   DescribeLoadBalancersCommand,
   ElasticLoadBalancingV2Client,
+  ModifyTargetGroupCommand,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
-import { CreateServiceLinkedRoleCommand, GetRoleCommand } from '@aws-sdk/client-iam';
+import { AttachRolePolicyCommand, CreateRoleCommand, CreateServiceLinkedRoleCommand, GetRoleCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam';
 import { ChangeResourceRecordSetsCommand, GetChangeCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { destroyEmulatorClients, emulatorClients, seedFixtures, type EmulatorClients, type Fixtures } from '../support/fixtures.js';
-import { drawFor, startAwsModel, THROTTLING, type AwsModel, type AwsModelOptions } from '../support/aws-model/index.js';
+import { unpullableImage } from '../support/agent-stand-in.js';
+import { circuitBreakerThreshold, drawFor, RETENTION_DAYS, startAwsModel, THROTTLING, type AwsModel, type AwsModelOptions } from '../support/aws-model/index.js';
 import { skipE2e, startMotoOrFail, type MotoServer } from '../support/moto.js';
 
 /** The AWS error an SDK call rejected with: its name and HTTP status. */
@@ -365,5 +374,180 @@ describe.skipIf(skipE2e)('AWS behaviour model', () => {
     const first = await run(42);
     expect(first.error500 + first.error503).toBeGreaterThan(0);
     expect(await run(42)).toEqual(first);
+  });
+
+  // ---------------------------------------------------------------- issue 10: logs, execution role, health checks, rollouts
+
+  const ROLE_ARN = 'arn:aws:iam::123456789012:role/authecs/ecsauth-eu-west-1-ecs-execution';
+  const SECRET_ARN = 'arn:aws:ssm:eu-west-1:123456789012:parameter/app/db-password';
+  /** A task definition as authecs registers it (task-definition.ts registrationInput). */
+  const authecsTaskDefinition = (launchType: 'EC2' | 'FARGATE', extra: { executionRoleArn?: string; secrets?: boolean } = {}): RegisterTaskDefinitionCommandInput => ({
+    family: 'ecsauthservice',
+    networkMode: launchType === 'FARGATE' ? 'awsvpc' : 'bridge',
+    requiresCompatibilities: [launchType],
+    ...(launchType === 'FARGATE' ? { cpu: '256', memory: '512' } : {}),
+    ...(extra.executionRoleArn ? { executionRoleArn: extra.executionRoleArn } : {}),
+    containerDefinitions: [
+      {
+        name: 'web',
+        image: 'nginx:1.27',
+        essential: true,
+        ...(launchType === 'EC2' ? { memory: 512 } : {}),
+        portMappings: [{ containerPort: 80, hostPort: 80, protocol: 'tcp' }],
+        environment: [{ name: 'FOO', value: 'bar' }],
+        ...(extra.secrets ? { secrets: [{ name: 'DB_PASSWORD', valueFrom: SECRET_ARN }] } : {}),
+        logConfiguration: { logDriver: 'awslogs', options: { 'awslogs-group': '/authecs/ecsauth', 'awslogs-region': 'eu-west-1', 'awslogs-stream-prefix': 'authecs' } },
+      },
+    ],
+  });
+
+  it('RegisterTaskDefinition: ClientException for Fargate awslogs without an execution role, and for secrets without one on either launch type; authecs’s task definitions pass', async () => {
+    const { via, model } = await start();
+    const register = (input: RegisterTaskDefinitionCommandInput) => via.ecs.send(new RegisterTaskDefinitionCommand(input));
+    const awslogs = await awsError(register(authecsTaskDefinition('FARGATE')));
+    expect(awslogs).toMatchObject({ name: 'ClientException', status: 400, message: 'Fargate requires task definition to have execution role ARN to support log driver awslogs.' });
+    // Secrets without the role, on EC2 and on Fargate (there without awslogs, which the first rule would refuse).
+    const withoutLogs = (input: RegisterTaskDefinitionCommandInput) => ({ ...input, containerDefinitions: input.containerDefinitions!.map(({ logConfiguration: _none, ...container }) => container) });
+    for (const input of [authecsTaskDefinition('EC2', { secrets: true }), withoutLogs(authecsTaskDefinition('FARGATE', { secrets: true }))]) {
+      const secrets = await awsError(register(input));
+      expect(secrets, input.requiresCompatibilities![0]).toMatchObject({ name: 'ClientException', status: 400, message: "When you are specifying container secrets, you must also specify a value for 'executionRoleArn'." });
+    }
+    // What authecs sends: Fargate always with the role; EC2 with it when there are secrets, and without it (awslogs on EC2 uses the instance role) when not.
+    expect((await register(authecsTaskDefinition('FARGATE', { executionRoleArn: ROLE_ARN, secrets: true }))).taskDefinition?.revision).toBe(1);
+    expect((await register(authecsTaskDefinition('EC2', { executionRoleArn: ROLE_ARN, secrets: true }))).taskDefinition?.revision).toBe(2);
+    expect((await register(authecsTaskDefinition('EC2'))).taskDefinition?.revision).toBe(3);
+    expect(model.enforcedRules()).toEqual({ 'fargate-awslogs-needs-execution-role': 1, 'secrets-need-execution-role': 2 });
+  });
+
+  it('Create/ModifyTargetGroup: ValidationError when the timeout is not below the interval (given, defaulted or current) or a threshold is outside 2-10; authecs’s health checks pass', async () => {
+    const { via, model } = await start();
+    const create = (name: string, health: Record<string, number>) =>
+      via.elbv2.send(new CreateTargetGroupCommand({ Name: name, Protocol: 'HTTP', Port: 80, VpcId: fixtures.vpcId, HealthCheckPath: '/healthz', ...health }));
+    // moto takes an interval of 5 with the HTTP default timeout; AWS's default (6 s) is longer.
+    expect(await awsError(create('tg-short', { HealthCheckIntervalSeconds: 5 }))).toMatchObject({ name: 'ValidationError', status: 400, message: 'Health check interval must be greater than the timeout.' });
+    expect(await awsError(create('tg-healthy-1', { HealthyThresholdCount: 1 }))).toMatchObject({ name: 'ValidationError', status: 400 });
+    const high = await awsError(create('tg-unhealthy-11', { UnhealthyThresholdCount: 11 }));
+    expect(high.message).toBe("1 validation error detected: Value '11' at 'unhealthyThresholdCount' failed to satisfy constraint: Member must have value less than or equal to 10");
+    // authecs: timeout = min(5, interval - 1), thresholds from the settings (2-10).
+    const group = (await create('tg-authecs', { HealthCheckIntervalSeconds: 30, HealthCheckTimeoutSeconds: 5, HealthyThresholdCount: 5, UnhealthyThresholdCount: 2 })).TargetGroups![0]!;
+    await via.elbv2.send(new ModifyTargetGroupCommand({ TargetGroupArn: group.TargetGroupArn, HealthCheckIntervalSeconds: 6, HealthCheckTimeoutSeconds: 5, HealthyThresholdCount: 2, UnhealthyThresholdCount: 10 }));
+    // A Modify that leaves the timeout out is checked against the group's current one (5 s); moto checks nothing here.
+    const modify = await awsError(via.elbv2.send(new ModifyTargetGroupCommand({ TargetGroupArn: group.TargetGroupArn, HealthCheckIntervalSeconds: 5 })));
+    expect(modify).toMatchObject({ name: 'ValidationError', status: 400, message: 'Health check interval must be greater than the timeout.' });
+    expect(await awsError(via.elbv2.send(new ModifyTargetGroupCommand({ TargetGroupArn: group.TargetGroupArn, HealthyThresholdCount: 11 })))).toMatchObject({ name: 'ValidationError', status: 400 });
+    expect(model.enforcedRules()).toEqual({ 'health-check-timeout-below-interval': 2, 'health-check-ranges': 3 });
+  });
+
+  it('PutRetentionPolicy: InvalidParameterException for a retentionInDays not in AWS’s list; authecs’s 30 days pass. GetLogEvents names a missing stream as AWS does', async () => {
+    const { via } = await start();
+    await via.logs.send(new CreateLogGroupCommand({ logGroupName: '/authecs/ecsauth' }));
+    const refused = await awsError(via.logs.send(new PutRetentionPolicyCommand({ logGroupName: '/authecs/ecsauth', retentionInDays: 15 })));
+    expect(refused).toMatchObject({ name: 'InvalidParameterException', status: 400 });
+    expect(refused.message).toContain("Value '15' at 'retentionInDays'");
+    expect(RETENTION_DAYS).toContain(30);
+    await via.logs.send(new PutRetentionPolicyCommand({ logGroupName: '/authecs/ecsauth', retentionInDays: 30 }));
+    // A task that never started has no stream: the group exists, the stream does not.
+    const events = (logGroupName: string) => awsError(via.logs.send(new GetLogEventsCommand({ logGroupName, logStreamName: 'authecs/web/0123', startFromHead: false })));
+    expect(await events('/authecs/ecsauth')).toMatchObject({ name: 'ResourceNotFoundException', message: 'The specified log stream does not exist.' });
+    expect(await events('/authecs/other')).toMatchObject({ name: 'ResourceNotFoundException', message: 'The specified log group does not exist.' });
+  });
+
+  it('IAM eventual consistency (iamRoleVisible, off by default): calls on a role made a moment ago get NoSuchEntity for the scaled time', async () => {
+    const trust = JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole' }] });
+    const policy = 'arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy';
+    const { via: byDefault } = await start();
+    await byDefault.iam.send(new CreateRoleCommand({ RoleName: 'at-once', AssumeRolePolicyDocument: trust }));
+    await byDefault.iam.send(new AttachRolePolicyCommand({ RoleName: 'at-once', PolicyArn: policy }));
+
+    const { via, model } = await start({ timings: { iamRoleVisible: 500 } }); // 0.5 s
+    await via.iam.send(new CreateRoleCommand({ RoleName: 'later', AssumeRolePolicyDocument: trust, Path: '/authecs/' }));
+    const missing = await awsError(via.iam.send(new AttachRolePolicyCommand({ RoleName: 'later', PolicyArn: policy })));
+    expect(missing).toMatchObject({ name: 'NoSuchEntityException', status: 404, message: 'The role with name later cannot be found.' });
+    expect((await awsError(via.iam.send(new GetRoleCommand({ RoleName: 'later' })))).name).toBe('NoSuchEntityException');
+    await delay(600);
+    await via.iam.send(new AttachRolePolicyCommand({ RoleName: 'later', PolicyArn: policy }));
+    await via.iam.send(new PutRolePolicyCommand({ RoleName: 'later', PolicyName: 'authecs-secrets', PolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'ssm:GetParameters', Resource: SECRET_ARN }] }) }));
+    expect(model.enforcedRules()['iam-role-not-yet-visible']).toBe(2);
+  });
+
+  it('a rollout whose tasks cannot start: IN_PROGRESS, then FAILED by the circuit breaker at its threshold and rolled back (TaskFailedToStart, service events); a pullable one passes as moto answers', async () => {
+    // The test plays the agent stand-in: it places and fails the tasks itself, straight on moto.
+    const { via, model } = await start({ serviceLinkedRole: 'present', timings: { circuitBreakerTrips: 600 } }); // 0.6 s
+    await via.ecs.send(new CreateClusterCommand({ clusterName: 'c' }));
+    const definition = (image: string) => ({ family: 'f', containerDefinitions: [{ name: 'web', image, memory: 128, portMappings: [{ containerPort: 80, hostPort: 80 }] }] });
+    const good = (await via.ecs.send(new RegisterTaskDefinitionCommand(definition('nginx:1.27')))).taskDefinition!.taskDefinitionArn!;
+    const better = (await via.ecs.send(new RegisterTaskDefinitionCommand(definition('nginx:1.28')))).taskDefinition!.taskDefinitionArn!;
+    const bad = (await via.ecs.send(new RegisterTaskDefinitionCommand(definition('nginx:no-such-tag')))).taskDefinition!.taskDefinitionArn!;
+    const host = (await direct.ec2.send(new RunInstancesCommand({ ImageId: await imageId(), MinCount: 1, MaxCount: 1, SubnetId: fixtures.privateSubnets[0] }))).Instances![0]!;
+    const instance = (
+      await direct.ecs.send(
+        new RegisterContainerInstanceCommand({
+          cluster: 'c',
+          instanceIdentityDocument: JSON.stringify({ instanceId: host.InstanceId, region: 'eu-west-1', accountId: '123456789012' }),
+          instanceIdentityDocumentSignature: 'test',
+        }),
+      )
+    ).containerInstance!.containerInstanceArn!;
+    const service = { cluster: 'c', service: 's' };
+    await via.ecs.send(
+      new CreateServiceCommand({ cluster: 'c', serviceName: 's', taskDefinition: good, desiredCount: 1, launchType: 'EC2', deploymentConfiguration: { minimumHealthyPercent: 50, maximumPercent: 200, deploymentCircuitBreaker: { enable: true, rollback: true } } }),
+    );
+    const place = (taskDefinition: string, group = 'service:s') =>
+      direct.ecs.send(new StartTaskCommand({ cluster: 'c', taskDefinition, containerInstances: [instance], group })).then((started) => started.tasks![0]!.taskArn!);
+    await place(good);
+    const describe = async () => (await via.ecs.send(new DescribeServicesCommand({ cluster: 'c', services: ['s'] }))).services![0]!;
+
+    // A pullable image: moto's answer as it is (one deployment, the service's task definition).
+    await via.ecs.send(new UpdateServiceCommand({ ...service, taskDefinition: better }));
+    expect((await describe()).deployments).toHaveLength(1);
+    await via.ecs.send(new UpdateServiceCommand({ ...service, taskDefinition: good }));
+
+    const updated = (await via.ecs.send(new UpdateServiceCommand({ ...service, taskDefinition: bad }))).service!;
+    expect(updated.deployments!.map((deployment) => [deployment.status, deployment.taskDefinition, deployment.rolloutState])).toEqual([
+      ['PRIMARY', bad, 'IN_PROGRESS'],
+      ['ACTIVE', good, 'COMPLETED'],
+    ]);
+    const completedId = updated.deployments![1]!.id;
+    const reason = unpullableImage('nginx:no-such-tag')!;
+    expect(reason).toBe('CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref docker.io/library/nginx:no-such-tag: not found');
+    const failed: string[] = [];
+    for (let attempt = 0; attempt < circuitBreakerThreshold(1); attempt += 1) {
+      const taskArn = await place(bad);
+      await direct.ecs.send(new StopTaskCommand({ cluster: 'c', task: taskArn, reason }));
+      failed.push(taskArn);
+    }
+    // Another group's stopped task: not the service's.
+    const other = await place(good, 'family:f');
+    await direct.ecs.send(new StopTaskCommand({ cluster: 'c', task: other, reason: 'done' }));
+
+    // At the threshold, but before the scaled time: still in progress.
+    const early = await describe();
+    expect(early.deployments!.map((deployment) => [deployment.status, deployment.rolloutState, deployment.failedTasks])).toEqual([
+      ['PRIMARY', 'IN_PROGRESS', 3],
+      ['ACTIVE', 'COMPLETED', 0],
+    ]);
+    expect(early.runningCount).toBe(1);
+    await delay(700);
+    const tripped = await describe();
+    expect(tripped.deployments!.map((deployment) => [deployment.status, deployment.taskDefinition, deployment.rolloutState, deployment.rolloutStateReason])).toEqual([
+      ['PRIMARY', good, 'IN_PROGRESS', `ECS deployment circuit breaker: rolling back to deploymentId ${completedId}.`],
+      ['ACTIVE', bad, 'FAILED', 'ECS deployment circuit breaker: tasks failed to start.'],
+    ]);
+    expect(tripped.taskDefinition).toBe(good);
+    expect(tripped.events!.map((event) => event.message)).toEqual([
+      `(service s) rolling back to deployment ${completedId}.`,
+      `(service s) (deployment ${updated.deployments![0]!.id}) deployment failed: tasks failed to start.`,
+    ]);
+    // The rollback is applied (moto now runs the old revision); the next look finds it complete.
+    expect((await direct.ecs.send(new DescribeServicesCommand({ cluster: 'c', services: ['s'] }))).services![0]!.taskDefinition).toBe(good);
+    const settled = await describe();
+    expect(settled.deployments!.map((deployment) => [deployment.status, deployment.taskDefinition, deployment.rolloutState])).toEqual([['PRIMARY', good, 'COMPLETED']]);
+
+    // ListTasks honours serviceName; DescribeTasks says TaskFailedToStart and gives no exit code.
+    const stopped = (await via.ecs.send(new ListTasksCommand({ cluster: 'c', serviceName: 's', desiredStatus: 'STOPPED' }))).taskArns ?? [];
+    expect([...stopped].sort()).toEqual([...failed].sort());
+    const tasks = (await via.ecs.send(new DescribeTasksCommand({ cluster: 'c', tasks: failed }))).tasks ?? [];
+    expect(tasks.map((task) => [task.stopCode, task.stoppedReason, task.containers?.[0]?.exitCode, task.containers?.[0]?.reason])).toEqual(failed.map(() => ['TaskFailedToStart', reason, undefined, reason]));
+    expect(model.enforcedRules()).toMatchObject({ 'deployment-circuit-breaker': expect.any(Number), 'task-failed-to-start': 3 });
   });
 });

@@ -99,6 +99,8 @@ describe.skipIf(skipE2e)('EC2 launch type: up, status, up again, down', () => {
     expect(pool.UsernameAttributes).toEqual(['email']);
     expect(pool.UsernameConfiguration?.CaseSensitive).toBe(false);
     expect(pool.AutoVerifiedAttributes).toContain('email');
+    // --sign-up invite-only (the default): no self sign-up, so only users someone adds get past the ALB.
+    expect(pool.AdminCreateUserConfig?.AllowAdminCreateUserOnly).toBe(true);
 
     // The app client: code flow, openid, the ALB's callback, Cognito as IdP, a generated secret.
     expect(inventory.appClients).toHaveLength(1);
@@ -198,6 +200,10 @@ describe.skipIf(skipE2e)('EC2 launch type: up, status, up again, down', () => {
     // No direct hosted-UI sign-up link (it would end in the ALB's 401: no state, no nonce); the site is the way in.
     expect(result.signUpUrl).toBeUndefined();
     expect(String(result.signInDomain)).toMatch(/^https:\/\/[a-z0-9-]+\.auth\.eu-west-1\.amazoncognito\.com$/);
+    // The sign-out link: Cognito's /logout, back to --sign-out-url (an allowed sign-out URL of the client).
+    expect(appClient.LogoutURLs).toEqual([`https://${DOMAIN}/signed-out`]);
+    expect(result.signUp).toBe('invite-only');
+    expect(result.signOutUrl).toBe(`${String(result.signInDomain)}/logout?client_id=${clientId}&logout_uri=${encodeURIComponent(`https://${DOMAIN}/signed-out`)}`);
     expect(run.stdout).not.toContain('/signup?');
     expect(run.stdout).not.toContain(appClient.ClientSecret!);
     expect(run.stderr).not.toContain(appClient.ClientSecret!);

@@ -3,4 +3,4 @@
  * registering task targets) lives in ONE module, scripts/lib/agent-stand-in.mjs, shared with
  * the demo. Read its header comment for what each stand-in replaces on real AWS.
  */
-export { clusterFromUserData, privateIpsFor, startAgentStandIn, type AgentStandIn } from '../../scripts/lib/agent-stand-in.mjs';
+export { clusterFromUserData, imageReference, privateIpsFor, startAgentStandIn, UNPULLABLE_TAG, unpullableImage, type AgentStandIn } from '../../scripts/lib/agent-stand-in.mjs';

@@ -59,7 +59,8 @@ export const SETTING_CASES: Record<ConfigKey, SettingCase> = {
       'dns-record:replace[hostedZoneId/replace,recordName/replace,type/replace,aliasHostedZoneId/update]',
       'certificate:replace[domain/replace,hostedZoneId/update]',
       'https-listener:update[certificateArn/update,defaultAction/update]',
-      'app-client:update[callbackUrls/update]',
+      // The sign-out URL's default (https://<domain>/signed-out) follows the domain.
+      'app-client:update[callbackUrls/update,logoutUrls/update]',
       'host-rule:update[host/update]',
     ],
     calls: [
@@ -282,5 +283,30 @@ export const SETTING_CASES: Record<ConfigKey, SettingCase> = {
     value: 120,
     plan: ['service:update[healthCheckGracePeriodSeconds/update]'],
     calls: { notOnMoto: 'moto leaves healthCheckGracePeriodSeconds out of DescribeServices, so neither the change nor its convergence can be observed there' },
+  },
+
+  // Issue 11, who gets in. Last, so that the settings they leave behind (a public-path rule) touch no case above.
+  sessionTimeoutSeconds: { kind: 'stack', value: 3600, plan: ['host-rule:update[sessionTimeout/update]'], calls: ['ModifyRule'] },
+  signUp: {
+    kind: 'stack',
+    value: 'open',
+    // UpdateUserPool takes AdminCreateUserConfig (Cognito API Reference); the user-pool unit test checks the exact call.
+    plan: ['user-pool:update[allowAdminCreateUserOnly/update]'],
+    calls: { notOnMoto: "moto's UpdateUserPool resets the settings it is not sent (it drops the pool's username attributes), so the pool would not converge there" },
+  },
+  signOutUrl: { kind: 'stack', value: 'https://www.example.com/goodbye', plan: ['app-client:update[logoutUrls/update]'], calls: ['UpdateUserPoolClient'] },
+  publicPaths: {
+    kind: 'stack',
+    value: ['/assets/*', '/signed-out'],
+    args: ['--public-path', '/signed-out', '--public-path', '/assets/*'],
+    plan: ['public-path-rule:create[]'],
+    calls: ['CreateRule'],
+  },
+  allowedGroups: {
+    kind: 'stack',
+    value: ['admins', 'staff'],
+    // The groups reach the app as AUTHECS_ALLOWED_GROUPS: a new revision, and the service moves to it.
+    plan: ['task-definition:replace[container/replace]', 'service:update[taskDefinitionArn/update]'],
+    calls: TD_MOVE,
   },
 };

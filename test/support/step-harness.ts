@@ -7,7 +7,7 @@ import { resolveSettings } from '../../src/config/load.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { createStepContext, type EngineEnvironment } from '../../src/engine/context.js';
 import { Reporter } from '../../src/report/reporter.js';
-import { StateFile } from '../../src/state/state-file.js';
+import { StateFile, type KeyFilePolicy } from '../../src/state/state-file.js';
 import type { StepName, StepOutputs } from '../../src/steps/outputs.js';
 import type { StepContext } from '../../src/steps/step.js';
 import type { Inputs } from '../../src/steps/resource.js';
@@ -57,6 +57,7 @@ export const SAMPLE_OUTPUTS: StepOutputs = {
   'user-pool-domain': { domain: 'ecsauth-1a2b3c4d', userPoolId: 'eu-west-1_AbCdEf123', hostedUiBaseUrl: 'https://ecsauth-1a2b3c4d.auth.eu-west-1.amazoncognito.com' },
   'target-group': { name: 'ecsauth-tg', targetGroupArn: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/ecsauth-tg/73e2d6bc24d8a067', targetType: 'instance' },
   'host-rule': { ruleArn: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/ecsauth/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee', listenerArn: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/ecsauth/50dc6c495c0c9188/f2f7dc8efc522ab2', priority: 20 },
+  'public-path-rule': { ruleArn: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/ecsauth/50dc6c495c0c9188/f2f7dc8efc522ab2/1234b2d02a6c5678', listenerArn: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/ecsauth/50dc6c495c0c9188/f2f7dc8efc522ab2', priority: 19 },
   cluster: { clusterName: 'ecsauth', clusterArn: 'arn:aws:ecs:eu-west-1:123456789012:cluster/ecsauth' },
   'key-pair': { keyName: 'ecsauth', keyPairId: 'key-0123456789abcdef0', privateKeyFile: '/tmp/ecsauth.pem' },
   capacity: { launchTemplateId: 'lt-0123456789abcdef0', launchTemplateName: 'ecsauth', amiId: 'ami-0123456789abcdef0', instanceIds: ['i-0123456789abcdef0', 'i-0123456789abcdef1'], clientToken: 'authecs-ecsauth-capacity' },
@@ -87,6 +88,10 @@ export interface HarnessOptions<Name extends StepName> {
   outputs?: Partial<StepOutputs>;
   /** This step's own record from an earlier (partial) run. */
   record?: { created: boolean; complete: boolean; data: Partial<StepOutputs[Name]> };
+  /** Another state than a file in the folder (e.g. one in a fake S3), opened by the test. */
+  state?: StateFile;
+  /** Where private keys go (default: beside the state file). */
+  keyFiles?: KeyFilePolicy;
 }
 
 /**
@@ -97,7 +102,7 @@ export interface HarnessOptions<Name extends StepName> {
 export function stepHarness<Name extends StepName>(step: { name: Name; dependsOn: readonly StepName[] }, options: HarnessOptions<Name> = {}): StepHarness<Name> {
   const folder = mkdtempSync(join(tmpdir(), 'authecs-step-'));
   const config = articleConfig(options.config);
-  const state = StateFile.open(join(folder, 'state.json'));
+  const state = options.state ?? StateFile.open(join(folder, 'state.json'));
   state.initialise(config.cluster, config.region, {});
   const inputs: Record<string, unknown> = {};
   for (const dependency of step.dependsOn) {
@@ -118,6 +123,7 @@ export function stepHarness<Name extends StepName>(step: { name: Name; dependsOn
     stack: config.cluster,
     // SDK waiters sleep for real; a tiny scale keeps their delays to milliseconds.
     pollScale: 0.001,
+    ...(options.keyFiles ? { keyFiles: options.keyFiles } : {}),
     sleep: async (seconds: number) => {
       clock += (seconds / 0.001) * 1000;
     },

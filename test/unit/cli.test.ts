@@ -169,16 +169,18 @@ describe('authecs as a subprocess', () => {
     expect(existsSync(lock)).toBe(false);
   });
 
-  it('status --json without a state file is an error document on stderr and exit 9', () => {
+  // With the settings, they look for the stack's resources first: test/unit/lost-state.test.ts.
+  it('status --json without a state file, and without the settings to look for the stack with, is an error document on stderr and exit 2', () => {
     const result = authecs(['status', '--json', '--region', 'eu-west-1'], { cwd });
-    expect(result.code).toBe(EXIT_CODES.unhealthy);
-    expect(result.events.at(-1)).toMatchObject({ type: 'error', code: 'STATE_MISSING', exitCode: 9 });
+    expect(result.code).toBe(EXIT_CODES.usage);
+    expect(result.events.at(-1)).toMatchObject({ type: 'error', code: 'STATE_MISSING_SETTINGS', exitCode: 2 });
   });
 
-  it('down --json without a state file has nothing to do and says so in one JSON document', () => {
+  it('down --json without a state file does not say "nothing to delete" without having looked (exit 2)', () => {
     const result = authecs(['down', '--yes', '--json'], { cwd });
-    expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout)).toEqual({ command: 'down', ok: true, deleted: [], kept: [], mutations: [] });
+    expect(result.code).toBe(EXIT_CODES.usage);
+    expect(result.stdout).toBe('');
+    expect(result.events.at(-1)).toMatchObject({ type: 'error', code: 'STATE_MISSING_SETTINGS', exitCode: 2 });
   });
 
   it('down without --yes and without a terminal refuses, with exit code 2', () => {

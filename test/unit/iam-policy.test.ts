@@ -159,7 +159,8 @@ describe('the generated policy', () => {
   const withAction = (action: string): PolicyStatement[] => statements.filter((statement) => statement.Action.includes(action));
 
   it('holds every action of the table, each once per scope, in valid statements', () => {
-    const expected = new Set(SDK_CALLS.filter((call) => !call.doctorOnly).flatMap((call) => call.grants.map((grant) => grant.action)));
+    // S3 grants only with a state in S3 (below).
+    const expected = new Set(SDK_CALLS.filter((call) => !call.doctorOnly).flatMap((call) => call.grants.filter((grant) => grant.resources(CONTEXT).length > 0).map((grant) => grant.action)));
     expect(new Set(built.actions)).toEqual(expected);
     expect(new Set(statements.map((statement) => statement.Sid)).size).toBe(statements.length);
     for (const statement of statements) {
@@ -235,6 +236,21 @@ describe('the generated policy', () => {
     expect(JSON.stringify(anywhere.document)).toContain('arn:aws:ecs:*:*:cluster/ecsauth');
     const gov = buildPolicy(policyContextFrom({ values: { region: 'us-gov-west-1' } }));
     expect(JSON.stringify(gov.document)).toContain('arn:aws-us-gov:ecs:us-gov-west-1:*:cluster/ecsauth');
+  });
+
+  it('allows S3 only for a state in S3: its object and lock for reads and conditional writes, and listing its bucket', () => {
+    expect(built.actions.filter((action) => action.startsWith('s3:'))).toEqual([]);
+    const shared = buildPolicy(policyContextFrom({ values: { region: 'eu-west-1', cluster: 'ecsauth', stateFile: 's3://team-state/authecs/ecsauth.json' }, accountId: '123456789012' }));
+    const objects = ['arn:aws:s3:::team-state/authecs/ecsauth.json', 'arn:aws:s3:::team-state/authecs/ecsauth.json.lock'];
+    const statementsOf = (action: string) => shared.document.Statement.filter((statement) => statement.Action.includes(action));
+    for (const action of ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']) {
+      expect(statementsOf(action), action).toHaveLength(1);
+      expect([statementsOf(action)[0]!.Resource].flat(), action).toEqual(expect.arrayContaining(objects));
+      expect([statementsOf(action)[0]!.Resource].flat().filter((resource) => resource.startsWith('arn:aws:s3:')).sort(), action).toEqual(action === 's3:GetObject' ? ['arn:aws:s3:::team-state', ...objects] : objects);
+    }
+    // Joined with the other reads: each action applies only to its own resource type (ListBucket: the bucket).
+    expect([statementsOf('s3:ListBucket')[0]!.Resource].flat().filter((resource) => resource.startsWith('arn:aws:s3:') && !resource.includes('/'))).toEqual(['arn:aws:s3:::team-state']);
+    expect(() => policyContextFrom({ values: { stateFile: 's3://No_Such/bucket.json' } })).toThrow(/not an S3 object URL/);
   });
 
   it('adds what doctor reads only when asked', () => {

@@ -16,7 +16,7 @@ import { AuthecsError, configError, usageError } from '../../errors.js';
 import { StateFile } from '../../state/state-file.js';
 import type { AppClientOutput, LoadBalancerOutput, UserPoolOutput } from '../../steps/outputs.js';
 import type { CommandDefinition, CommandRun } from '../registry.js';
-import { describeStatePath, flagsFrom, type Io } from '../io.js';
+import { describeStatePath, flagsFrom, stateOpenOptions, type Io } from '../io.js';
 
 interface TokenOptions {
   token?: string;
@@ -125,7 +125,7 @@ function expectedValues(command: Command, io: Io, options: VerifyOptions): Expec
   const base = loadBaseConfig({ flags: flagsFrom(command), env: io.env, cwd: io.cwd });
   const regionFlag = flagsFrom(command).region === undefined ? undefined : base.region;
   const statePath = describeStatePath(command, io);
-  const state = StateFile.open(statePath);
+  const state = StateFile.open(statePath, stateOpenOptions(base));
   const fromState = state.exists;
   const albArn = options.albArn ?? state.get<LoadBalancerOutput>('load-balancer')?.data.loadBalancerArn;
   const clientId = options.clientId ?? state.get<AppClientOutput>('app-client')?.data.clientId;

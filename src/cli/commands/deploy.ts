@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
 import { AuthecsError } from '../../errors.js';
 import { formatDuration } from '../../report/reporter.js';
 import { describeStatePath } from '../io.js';
@@ -22,27 +21,42 @@ export const deployCommand: CommandDefinition = {
         hint: 'Pass --image REPOSITORY:TAG (e.g. --image nginx:1.27), or --force for a new deployment of the same image.',
       });
     }
-    const statePath = describeStatePath(command, io);
-    if (!existsSync(statePath)) {
-      throw new AuthecsError(`No state file at ${statePath}: there is no stack to deploy to`, {
+    const [{ deploy }, { STEPS }, { rollOutRevision }, { RolloutFailedError }, { openUpSession, stateExists }] = await Promise.all([
+      import('../../engine/actions.js'),
+      import('../../steps/index.js'),
+      import('../../steps/service.js'),
+      import('../../steps/shared/rollout.js'),
+      import('../session.js'),
+    ]);
+    if (!(await stateExists(command, io))) {
+      throw new AuthecsError(`No state file at ${describeStatePath(command, io)}: there is no stack to deploy to`, {
         code: 'NO_STACK',
         exit: 'notFound',
         hint: 'Run `authecs up` first (or pass --state / --cluster for another stack).',
       });
     }
-    const [{ deploy }, { STEPS }, { rollOutRevision }, { openUpSession }] = await Promise.all([
-      import('../../engine/actions.js'),
-      import('../../steps/index.js'),
-      import('../../steps/service.js'),
-      import('../session.js'),
-    ]);
     const session = await openUpSession(command, reporter, io, { lockFor: 'deploy' });
     onInterrupt(() => session.close());
     try {
       const { config, state } = session.environment;
       reporter.info(`authecs deploy: ${config.image} to service ${config.serviceName} of stack ${config.cluster} in ${config.region}`);
       reporter.plan(STEPS.filter((step) => step.name === 'task-definition' || step.name === 'service'));
-      const result = await deploy(session.environment, STEPS, rollOutRevision as never, { force: Boolean(options.force), wait: options.wait !== false });
+      const previousImage = session.settingChanges.find((change) => change.setting === 'image')?.from;
+      let result: Awaited<ReturnType<typeof deploy>>;
+      try {
+        result = await deploy(session.environment, STEPS, rollOutRevision as never, { force: Boolean(options.force), wait: options.wait !== false });
+      } catch (error) {
+        // The image sticks even when its rollout fails: say so, and how to go back.
+        if (error instanceof RolloutFailedError && typeof previousImage === 'string' && previousImage !== config.image) {
+          const { explanation } = error;
+          const back = explanation.outcome === 'rolled-back' ? 'The service runs the previous revision again, but the stack' : 'The stack';
+          throw new RolloutFailedError({
+            ...explanation,
+            hint: `${explanation.hint} ${back} now records --image ${config.image}: deploy a fixed image, or \`authecs deploy --image ${previousImage}\` to record the previous one.`,
+          });
+        }
+        throw error;
+      }
       state.saveSettings();
       await reporter.finish();
       const elapsed = formatDuration(reporter.elapsedMs);

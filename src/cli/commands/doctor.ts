@@ -3,21 +3,14 @@ import { ensureEndpointReachable } from '../../aws/endpoint.js';
 import { loadBaseConfig, resolveSettings } from '../../config/load.js';
 import { configSchema } from '../../config/schema.js';
 import type { CheckResult, CheckStatus } from '../../doctor/checks.js';
-import type { DnsOptions } from '../../doctor/dns.js';
+import { dnsOptionsFromEnv } from '../../doctor/dns.js';
 import { configError, EXIT_CODES } from '../../errors.js';
 import { policyContextFrom } from '../../iam/context.js';
-import { flagsFrom, type Io } from '../io.js';
+import { flagsFrom } from '../io.js';
 import type { CommandDefinition } from '../registry.js';
 import { addStackSettingOptions } from '../settings-options.js';
 
 const SYMBOL: Record<CheckStatus, string> = { pass: '✔', fail: '✖', unknown: '?' };
-
-/** Test-only: where the delegation check looks up names (AUTHECS_DNS_SERVERS, AUTHECS_DNS_PORT). */
-function dnsOptionsFrom(env: Io['env']): DnsOptions {
-  const servers = env.AUTHECS_DNS_SERVERS?.split(',').map((server) => server.trim()).filter(Boolean);
-  const port = env.AUTHECS_DNS_PORT ? Number(env.AUTHECS_DNS_PORT) : undefined;
-  return { ...(servers?.length ? { servers } : {}), ...(port ? { port } : {}), timeoutMs: 3000 };
-}
 
 function lines(checks: CheckResult[]): string[] {
   const width = Math.max(...checks.map((check) => check.name.length));
@@ -62,7 +55,7 @@ export const doctorCommand: CommandDefinition = {
       const report = await runDoctor(
         { ...extra, route53: aws.route53, ec2: aws.ec2, elbv2: aws.elbv2 },
         { region: base.region, launchType: launchType.data, createNetwork: values.createNetwork === true, policy: context },
-        dnsOptionsFrom(io.env),
+        dnsOptionsFromEnv(io.env),
       );
       const failed = report.checks.filter((check) => check.status === 'fail');
       const unknowns = report.checks.filter((check) => check.status === 'unknown');

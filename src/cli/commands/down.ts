@@ -3,6 +3,7 @@ import { AuthecsError } from '../../errors.js';
 import { formatDuration } from '../../report/reporter.js';
 import { CONCURRENCY_FLAG, concurrencyFrom, confirm, describeStatePath } from '../io.js';
 import type { CommandDefinition, CommandRun } from '../registry.js';
+import { addStackSettingOptions, SETTING_FLAGS_WITHOUT_STATE_HELP } from '../settings-options.js';
 import type { LogGroupOutput, StepName } from '../../steps/outputs.js';
 
 export const downCommand: CommandDefinition = {
@@ -12,24 +13,31 @@ export const downCommand: CommandDefinition = {
     command.option(...CONCURRENCY_FLAG);
     command.option('-y, --yes', 'do not ask for confirmation (required when not at a terminal)');
     command.option('--keep-logs', "keep the app's log group (/authecs/<cluster>) and its logs; the next `up` adopts it");
+    // Used only without a state file, to look for a stack whose state was lost.
+    addStackSettingOptions(command);
+    command.addHelpText('after', `\n${SETTING_FLAGS_WITHOUT_STATE_HELP}\n`);
   },
   async run({ command, reporter, io, onInterrupt }: CommandRun) {
     const options = command.optsWithGlobals() as { yes?: boolean; keepLogs?: boolean };
     const concurrency = concurrencyFrom(command);
-    const [{ down }, { STEPS }, { openStateSession }, { KEEP_LOGS_STEPS }] = await Promise.all([
+    const [{ down }, { STEPS }, { openStateSession }, { KEEP_LOGS_STEPS }, { lookForStack, warnUnusedSettingFlags }] = await Promise.all([
       import('../../engine/actions.js'),
       import('../../steps/index.js'),
       import('../session.js'),
       import('../../steps/log-group.js'),
+      import('../lost-state.js'),
     ]);
     const keep = options.keepLogs ? KEEP_LOGS_STEPS : [];
     const session = await openStateSession(command, reporter, io, 'down');
     if (!session) {
-      reporter.info(`No state file at ${describeStatePath(command, io)}: nothing to delete.`);
-      reporter.result({ command: 'down', ok: true, deleted: [], kept: [], mutations: [] }, []);
+      // Throws when the stack still has resources: deleting nothing and saying so would hide them.
+      const { config } = await lookForStack(command, reporter, io);
+      reporter.info(`No state file at ${describeStatePath(command, io)}, and no resource of stack ${config.cluster} was found in ${config.region}: nothing to delete.`);
+      reporter.result({ command: 'down', ok: true, stack: config.cluster, region: config.region, deleted: [], kept: [], mutations: [] }, []);
       return 0;
     }
     onInterrupt(() => session.close());
+    warnUnusedSettingFlags(command, reporter, session.state.path);
     try {
       const { state, config } = session.environment;
       const owned = state.resourceNames.filter((name) => state.get(name)?.created && !keep.includes(name as StepName));

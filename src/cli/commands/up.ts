@@ -1,11 +1,13 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { SETTINGS } from '../../config/schema.js';
+import { SETTINGS, signOutUrlOf } from '../../config/schema.js';
 import { formatDuration } from '../../report/reporter.js';
-import type { UserPoolDomainOutput } from '../../steps/outputs.js';
+import type { AppClientOutput, KeyPairOutput, UserPoolDomainOutput } from '../../steps/outputs.js';
 import { CONCURRENCY_FLAG, concurrencyFrom, confirm } from '../io.js';
 import { planDocument, settingChangeLines, settingChangesDocument } from '../plan-view.js';
 import { addStackSettingOptions } from '../settings-options.js';
 import type { CommandDefinition } from '../registry.js';
+import type { KeyFilePolicy } from '../../state/state-file.js';
 
 export const SECURE_DEFAULTS_HELP = SETTINGS.filter((setting) => setting.why)
   .map((setting) => `  ${setting.flag?.split(' ')[0] ?? setting.key}: ${setting.why}`)
@@ -29,6 +31,7 @@ export const upCommand: CommandDefinition = {
     addStackSettingOptions(command);
     command.option(...CONCURRENCY_FLAG);
     command.option('-y, --yes', 'accept changes that destroy data or stop the site (required for them when not at a terminal)');
+    command.option('--no-key-file', "keep no file of a new key pair's private key (EC2 launch type): nobody can SSH to the instances with it");
     command.addHelpText(
       'after',
       `\nWhere authecs is more secure than the article, and why:\n${SECURE_DEFAULTS_HELP}\n${FIXED_CHOICES_HELP}\n`,
@@ -58,8 +61,12 @@ export const upCommand: CommandDefinition = {
       // No direct hosted-UI link: a sign-in that does not start at the ALB lacks its state and nonce, and
       // the ALB answers 401 (ELB troubleshooting: AuthMissingStateParam, AuthMissingAWSALBAuthNonce).
       const signInDomain = state.get<UserPoolDomainOutput>('user-pool-domain')?.data.hostedUiBaseUrl;
+      const clientId = state.get<AppClientOutput>('app-client')?.data.clientId;
       const url = `https://${config.domain}/`;
+      // Cognito's /logout ends its session and sends the user to --sign-out-url (an allowed sign-out URL of the client).
+      const signOutUrl = signInDomain && clientId ? `${signInDomain}/logout?client_id=${encodeURIComponent(clientId)}&logout_uri=${encodeURIComponent(signOutUrlOf(config))}` : undefined;
       const elapsed = formatDuration(reporter.elapsedMs);
+      const keyLines = privateKeyLines(config.launchType === 'EC2' ? state.get<KeyPairOutput>('key-pair')?.data.keyName : undefined, session.environment.keyFiles, state.shared);
       reporter.result(
         {
           command: 'up',
@@ -69,6 +76,8 @@ export const upCommand: CommandDefinition = {
           changed: result.changed,
           url,
           signInDomain,
+          signUp: config.signUp,
+          signOutUrl,
           stateFile: state.path,
           elapsedMs: reporter.elapsedMs,
           steps: result.outcomes,
@@ -79,7 +88,12 @@ export const upCommand: CommandDefinition = {
         [
           result.changed ? `\nauthecs is up (${elapsed}).` : `\nEverything is up to date; no changes were made (${elapsed}).`,
           `  Site:       ${url}`,
-          ...(signInDomain ? [`  Sign-in:    opening the site sends you to ${signInDomain} and back once you are signed in`] : []),
+          ...(signInDomain ? [`  Sign-in:    opening the site sends you to ${signInDomain} to sign in, then back`] : []),
+          config.signUp === 'invite-only'
+            ? '  Users:      invite-only: `authecs users add EMAIL` invites one'
+            : '  Users:      open: anyone can make an account from the sign-in page',
+          ...(signOutUrl ? [`  Sign-out:   ${signOutUrl}`] : []),
+          ...keyLines,
           `  State file: ${state.path}`,
         ],
       );
@@ -90,3 +104,14 @@ export const upCommand: CommandDefinition = {
     }
   },
 };
+
+/** Where the key pair's private key is, when that is not simply beside a local state file. */
+function privateKeyLines(keyName: string | undefined, keyFiles: KeyFilePolicy | undefined, shared: boolean): string[] {
+  if (keyName === undefined || keyFiles === undefined) return [];
+  const keyFile = keyFiles.pathFor(keyName);
+  if (keyFile === undefined) return [`  Key pair:   ${keyName}: its private key was not kept (--no-key-file)`];
+  if (!shared) return [];
+  return existsSync(keyFile)
+    ? [`  Key pair:   ${keyName}: private key in ${keyFile} (this machine only; never written to S3)`]
+    : [`  Key pair:   ${keyName}: its private key is not on this machine (the run that made the pair kept it)`];
+}

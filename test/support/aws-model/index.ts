@@ -4,6 +4,7 @@
  * ESM in scripts/lib/aws-model.mjs so that `npm run chaos` can use it; read its header comment.
  */
 export {
+  circuitBreakerThreshold,
   createEcsServiceLinkedRole,
   describeRequest,
   dnsName,
@@ -13,6 +14,7 @@ export {
   mulberry32,
   parseChangeBatch,
   REAL_AWS_SECONDS,
+  RETENTION_DAYS,
   RULES,
   startAwsModel,
   THROTTLING,

@@ -20,6 +20,8 @@ const POOL_ID = SAMPLE_OUTPUTS['user-pool'].userPoolId;
 const CLIENT = SAMPLE_OUTPUTS['app-client'];
 const SECRET = 'sEcReT-1q2w3e4r5t6y7u8i9o0pAZSXDCFVGBHNJMK';
 const CALLBACK = 'https://www.example.com/oauth2/idpresponse';
+// --sign-out-url's default: Cognito's /logout sends users only to an allowed sign-out URL of the client.
+const SIGNED_OUT = 'https://www.example.com/signed-out';
 
 const error = (name: string, message = name) => Object.assign(new Error(message), { name });
 
@@ -32,6 +34,7 @@ function liveClient(overrides: Partial<UserPoolClientType> = {}): UserPoolClient
     AllowedOAuthFlows: ['code'],
     AllowedOAuthScopes: ['openid'],
     CallbackURLs: [CALLBACK],
+    LogoutURLs: [SIGNED_OUT],
     SupportedIdentityProviders: ['COGNITO'],
     AllowedOAuthFlowsUserPoolClient: true,
     ...overrides,
@@ -44,6 +47,7 @@ const ARTICLE_SETTINGS = {
   AllowedOAuthFlows: ['code'],
   AllowedOAuthScopes: ['openid'],
   CallbackURLs: [CALLBACK],
+  LogoutURLs: [SIGNED_OUT],
   SupportedIdentityProviders: ['COGNITO'],
   AllowedOAuthFlowsUserPoolClient: true,
 };
@@ -167,6 +171,7 @@ describe('app-client step', () => {
     expect(appClientStep.desired(harness.config, { ...harness.inputs, 'user-pool': UNKNOWN })).toEqual({
       name: 'ecsauth_AppClient',
       callbackUrls: [CALLBACK],
+      logoutUrls: [SIGNED_OUT],
       allowedOAuthFlows: ['code'],
       scopes: ['openid'],
       supportedIdentityProviders: ['COGNITO'],
@@ -174,6 +179,33 @@ describe('app-client step', () => {
       generateSecret: true,
       userPoolId: UNKNOWN,
     });
+  });
+
+  it('--sign-out-url is an update in place: one UpdateUserPoolClient with LogoutURLs and every other setting (it resets what it is not sent)', async () => {
+    harness = stepHarness(appClientStep, { config: { signOutUrl: 'https://www.example.com/goodbye' }, record: { created: true, complete: true, data: CLIENT } });
+    cognito.on(DescribeUserPoolClientCommand).resolves({ UserPoolClient: liveClient() });
+    cognito.on(UpdateUserPoolClientCommand).resolves({});
+
+    const found = await appClientStep.read(harness.readContext);
+    const want = appClientStep.desired(harness.config, harness.inputs);
+    const changes = diffFields(want, found!.observed, appClientStep.effects);
+    await appClientStep.update!(harness.context, want, found!, changes);
+
+    expect(changes).toEqual([{ field: 'logoutUrls', from: [SIGNED_OUT], to: ['https://www.example.com/goodbye'], effect: 'update' }]);
+    expect(cognito.commandCalls(UpdateUserPoolClientCommand).map((call) => call.args[0].input)).toEqual([
+      { ...ARTICLE_SETTINGS, LogoutURLs: ['https://www.example.com/goodbye'], ClientId: CLIENT.clientId },
+    ]);
+    expect(cognito.commandCalls(CreateUserPoolClientCommand)).toHaveLength(0);
+  });
+
+  it('a client an older authecs made has no sign-out URL: the next up adds it in place', async () => {
+    harness = stepHarness(appClientStep, { record: { created: true, complete: true, data: CLIENT } });
+    cognito.on(DescribeUserPoolClientCommand).resolves({ UserPoolClient: liveClient({ LogoutURLs: undefined }) });
+
+    const found = await appClientStep.read(harness.readContext);
+    expect(diffFields(appClientStep.desired(harness.config, harness.inputs), found!.observed, appClientStep.effects)).toEqual([
+      { field: 'logoutUrls', from: [], to: [SIGNED_OUT], effect: 'update' },
+    ]);
   });
 
   it('diff: new scopes and a drifted callback are updates; a missing secret or another pool needs a new client', async () => {

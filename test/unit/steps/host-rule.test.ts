@@ -34,6 +34,8 @@ const ARTICLE_ACTIONS = [
       UserPoolDomain: DOMAIN,
       SessionCookieName: 'AWSELBAuthSessionCookie',
       Scope: 'openid',
+      // --session-timeout's default, the ALB's own: 604800 s, 7 days (AuthenticateCognitoActionConfig).
+      SessionTimeout: 604800,
       OnUnauthenticatedRequest: 'authenticate',
     },
     Order: 1,
@@ -209,6 +211,7 @@ describe('host-rule step', () => {
       userPoolClientId: UNKNOWN,
       userPoolDomain: DOMAIN,
       sessionCookieName: 'AWSELBAuthSessionCookie',
+      sessionTimeout: 604800,
       scope: 'openid',
       targetGroupArn: UNKNOWN,
     });
@@ -253,6 +256,7 @@ describe('host-rule step', () => {
     harness = stepHarness(hostRuleStep, { config: { rulePriority: 30 }, record: { created: true, complete: true, data: RULE } });
     elbv2.on(DescribeRulesCommand, { RuleArns: [RULE.ruleArn] }).resolves({ Rules: [liveRule()] });
     elbv2.on(DescribeRulesCommand, { ListenerArn: LISTENER_ARN }).resolves({ Rules: [liveRule(), { ...foreignRule, Priority: '30' }] });
+    elbv2.on(DescribeTagsCommand).resolves(noTags);
 
     const found = await hostRuleStep.read(harness.readContext);
     const want = hostRuleStep.desired(harness.config, harness.inputs);
@@ -296,10 +300,61 @@ describe('host-rule step', () => {
       ['userPoolClientId', 'update'],
       ['userPoolDomain', 'update'],
       ['sessionCookieName', 'update'],
+      ['sessionTimeout', 'update'],
       ['scope', 'update'],
       ['targetGroupArn', 'update'],
     ]);
     expect(changes[0]!.from).toBe('host-header www.example.com; path-pattern /admin/*');
+  });
+
+  it('--session-timeout 3600 is an update in place: one ModifyRule with SessionTimeout 3600 (1-604800 s, ALB guide "Authenticate users")', async () => {
+    harness = stepHarness(hostRuleStep, { config: { sessionTimeoutSeconds: 3600 }, record: { created: true, complete: true, data: RULE } });
+    elbv2.on(DescribeRulesCommand, { RuleArns: [RULE.ruleArn] }).resolves({ Rules: [liveRule()] });
+    elbv2.on(ModifyRuleCommand).resolves({});
+
+    const found = await hostRuleStep.read(harness.readContext);
+    const want = hostRuleStep.desired(harness.config, harness.inputs);
+    const changes = diffFields(want, found!.observed, hostRuleStep.effects);
+    await hostRuleStep.update!(harness.context, want, found!, changes);
+
+    expect(changes).toEqual([{ field: 'sessionTimeout', from: 604800, to: 3600, effect: 'update' }]);
+    const actions = structuredClone(ARTICLE_ACTIONS);
+    actions[0]!.AuthenticateCognitoConfig!.SessionTimeout = 3600;
+    expect(elbv2.commandCalls(ModifyRuleCommand).map((call) => call.args[0].input)).toEqual([{ RuleArn: RULE.ruleArn, Conditions: ARTICLE_CONDITIONS, Actions: actions }]);
+    expect(elbv2.commandCalls(SetRulePrioritiesCommand)).toHaveLength(0);
+    expect(elbv2.commandCalls(CreateRuleCommand)).toHaveLength(0);
+  });
+
+  it('a rule made without SessionTimeout has the ALB default, 7 days: no change at the default setting', async () => {
+    harness = stepHarness(hostRuleStep, { record: { created: true, complete: true, data: RULE } });
+    const rule = liveRule();
+    delete rule.Actions!.find((action) => action.Type === 'authenticate-cognito')!.AuthenticateCognitoConfig!.SessionTimeout;
+    elbv2.on(DescribeRulesCommand).resolves({ Rules: [rule] });
+
+    const found = await hostRuleStep.read(harness.readContext);
+    expect(diffFields(hostRuleStep.desired(harness.config, harness.inputs), found!.observed, hostRuleStep.effects)).toEqual([]);
+  });
+
+  it("update onto the priority our own public-path rule holds moves both in one SetRulePriorities (the public rule stays just before)", async () => {
+    harness = stepHarness(hostRuleStep, { config: { rulePriority: 19 }, record: { created: true, complete: true, data: RULE } });
+    const publicRuleArn = `${RULE.ruleArn}-public`;
+    elbv2.on(DescribeRulesCommand, { RuleArns: [RULE.ruleArn] }).resolves({ Rules: [liveRule()] });
+    elbv2.on(DescribeRulesCommand, { ListenerArn: LISTENER_ARN }).resolves({ Rules: [{ ...foreignRule, RuleArn: publicRuleArn, Priority: '19' }, liveRule()] });
+    elbv2.on(DescribeTagsCommand, { ResourceArns: [publicRuleArn] }).resolves({ TagDescriptions: [{ ResourceArn: publicRuleArn, Tags: [{ Key: 'authecs:stack', Value: 'ecsauth' }] }] });
+    elbv2.on(SetRulePrioritiesCommand).resolves({});
+
+    const found = await hostRuleStep.read(harness.readContext);
+    const want = hostRuleStep.desired(harness.config, harness.inputs);
+    await hostRuleStep.update!(harness.context, want, found!, diffFields(want, found!.observed, hostRuleStep.effects));
+
+    expect(elbv2.commandCalls(SetRulePrioritiesCommand).map((call) => call.args[0].input)).toEqual([
+      {
+        RulePriorities: [
+          { RuleArn: RULE.ruleArn, Priority: 19 },
+          { RuleArn: publicRuleArn, Priority: 18 },
+        ],
+      },
+    ]);
   });
 
   it('read finds nothing when the recorded rule is gone and nothing holds our priority', async () => {

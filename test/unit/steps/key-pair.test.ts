@@ -70,7 +70,7 @@ describe('key-pair step', () => {
     expect(ec2.commandCalls(DescribeKeyPairsCommand)[0]!.args[0].input).toEqual({ KeyNames: ['my-key'] });
     expect(ec2.commandCalls(CreateKeyPairCommand)[0]!.args[0].input.KeyName).toBe('my-key');
     expect(output.privateKeyFile).toBe(join(harness.folder, 'my-key.pem'));
-    expect(existsSync(output.privateKeyFile)).toBe(true);
+    expect(existsSync(output.privateKeyFile!)).toBe(true);
   });
 
   it('reads our key pair with its private key file as live and unchanged, with no write and no create call', async () => {

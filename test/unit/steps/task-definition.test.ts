@@ -262,6 +262,23 @@ describe('task-definition step', () => {
     ]);
   });
 
+  it('--allowed-groups reaches the container as AUTHECS_ALLOWED_GROUPS (comma-joined), beside --env; none set, no variable', async () => {
+    harness = stepHarness(taskDefinitionStep, { config: { environment: { LOG_LEVEL: 'debug' }, allowedGroups: ['admins', 'staff'] } });
+    ecs.on(DescribeTaskDefinitionCommand).rejects(notFound);
+    ecs.on(RegisterTaskDefinitionCommand).resolves({ taskDefinition: ec2Revision(1) });
+
+    await taskDefinitionStep.create(harness.context, desiredOf(harness.config, harness.inputs));
+
+    expect(ecs.commandCalls(RegisterTaskDefinitionCommand)[0]!.args[0].input.containerDefinitions![0]!.environment).toEqual([
+      { name: 'AUTHECS_ALLOWED_GROUPS', value: 'admins,staff' },
+      { name: 'LOG_LEVEL', value: 'debug' },
+    ]);
+    expect(desiredOf(articleConfig({ allowedGroups: [] }), harness.inputs).container.environment).toEqual([]);
+    // A new group set is a new revision, as any environment change.
+    const before = desiredOf(articleConfig({ allowedGroups: ['admins'] }), harness.inputs);
+    expect(diffFields(desiredOf(articleConfig({ allowedGroups: ['admins', 'ops'] }), harness.inputs), before, taskDefinitionStep.effects).map((change) => [change.field, change.effect])).toEqual([['container', 'replace']]);
+  });
+
   it.each([
     ['Fargate without secrets', { launchType: 'FARGATE' as const }, true],
     ['EC2 with a secret', { secrets: { DB_PASSWORD } }, true],

@@ -33,6 +33,7 @@ function pool(overrides: Partial<UserPoolType> = {}): UserPoolType {
     DeletionProtection: 'INACTIVE',
     AccountRecoverySetting: { RecoveryMechanisms: [{ Name: 'verified_email', Priority: 1 }] },
     UserAttributeUpdateSettings: { AttributesRequireVerificationBeforeUpdate: ['email'] },
+    AdminCreateUserConfig: { AllowAdminCreateUserOnly: true },
     EstimatedNumberOfUsers: 3,
     ...overrides,
   };
@@ -71,6 +72,8 @@ describe('user-pool step', () => {
     // Secure defaults beyond the article.
     expect(input.AccountRecoverySetting).toEqual({ RecoveryMechanisms: [{ Name: 'verified_email', Priority: 1 }] });
     expect(input.UserAttributeUpdateSettings).toEqual({ AttributesRequireVerificationBeforeUpdate: ['email'] });
+    // --sign-up invite-only (the default): only an administrator creates users (AdminCreateUserConfigType).
+    expect(input.AdminCreateUserConfig).toEqual({ AllowAdminCreateUserOnly: true });
     expect(recordAtCreate).toMatchObject({ created: true, data: { name: 'ecsauth_Pool' } });
     expect(output).toEqual({ userPoolId: POOL.userPoolId, userPoolArn: POOL.userPoolArn, name: 'ecsauth_Pool' });
     expect(harness.state.get('user-pool')).toMatchObject({ created: true, data: output });
@@ -178,7 +181,9 @@ describe('user-pool step', () => {
       deletionProtection: 'INACTIVE',
       accountRecovery: [{ name: 'verified_email', priority: 1 }],
       attributesRequireVerificationBeforeUpdate: ['email'],
+      allowAdminCreateUserOnly: true,
     });
+    expect(userPoolStep.desired(articleConfig({ signUp: 'open' }), {}).allowAdminCreateUserOnly).toBe(false);
   });
 
   it('diff: a rename and lost email auto-verification are updates; case sensitivity and sign-in attributes need a new pool', async () => {
@@ -243,6 +248,39 @@ describe('user-pool step', () => {
     expect(cognito.commandCalls(DeleteUserPoolCommand)).toHaveLength(0);
     expect(output).toEqual({ ...POOL, name: 'renamed' });
     expect(harness.state.get('user-pool')).toMatchObject({ data: { name: 'renamed', userPoolId: POOL.userPoolId } });
+  });
+
+  it('--sign-up open is an update in place: UpdateUserPool turns AllowAdminCreateUserOnly off and keeps the invitation template', async () => {
+    harness = stepHarness(userPoolStep, { config: { signUp: 'open' }, record: { created: true, complete: true, data: POOL } });
+    const template = { EmailSubject: 'Welcome', EmailMessage: 'Your username is {username} and temporary password is {####}.' };
+    cognito.on(DescribeUserPoolCommand).resolves({ UserPool: pool({ AdminCreateUserConfig: { AllowAdminCreateUserOnly: true, UnusedAccountValidityDays: 7, InviteMessageTemplate: template } }) });
+    cognito.on(UpdateUserPoolCommand).resolves({});
+
+    const found = await userPoolStep.read(harness.readContext);
+    const want = userPoolStep.desired(harness.config, harness.inputs);
+    const changes = diffFields(want, found!.observed, userPoolStep.effects);
+    await userPoolStep.update!(harness.context, want, found!, changes);
+
+    expect(changes).toEqual([{ field: 'allowAdminCreateUserOnly', from: true, to: false, effect: 'update' }]);
+    expect(cognito.commandCalls(UpdateUserPoolCommand)).toHaveLength(1);
+    expect(cognito.commandCalls(UpdateUserPoolCommand)[0]!.args[0].input.AdminCreateUserConfig).toEqual({
+      AllowAdminCreateUserOnly: false,
+      UnusedAccountValidityDays: undefined,
+      InviteMessageTemplate: template,
+    });
+    expect(cognito.commandCalls(CreateUserPoolCommand)).toHaveLength(0);
+  });
+
+  it('a pool an older authecs made (self sign-up on, or no AdminCreateUserConfig) is turned invite-only by the next up, in place', async () => {
+    harness = stepHarness(userPoolStep, { record: { created: true, complete: true, data: POOL } });
+    for (const older of [pool({ AdminCreateUserConfig: { AllowAdminCreateUserOnly: false } }), pool({ AdminCreateUserConfig: undefined })]) {
+      cognito.reset();
+      cognito.on(DescribeUserPoolCommand).resolves({ UserPool: older });
+      const found = await userPoolStep.read(harness.readContext);
+      expect(diffFields(userPoolStep.desired(harness.config, harness.inputs), found!.observed, userPoolStep.effects)).toEqual([
+        { field: 'allowAdminCreateUserOnly', from: false, to: true, effect: 'update' },
+      ]);
+    }
   });
 
   it('loss counts the users a replacement or deletion would destroy, across pages, without writing', async () => {
