@@ -27,5 +27,11 @@ export declare function clusterFromUserData(userData: string): string | undefine
 export declare function privateIpsFor(cidrs: string[], count: number): string[];
 export declare function startAgentStandIn(
   clients: Pick<EmulatorClients, 'ec2' | 'ecs' | 'elbv2'>,
-  options?: { intervalMs?: number; region?: string; failedStartBackoffMs?: number },
+  options?: {
+    intervalMs?: number;
+    region?: string;
+    failedStartBackoffMs?: number;
+    /** Register an instance with its cluster only this long after first seeing it (the agent booting); default 0. */
+    registrationDelayMs?: number;
+  },
 ): AgentStandIn;

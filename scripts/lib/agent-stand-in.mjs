@@ -10,7 +10,9 @@
 //    reads ECS_CLUSTER from /etc/ecs/ecs.config (written by authecs's user data) and its agent
 //    registers the instance with that cluster, once. moto runs no agent, so the stand-in reads
 //    each running instance's user data and calls RegisterContainerInstance for it, exactly once
-//    (moto would create a duplicate container instance on a second call).
+//    (moto would create a duplicate container instance on a second call). With `registrationDelayMs`
+//    (default 0) it registers an instance only that long after it first saw it, as the agent does
+//    once the instance has booted (about 90 s after launch on AWS); the benchmark sets it.
 //
 // 2. The ECS service scheduler's load-balancer integration. On real AWS, when a service with a
 //    target group places tasks, ECS registers each task in the target group (the instance ID
@@ -101,6 +103,9 @@ export function startAgentStandIn(clients, options = {}) {
   // ECS backs off between launches of tasks that keep failing to start.
   const failedStartBackoffMs = options.failedStartBackoffMs ?? 500;
   const region = options.region ?? 'eu-west-1';
+  const registrationDelayMs = options.registrationDelayMs ?? 0;
+  // Instance ID -> when the stand-in first saw it (moto's LaunchTime has whole seconds only).
+  const firstSeen = new Map();
   // Instance IDs whose user data has been read: cluster name, or null when it names none.
   const userDataCluster = new Map();
   // Instance ID -> container instance ARN, for every registration the stand-in made.
@@ -147,6 +152,8 @@ export function startAgentStandIn(clients, options = {}) {
       if (mine !== generation) return;
       const instanceId = instance.InstanceId;
       if (!instanceId || registeredInstances.has(instanceId)) continue;
+      if (!firstSeen.has(instanceId)) firstSeen.set(instanceId, Date.now());
+      if (Date.now() < firstSeen.get(instanceId) + registrationDelayMs) continue;
       if (!userDataCluster.has(instanceId)) {
         const attribute = await clients.ec2.send(new DescribeInstanceAttributeCommand({ InstanceId: instanceId, Attribute: 'userData' }));
         const encoded = attribute.UserData?.Value;
@@ -375,6 +382,7 @@ export function startAgentStandIn(clients, options = {}) {
     reset() {
       generation += 1;
       userDataCluster.clear();
+      firstSeen.clear();
       registeredInstances.clear();
       registeredTargets.clear();
       scheduled.clear();

@@ -9,6 +9,8 @@ export interface AwsTimings {
   acmVisibleToElb: number;
   instancePending: number;
   serviceDraining: number;
+  /** A new service's tasks from CreateService to RUNNING; 0 (default) = off. */
+  taskStart: number;
   albEniLinger: number;
   serviceLinkedRoleUsable: number;
   /** IAM calls on a role made this long ago may answer NoSuchEntity; 0 (default) = off. */
@@ -61,6 +63,7 @@ export type RuleId =
   | 'acm-issue-after-cname'
   | 'instance-pending'
   | 'service-draining'
+  | 'service-starting'
   | 'fargate-awslogs-needs-execution-role'
   | 'secrets-need-execution-role'
   | 'health-check-timeout-below-interval'
@@ -85,6 +88,11 @@ export interface AwsModelOptions {
   /** 'missing' (default): CreateService fails until iam:CreateServiceLinkedRole for ecs. */
   serviceLinkedRole?: 'missing' | 'present';
   disableRules?: RuleId[];
+  /**
+   * Health checks a new service's targets pass, one target-group interval (times `scale`) apart,
+   * before its deployment completes (after taskStart); 0 (default) = off, 1 = the normal case.
+   */
+  healthChecks?: number;
   region?: string;
   port?: number;
 }
@@ -124,12 +132,14 @@ export interface AwsModel {
   readonly errors: string[];
   readonly rules: readonly RuleDescription[];
   enforcedRules(): Partial<Record<RuleId, number>>;
+  /** Requests seen since the last reset, per "service:Operation". */
+  callCounts(): Record<string, number>;
   /** Requests seen for "Op" or "service:Op". */
   calls(operation: string): number;
   /** Forget everything (after POST /moto-api/reset): state, fault counts, the enforcement log. */
   reset(): void;
   /** Change rules, timings or faults from now on (e.g. per test). */
-  configure(changes: Pick<AwsModelOptions, 'timings' | 'faults' | 'serviceLinkedRole' | 'disableRules' | 'seed'>): void;
+  configure(changes: Pick<AwsModelOptions, 'timings' | 'faults' | 'serviceLinkedRole' | 'disableRules' | 'seed' | 'healthChecks'>): void;
   stop(): Promise<void>;
 }
 

@@ -6,8 +6,9 @@
 // operation and its key parameters, and makes moto behave like AWS where moto is lenient:
 //   - rules: it refuses what AWS refuses, with AWS's error code and HTTP status (see RULES);
 //   - timing: transitional states (ALB provisioning, Route 53 PENDING, ACM PENDING_VALIDATION,
-//     instance pending, service DRAINING, ENIs lingering) last a configurable time, the
-//     durations seen on real AWS multiplied by `scale`;
+//     instance pending, service DRAINING, ENIs lingering; a new service's tasks starting and
+//     passing a health check, off by default) last a configurable time, the durations seen on
+//     real AWS multiplied by `scale`;
 //   - ECS deployments: a rollout whose tasks cannot start (agent-stand-in.mjs fails them) stays
 //     IN_PROGRESS, then the deployment circuit breaker fails it and rolls the service back, as
 //     DescribeServices shows it on AWS (moto reports every deployment COMPLETED at once);
@@ -53,6 +54,9 @@ export const REAL_AWS_SECONDS = Object.freeze({
   instancePending: 30,
   // DeleteService: DRAINING for the deregistration delay (300 s by default).
   serviceDraining: 300,
+  // A new service's tasks from placement to RUNNING (about 20 s); 0 = off by default. With
+  // `healthChecks`, the deployment completes that many target-group intervals later.
+  taskStart: 0,
   // ALB ENIs keep its security group in use after the ALB is deleted.
   albEniLinger: 120,
   // A service-linked role created a moment ago takes seconds to become usable.
@@ -100,6 +104,7 @@ export const RULES = Object.freeze([
   { id: 'security-group-dependency', operation: 'ec2:DeleteSecurityGroup', code: 'DependencyViolation', status: 400, source: 'EC2 API Reference, error codes: DependencyViolation (client error, 400); ENIs linger after DeleteLoadBalancer (aws-behaviour.md)' },
   { id: 'cluster-contains-services', operation: 'ecs:DeleteCluster', code: 'ClusterContainsServicesException', status: 400, source: 'ECS API Reference, DeleteCluster, Errors: ClusterContainsServicesException (400)' },
   { id: 'cluster-contains-instances', operation: 'ecs:DeleteCluster', code: 'ClusterContainsContainerInstancesException', status: 400, source: 'ECS API Reference, DeleteCluster, Errors: ClusterContainsContainerInstancesException (400)' },
+  { id: 'user-pool-sign-in-locked', operation: 'cognito-idp:DescribeUserPool', code: 'sign-in settings kept', status: 200, source: 'Cognito Developer Guide, "Updating user pool and app client configuration", Settings you can\'t change: UsernameAttributes/AliasAttributes and UsernameConfiguration (moto\'s UpdateUserPool drops them)' },
   { id: 'user-pool-has-domain', operation: 'cognito-idp:DeleteUserPool', code: 'InvalidParameterException', status: 400, source: 'Cognito API Reference, DeleteUserPool, Errors: InvalidParameterException (400); a pool with a domain must lose it first' },
   { id: 'apex-cname', operation: 'route53:ChangeResourceRecordSets', code: 'InvalidChangeBatch', status: 400, source: 'Route 53 API Reference, ChangeResourceRecordSets, Errors: InvalidChangeBatch (400); Developer Guide "Choosing between alias and non-alias records": no CNAME at the apex' },
   { id: 'run-instances-client-token', operation: 'ec2:RunInstances', code: 'IdempotentParameterMismatch', status: 400, source: 'EC2 API Reference, "Ensuring idempotency" and error codes: IdempotentParameterMismatch; same token returns the original instance' },
@@ -111,6 +116,7 @@ export const RULES = Object.freeze([
   { id: 'acm-issue-after-cname', operation: 'acm:DescribeCertificate', code: 'PENDING_VALIDATION', status: 200, source: 'ACM User Guide, DNS validation: issued only after the CNAME is found' },
   { id: 'instance-pending', operation: 'ec2:DescribeInstances', code: 'pending', status: 200, source: 'EC2 instance lifecycle: pending before running' },
   { id: 'service-draining', operation: 'ecs:DescribeServices', code: 'DRAINING', status: 200, source: 'ECS API Reference, DeleteService: ACTIVE, DRAINING, INACTIVE' },
+  { id: 'service-starting', operation: 'ecs:CreateService, DescribeServices', code: 'IN_PROGRESS', status: 200, source: 'ALB User Guide, "Health checks for your target groups": a new target must pass one health check; ECS Deployment.rolloutState IN_PROGRESS until then (timing taskStart and option healthChecks, off by default)' },
   { id: 'fargate-awslogs-needs-execution-role', operation: 'ecs:RegisterTaskDefinition', code: 'ClientException', status: 400, source: 'ECS Developer Guide, "Amazon ECS task execution IAM role": Fargate tasks that send logs with awslogs need it; message as in aws/aws-cdk#1279' },
   { id: 'secrets-need-execution-role', operation: 'ecs:RegisterTaskDefinition', code: 'ClientException', status: 400, source: 'ECS Developer Guide, "Amazon ECS task execution IAM role": a task definition referencing Secrets Manager or Parameter Store needs it (either launch type); message as in fabfuel/ecs-deploy#87' },
   { id: 'health-check-timeout-below-interval', operation: 'elasticloadbalancing:CreateTargetGroup, ModifyTargetGroup', code: 'ValidationError', status: 400, source: 'ELBv2 API Reference, CreateTargetGroup (interval and timeout defaults); message as in terraform-linters/tflint-ruleset-aws#404' },
@@ -327,6 +333,7 @@ export async function startAwsModel(options) {
     return !listed(faults.exclude ?? []);
   };
   let disabled = new Set(options.disableRules ?? []);
+  let healthChecks = options.healthChecks ?? 0;
   let serviceLinkedRole = options.serviceLinkedRole ?? 'missing';
   const lookups = emulatorClients(upstream.origin, options.region);
   const now = () => Date.now();
@@ -341,6 +348,8 @@ export async function startAwsModel(options) {
     instances: new Map(), // id -> runningAt
     lingering: new Map(), // security group -> until
     draining: new Map(), // service arn -> { cluster, until }
+    starting: new Map(), // service arn -> { runningAt, healthyAt } of a new service (service-starting)
+    signIn: new Map(), // user pool id -> its sign-in settings at creation (user-pool-sign-in-locked)
     runTokens: new Map(), // ClientToken -> { fingerprint, body }
     serviceTokens: new Map(), // clientToken -> { fingerprint, body }
     roleCreatedAt: undefined,
@@ -892,6 +901,36 @@ export async function startAwsModel(options) {
         held('log-stream-not-found', info, `${groupName} ${info.json.logStreamName}`);
       }
     }
+    // Cognito guide, "Updating user pool and app client configuration", "Settings you can't change": the
+    // sign-in options (UsernameAttributes, AliasAttributes) and UsernameConfiguration are fixed at creation,
+    // and UpdateUserPool has no such parameters. moto's UpdateUserPool drops them: the model keeps them.
+    if (service === 'cognito-idp' && ok && on('user-pool-sign-in-locked')) {
+      if (operation === 'CreateUserPool') {
+        const id = (() => {
+          try {
+            return JSON.parse(body)?.UserPool?.Id;
+          } catch {
+            return undefined;
+          }
+        })();
+        const locked = {};
+        for (const key of ['UsernameAttributes', 'AliasAttributes', 'UsernameConfiguration']) if (info.json[key] !== undefined) locked[key] = info.json[key];
+        if (id) state.signIn.set(id, locked);
+      }
+      if (operation === 'DescribeUserPool') {
+        try {
+          const parsed = JSON.parse(body);
+          const locked = parsed?.UserPool?.Id ? state.signIn.get(parsed.UserPool.Id) : undefined;
+          if (locked && Object.entries(locked).some(([key, value]) => JSON.stringify(parsed.UserPool[key]) !== JSON.stringify(value))) {
+            Object.assign(parsed.UserPool, locked);
+            body = JSON.stringify(parsed);
+            held('user-pool-sign-in-locked', info, parsed.UserPool.Id);
+          }
+        } catch {
+          // Not JSON: leave moto's answer as it is.
+        }
+      }
+    }
     if (service === 'ecs' && ok) {
       let parsed;
       try {
@@ -953,6 +992,38 @@ export async function startAwsModel(options) {
             container.reason ??= task.stoppedReason;
           }
           held('task-failed-to-start', info, task.taskArn);
+          changed = true;
+        }
+        if (changed) body = JSON.stringify(parsed);
+      }
+      // From CreateService: authecs creates the service once capacity is registered, so the
+      // scheduler places its tasks at once: RUNNING after taskStart, healthy `healthChecks` intervals later.
+      if (operation === 'CreateService' && parsed?.service?.serviceArn && (real.taskStart > 0 || healthChecks > 0) && !state.starting.has(parsed.service.serviceArn)) {
+        const runningAt = t + ms('taskStart');
+        let interval = 0;
+        const targetGroupArn = parsed.service.loadBalancers?.[0]?.targetGroupArn;
+        if (healthChecks > 0 && targetGroupArn) {
+          const group = (await lookups.elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: [targetGroupArn] })).catch(() => ({ TargetGroups: [] }))).TargetGroups?.[0];
+          interval = group?.HealthCheckIntervalSeconds ?? 30;
+        }
+        state.starting.set(parsed.service.serviceArn, { runningAt, healthyAt: runningAt + healthChecks * interval * scale * 1000 });
+      }
+      if ((operation === 'CreateService' || operation === 'DescribeServices') && on('service-starting')) {
+        const services = operation === 'CreateService' ? [parsed?.service].filter(Boolean) : (parsed?.services ?? []);
+        let changed = false;
+        for (const service of services) {
+          const entry = state.starting.get(service.serviceArn);
+          if (!entry || t >= entry.healthyAt || service.status !== 'ACTIVE' || state.rollouts.has(service.serviceArn)) continue;
+          const running = t < entry.runningAt ? 0 : (service.runningCount ?? 0);
+          service.runningCount = running;
+          service.pendingCount = Math.max((service.desiredCount ?? 0) - running, 0);
+          for (const deployment of (service.deployments ?? []).filter((each) => each.status === 'PRIMARY')) {
+            deployment.runningCount = running;
+            deployment.pendingCount = service.pendingCount;
+            deployment.rolloutState = 'IN_PROGRESS';
+            deployment.rolloutStateReason = `ECS deployment ${deployment.id} in progress.`;
+          }
+          held('service-starting', info, service.serviceArn);
           changed = true;
         }
         if (changed) body = JSON.stringify(parsed);
@@ -1125,6 +1196,10 @@ export async function startAwsModel(options) {
       for (const entry of enforced) tally[entry.rule] = (tally[entry.rule] ?? 0) + 1;
       return tally;
     },
+    /** Requests seen since the last reset, per "service:Operation". */
+    callCounts() {
+      return Object.fromEntries(state.calls);
+    },
     calls(operation) {
       if (operation.includes(':')) return state.calls.get(operation) ?? 0;
       let total = 0;
@@ -1143,6 +1218,7 @@ export async function startAwsModel(options) {
       if (changes.faults) faults = { throttle: 0, error500: 0, error503: 0, resetBefore: 0, resetAfter: 0, ...changes.faults };
       if (changes.serviceLinkedRole) serviceLinkedRole = changes.serviceLinkedRole;
       if (changes.disableRules) disabled = new Set(changes.disableRules);
+      if (changes.healthChecks !== undefined) healthChecks = changes.healthChecks;
       if (changes.seed !== undefined) seed = changes.seed;
     },
     async stop() {

@@ -1,5 +1,5 @@
 // Operations that change something in the account. Reads start with Describe, List or Get.
-const MUTATING = /^(Create|Delete|Put|Register|Deregister|Authorize|Revoke|Request|Change|Run|Terminate|Update|Modify|Add|Remove|Tag|Untag|Set|Import|Associate|Disassociate|Start|Stop|Admin)/;
+const MUTATING = /^(Create|Delete|Put|Register|Deregister|Authorize|Revoke|Request|Change|Run|Terminate|Update|Modify|Add|Remove|Tag|Untag|Set|Import|Associate|Disassociate|Attach|Detach|Enable|Disable|Replace|Reset|Restore|Cancel|Start|Stop|Admin)/;
 
 export function isMutatingOperation(operation: string): boolean {
   return MUTATING.test(operation);

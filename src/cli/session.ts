@@ -4,7 +4,7 @@ import { ensureEndpointReachable } from '../aws/endpoint.js';
 import { loadBaseConfig, loadStackSettings, settingChanges, type BaseConfig, type SettingChange } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { currentStep, pollScaleFromEnvironment, type EngineEnvironment } from '../engine/context.js';
-import { configError, stateError } from '../errors.js';
+import { configError, stateError, usageError } from '../errors.js';
 import type { Reporter } from '../report/reporter.js';
 import { describeHolder } from '../state/lock.js';
 import { isS3Url } from '../state/s3-store.js';
@@ -55,6 +55,13 @@ function openSession(config: Config, state: StateFile, reporter: Reporter, io: I
  * never writes it; `up` holds the lock and records the chosen settings with its first write.
  */
 export async function openUpSession(command: Command, reporter: Reporter, io: Io, options: { lockFor?: string } = { lockFor: 'up' }): Promise<Session> {
+  const nodeEnvFile = (command.opts() as { envFile?: string }).envFile;
+  if (nodeEnvFile !== undefined) {
+    throw usageError(
+      `--env-file is read by Node.js itself, not by authecs (nodejs/node#54232)`,
+      `Pass --app-env-file ${nodeEnvFile} (or set AUTH_ECS_ENV_FILE): it gives the container the file's variables.`,
+    );
+  }
   const flags = flagsFrom(command);
   const base: BaseConfig = loadBaseConfig({ flags, env: io.env, cwd: io.cwd });
   const path = statePathOf(base, io);

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { SETTINGS } from '../config/schema.js';
 
 /**
@@ -6,6 +6,9 @@ import { SETTINGS } from '../config/schema.js';
  * (--http-redirect and --no-http-redirect), so a value that sticks can always be set back.
  */
 export function addStackSettingOptions(command: Command): void {
+  // Node.js reads `--env-file` itself, even after the script (nodejs/node#54232): when the file
+  // exists it passes the flag on, and authecs names the flag that works instead.
+  command.addOption(new Option('--env-file <file>').hideHelp());
   for (const setting of SETTINGS) {
     if (!setting.flag || !setting.upOnly) continue;
     const defaultValue = setting.default?.({});

@@ -90,7 +90,7 @@ function mapEntries(value: unknown, origin: string): unknown {
   return map;
 }
 
-/** The dotenv file --env-file names: its entries under this run's --env entries. */
+/** The dotenv file --app-env-file names: its entries under this run's --env entries. */
 function readEnvFile(path: string, cwd: string, origin: string): Record<string, string> {
   const full = resolve(cwd, path);
   let text: string;
@@ -118,7 +118,7 @@ export function resolveSettings(input: ConfigInput): ResolvedSettings {
   for (const setting of SETTINGS) {
     const flagValue = input.flags[setting.key];
     if (flagValue !== undefined) {
-      values[setting.key] = coerce(setting, flagValue, setting.flag ?? setting.key);
+      values[setting.key] = coerce(setting, flagValue, (setting.flag ?? setting.key).split(' ')[0]!);
       sources[setting.key] = { source: 'flag', name: (setting.flag ?? setting.key).split(' ')[0]! };
       continue;
     }
@@ -143,8 +143,8 @@ export function resolveSettings(input: ConfigInput): ResolvedSettings {
   const envFile = values.envFile;
   if (typeof envFile === 'string' && envFile !== '') {
     const given = sources.environment?.source === 'flag' ? (values.environment as Record<string, string>) : {};
-    values.environment = { ...readEnvFile(envFile, input.cwd, sources.envFile?.name ?? '--env-file'), ...given };
-    sources.environment = { source: sources.envFile?.source ?? 'flag', name: sources.environment?.source === 'flag' ? '--env and --env-file' : '--env-file' };
+    values.environment = { ...readEnvFile(envFile, input.cwd, sources.envFile?.name ?? '--app-env-file'), ...given };
+    sources.environment = { source: sources.envFile?.source ?? 'flag', name: sources.environment?.source === 'flag' ? '--env and --app-env-file' : '--app-env-file' };
   }
   // Defaults last, so derived defaults (ALB name from cluster) see the final cluster.
   for (const setting of SETTINGS) {
@@ -211,7 +211,7 @@ function checkSecrets(config: Config, resolved: ResolvedSettings): void {
       );
     }
     if (name in config.environment) {
-      throw configError(`${describeSetting('secrets', resolved)} ${name}`, `${name} is also set by --env`, 'Give each variable one source: drop it from --env / --env-file, or from --secret.');
+      throw configError(`${describeSetting('secrets', resolved)} ${name}`, `${name} is also set by --env`, 'Give each variable one source: drop it from --env / --app-env-file, or from --secret.');
     }
   }
 }
@@ -232,7 +232,7 @@ function checkAccess(config: Config, resolved: ResolvedSettings): void {
     throw configError(
       `${describeSetting(setting, resolved)} ${name}`,
       `${name} is set by authecs from --allowed-groups`,
-      'Drop it from --env / --env-file / --secret, and pass the groups with --allowed-groups (AUTH_ECS_ALLOWED_GROUPS) instead.',
+      'Drop it from --env / --app-env-file / --secret, and pass the groups with --allowed-groups (AUTH_ECS_ALLOWED_GROUPS) instead.',
     );
   }
 }

@@ -346,13 +346,13 @@ export const SETTINGS: SettingDefinition[] = [
     flag: '--env <KEY=VALUE>',
     env: [],
     kind: 'map',
-    description: 'an environment variable for the container (repeatable; --env or --env-file replaces the whole set, --no-env clears it)',
+    description: 'an environment variable for the container (repeatable; --env or --app-env-file replaces the whole set, --no-env clears it)',
     default: () => ({}),
     upOnly: true,
   },
   {
     key: 'envFile',
-    flag: '--env-file <file>',
+    flag: '--app-env-file <file>',
     env: ['AUTH_ECS_ENV_FILE'],
     description: 'environment variables for the container from a dotenv file (--env entries win over the file\'s); read on this run only',
     upOnly: true,
@@ -368,8 +368,12 @@ export const SETTINGS: SettingDefinition[] = [
     upOnly: true,
   },
   { key: 'healthCheckPath', flag: '--health-check-path <path>', env: ['AUTH_ECS_HEALTH_CHECK_PATH'], description: 'path the target group health check requests', default: () => '/', upOnly: true },
-  { key: 'healthCheckIntervalSeconds', flag: '--health-check-interval <seconds>', env: ['AUTH_ECS_HEALTH_CHECK_INTERVAL'], description: 'seconds between health checks of each target', default: () => 30, upOnly: true },
-  { key: 'healthyThreshold', flag: '--healthy-threshold <n>', env: ['AUTH_ECS_HEALTHY_THRESHOLD'], description: 'passing checks in a row before an unhealthy target is healthy', default: () => 5, upOnly: true },
+  // 10 s and 2 rather than the ALB's 30 s and 5: an app that fails its first checks is healthy
+  // 2 x 10 s after it answers, not 5 x 30 s. These were Copilot's defaults in v0.6.0 (aws/copilot-cli#1592,
+  // manifest lb_web_svc.go: HealthyThreshold 2, UnhealthyThreshold 2, Interval 10, Timeout 5); Copilot
+  // has since left them to the ALB (#1664; its manifest reference, http.healthcheck) and keeps grace_period 60s.
+  { key: 'healthCheckIntervalSeconds', flag: '--health-check-interval <seconds>', env: ['AUTH_ECS_HEALTH_CHECK_INTERVAL'], description: 'seconds between health checks of each target', default: () => 10, upOnly: true },
+  { key: 'healthyThreshold', flag: '--healthy-threshold <n>', env: ['AUTH_ECS_HEALTHY_THRESHOLD'], description: 'passing checks in a row before an unhealthy target is healthy', default: () => 2, upOnly: true },
   { key: 'unhealthyThreshold', flag: '--unhealthy-threshold <n>', env: ['AUTH_ECS_UNHEALTHY_THRESHOLD'], description: 'failed checks in a row before a target is unhealthy', default: () => 2, upOnly: true },
   { key: 'healthCheckMatcher', flag: '--health-check-matcher <codes>', env: ['AUTH_ECS_HEALTH_CHECK_MATCHER'], description: 'HTTP codes a healthy target answers, e.g. 200, 200,204 or 200-299', default: () => '200', upOnly: true },
   {

@@ -7,7 +7,8 @@ import type { StepName } from '../steps/outputs.js';
 import type { StepContext } from '../steps/step.js';
 import { canonical, isUnknown, type AnyResource, type Change, type Inputs, type Maybe } from '../steps/resource.js';
 import { currentStep, type EngineEnvironment } from './context.js';
-import { reverseDependencies, runGraph } from './graph.js';
+import { runGraph, teardownOrder } from './graph.js';
+import { Timeline, type RunTiming } from './timing.js';
 import { contextFor, decide, inputsFrom, isEnabled, loose, retiredContext, type Decision, type PlannedAction, type ResourcePlan } from './reconcile.js';
 
 export type { ResourcePlan } from './reconcile.js';
@@ -22,6 +23,7 @@ export interface UpResult {
   changed: boolean;
   /** The plan `up` worked from, before it changed anything. */
   plan: ResourcePlan[];
+  timing: RunTiming;
 }
 
 export interface ActionOptions {
@@ -45,9 +47,13 @@ function activeSteps(steps: readonly AnyResource[], config: Config): AnyResource
   return steps.filter((step) => isEnabled(step, config));
 }
 
-/** Dependencies on disabled steps (capacity under Fargate) are dropped, not waited for. */
-function waitsFor(step: AnyResource, enabled: ReadonlySet<string>): string[] {
-  return step.dependsOn.filter((dependency) => enabled.has(dependency));
+/**
+ * What `up` waits for before a step: its waitsFor(config) (a subset of dependsOn) or dependsOn.
+ * Dependencies on disabled steps (capacity under Fargate) are dropped, not waited for.
+ */
+export function upWaitsFor(step: AnyResource, config: Config, enabled: ReadonlySet<string>): string[] {
+  const chosen = step.waitsFor?.(config) ?? step.dependsOn;
+  return step.dependsOn.filter((dependency) => chosen.includes(dependency) && enabled.has(dependency));
 }
 
 /**
@@ -194,6 +200,8 @@ function lossRefusal(losses: ResourcePlan[]): AuthecsError {
 }
 
 export async function up(environment: EngineEnvironment, steps: readonly AnyResource[], options: ActionOptions = {}): Promise<UpResult> {
+  const timeline = new Timeline(environment.now ?? Date.now);
+  environment = { ...environment, timeline };
   const { state, reporter, config } = environment;
   const active = activeSteps(steps, config);
   const activeNames = new Set<string>(active.map((step) => step.name));
@@ -202,15 +210,18 @@ export async function up(environment: EngineEnvironment, steps: readonly AnyReso
     if (!activeNames.has(step.name) && !state.get(step.name)) outcomes[step.name] = 'skipped';
   }
 
-  await preflight(environment, active);
-  const planned = await plan(environment, steps);
+  const planned = await timedPlan(timeline, async () => {
+    await preflight(environment, active);
+    return plan(environment, steps);
+  });
   const losses = planned.filter((entry) => entry.loss && (entry.action === 'replace' || entry.action === 'delete'));
   if (losses.length > 0 && !(await (options.confirmLoss?.(losses) ?? Promise.resolve(false)))) throw lossRefusal(losses);
 
   const outputs = new Map<StepName, Maybe<object> | undefined>();
-  const runStep = (step: AnyResource, work: () => Promise<{ outcome: StepOutcome; detail: string }>) =>
+  const runStep = (step: AnyResource, after: readonly string[], work: () => Promise<{ outcome: StepOutcome; detail: string }>) =>
     currentStep.run(step.name, async () => {
       const started = Date.now();
+      const end = timeline.start(step.name, after);
       reporter.stepStarted(step.name, step.title);
       try {
         const { outcome, detail } = await work();
@@ -220,59 +231,93 @@ export async function up(environment: EngineEnvironment, steps: readonly AnyReso
         outcomes[step.name] = 'failed';
         reporter.stepFinished(step.name, step.title, 'failed', Date.now() - started);
         throw classifyAwsError(error, { step: step.name, endpointUrl: config.endpointUrl });
+      } finally {
+        end();
       }
     });
 
   await runGraph(
-    active.map((step) => ({
-      name: step.name,
-      waitsFor: waitsFor(step, activeNames),
-      run: () =>
-        runStep(step, async () => {
-          const result = await applyOnce(environment, step, inputsFrom(step, outputs));
-          outputs.set(step.name, result.output);
-          return result;
-        }),
-    })),
+    active.map((step) => {
+      const waitsFor = upWaitsFor(step, config, activeNames);
+      return {
+        name: step.name,
+        waitsFor,
+        run: () =>
+          runStep(step, waitsFor.length > 0 ? waitsFor : [PLAN_SPAN], async () => {
+            const result = await applyOnce(environment, step, inputsFrom(step, outputs));
+            outputs.set(step.name, result.output);
+            return result;
+          }),
+      };
+    }),
     options,
   );
 
   // What the settings no longer want (e.g. --no-http-redirect), once everything that used it has moved.
+  let previous: readonly string[] = active.map((step) => step.name);
   for (const step of [...steps].reverse()) {
     if (activeNames.has(step.name) || !state.get(step.name)) continue;
-    await runStep(step, async () => {
+    await runStep(step, previous, async () => {
       const record = state.get(step.name)!;
       if (record.created) await retryLostAnswers(environment, step, () => loose(step).delete(contextFor(step, environment)));
       state.remove(step.name);
       return { outcome: record.created ? 'deleted' : 'kept', detail: 'not wanted with the current settings' };
     });
+    previous = [step.name];
   }
-  await deleteRetired(environment, steps);
-  return { outcomes, changed: reporter.mutations.length > 0, plan: planned };
+  await deleteRetired(environment, steps, previous);
+  return { outcomes, changed: reporter.mutations.length > 0, plan: planned, timing: timeline.summary() };
+}
+
+// The reads and checks before the first change; on the critical path, the graph's first steps come after it.
+const PLAN_SPAN = 'plan';
+
+async function timedPlan<Result>(timeline: Timeline, work: () => Promise<Result>): Promise<Result> {
+  const end = timeline.start(PLAN_SPAN, []);
+  try {
+    return await work();
+  } finally {
+    end();
+  }
 }
 
 /** Create-before-delete: the resources a replacement left behind go once the new ones are in use. */
-async function deleteRetired(environment: EngineEnvironment, steps: readonly AnyResource[]): Promise<void> {
+async function deleteRetired(environment: EngineEnvironment, steps: readonly AnyResource[], after: readonly string[] = []): Promise<void> {
   const { state } = environment;
+  let previous = after;
   for (const step of [...steps].reverse()) {
-    for (const data of [...(state.get(step.name)?.retired ?? [])]) {
-      // A replacement that was recorded but never made leaves the live resource in `retired`: keep it.
-      const live = state.get(step.name)?.data;
-      if (live && canonical(live) === canonical(data)) {
-        state.update(step.name, { retired: (state.get(step.name)?.retired ?? []).filter((entry) => canonical(entry) !== canonical(data)) });
-        continue;
-      }
-      await currentStep.run(step.name, async () => {
-        environment.reporter.progress(step.name, `deleting the replaced ${step.title.toLowerCase()} ${describe(data)}`.trim());
-        try {
-          await retryLostAnswers(environment, step, () => loose(step).delete(retiredContext(step, environment, data)));
-        } catch (error) {
-          throw classifyAwsError(error, { step: step.name, endpointUrl: environment.config.endpointUrl });
-        }
-        const remaining = (state.get(step.name)?.retired ?? []).filter((entry) => canonical(entry) !== canonical(data));
-        state.update(step.name, { retired: remaining });
-      });
+    const retired = [...(state.get(step.name)?.retired ?? [])];
+    if (retired.length === 0) continue;
+    const span = `${step.name} (replaced)`;
+    const end = environment.timeline?.start(span, previous, { waitKey: step.name });
+    previous = [span];
+    try {
+      await deleteRetiredOf(environment, step, retired);
+    } finally {
+      end?.();
     }
+  }
+}
+
+async function deleteRetiredOf(environment: EngineEnvironment, step: AnyResource, retired: readonly object[]): Promise<void> {
+  const { state } = environment;
+  for (const data of retired) {
+    // A replacement that was recorded but never made leaves the live resource in `retired`: keep it.
+    const live = state.get(step.name)?.data;
+    if (live && canonical(live) === canonical(data)) {
+      state.update(step.name, { retired: (state.get(step.name)?.retired ?? []).filter((entry) => canonical(entry) !== canonical(data)) });
+      continue;
+    }
+    await currentStep.run(step.name, async () => {
+      environment.reporter.progress(step.name, `deleting the replaced ${step.title.toLowerCase()} ${describe(data)}`.trim());
+      try {
+        await retryLostAnswers(environment, step, () => loose(step).delete(retiredContext(step, environment, data)));
+      } catch (error) {
+        throw classifyAwsError(error, { step: step.name, endpointUrl: environment.config.endpointUrl });
+      }
+      const remaining = (state.get(step.name)?.retired ?? []).filter((entry) => canonical(entry) !== canonical(data));
+      state.update(step.name, { retired: remaining });
+    });
   }
 }
 
@@ -389,24 +434,38 @@ export type RollOut = (context: StepContext<StepName>, service: object, taskDefi
 export interface DownResult {
   outcomes: Record<string, string>;
   remaining: string[];
+  timing: RunTiming;
 }
 
 export async function down(environment: EngineEnvironment, steps: readonly AnyResource[], options: ActionOptions = {}): Promise<DownResult> {
+  const timeline = new Timeline(environment.now ?? Date.now);
+  environment = { ...environment, timeline };
   const { state, reporter } = environment;
   const recorded = new Set(steps.filter((step) => state.get(step.name) !== undefined).map((step) => step.name));
+  // Deleted by this run, or already gone (a run killed after deleting it, whose record went): either
+  // way what AWS deletes with it (deletedWith) is gone or going. A resource that stays never carries.
+  const goes = (name: string) => {
+    const record = state.get(name);
+    return !options.keep?.includes(name as StepName) && (record === undefined || record.created);
+  };
   // Graph over every known step, so ordering holds even when a middle step has no record.
-  const dependents = reverseDependencies(steps.map((step) => ({ name: step.name, waitsFor: step.dependsOn })));
+  const order = teardownOrder(steps, goes);
   const outcomes: Record<string, string> = {};
 
   await runGraph(
     steps.map((step) => ({
       name: step.name,
-      waitsFor: dependents.get(step.name) ?? [],
+      waitsFor: order.waitsFor.get(step.name) ?? [],
       run: () =>
         currentStep.run(step.name, async () => {
-          if (!recorded.has(step.name)) return;
+          const end = timeline.start(step.name, order.waitsFor.get(step.name) ?? []);
+          if (!recorded.has(step.name)) {
+            end({ idle: true });
+            return;
+          }
           const record = state.get(step.name)!;
           const started = Date.now();
+          const carrier = steps.find((candidate) => candidate.name === order.carriedBy.get(step.name));
           reporter.stepStarted(step.name, step.title);
           try {
             if (options.keep?.includes(step.name)) {
@@ -425,20 +484,30 @@ export async function down(environment: EngineEnvironment, steps: readonly AnyRe
               reporter.stepFinished(step.name, step.title, 'kept', Date.now() - started, 'not created by authecs');
               return;
             }
-            await retryLostAnswers(environment, step, () => loose(step).delete(contextFor(step, environment)));
+            if (carrier) {
+              // Its carrier's deletion is confirmed by now: a read that finds nothing is the deletion's
+              // proof. Whatever is somehow left is deleted as usual.
+              await retryLostAnswers(environment, step, async () => {
+                if (await loose(step).read(contextFor(step, environment, { readOnly: true }))) await loose(step).delete(contextFor(step, environment));
+              });
+            } else {
+              await retryLostAnswers(environment, step, () => loose(step).delete(contextFor(step, environment)));
+            }
             state.remove(step.name);
             outcomes[step.name] = 'deleted';
-            reporter.stepFinished(step.name, step.title, 'deleted', Date.now() - started);
+            reporter.stepFinished(step.name, step.title, 'deleted', Date.now() - started, carrier ? `with the ${carrier.title.toLowerCase()}` : undefined);
           } catch (error) {
             outcomes[step.name] = 'failed';
             reporter.stepFinished(step.name, step.title, 'failed', Date.now() - started);
             throw classifyAwsError(error, { step: step.name, endpointUrl: environment.config.endpointUrl });
+          } finally {
+            end();
           }
         }),
     })),
     options,
   );
-  return { outcomes, remaining: state.resourceNames };
+  return { outcomes, remaining: state.resourceNames, timing: timeline.summary() };
 }
 
 export interface StatusRow {

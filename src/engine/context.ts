@@ -7,6 +7,7 @@ import type { Reporter } from '../report/reporter.js';
 import { keyFilePolicy, type KeyFilePolicy, type StateFile } from '../state/state-file.js';
 import type { StepName, StepOutputs } from '../steps/outputs.js';
 import type { StepContext } from '../steps/step.js';
+import type { Timeline } from './timing.js';
 
 /** Which step the current async call chain belongs to, so the mutation log can name it. */
 export const currentStep = new AsyncLocalStorage<string>();
@@ -23,6 +24,8 @@ export interface EngineEnvironment {
   keyFiles?: KeyFilePolicy;
   sleep?: (seconds: number) => Promise<void>;
   now?: () => number;
+  /** The current `up` or `down`: where each step's waits on AWS are counted. */
+  timeline?: Timeline;
 }
 
 export function pollScaleFromEnvironment(env: NodeJS.ProcessEnv): number {
@@ -42,6 +45,7 @@ export function createStepContext<Name extends StepName>(
   const { state, reporter, config } = environment;
   const allowed = new Set<string>(step.dependsOn);
   const sleep = environment.sleep ?? ((seconds: number) => delay(seconds * 1000));
+  const waiting = <Result>(work: () => Promise<Result>): Promise<Result> => (environment.timeline ? environment.timeline.waiting(step.name, work) : work());
   return {
     config,
     clients: environment.clients,
@@ -94,7 +98,11 @@ export function createStepContext<Name extends StepName>(
       return Math.max(seconds * environment.pollScale, 0.001);
     },
     waitTimeoutSeconds: config.waitTimeoutMinutes * 60,
-    sleep,
+    sleep: (seconds) => waiting(() => sleep(seconds)),
+    waiting,
     now: environment.now ?? Date.now,
+    waits(wait) {
+      reporter.wait(step.name, wait);
+    },
   };
 }

@@ -65,6 +65,31 @@ export async function runGraph(tasks: readonly GraphTask[], options: { shouldSto
   return { finished: [...finished], notStarted };
 }
 
+/**
+ * `down`'s edges: reverse dependencies, except for a task deleted with another (`deletedWith`)
+ * when that other one goes in this run: the other no longer waits for it, and it waits for the
+ * other instead. So the longest deletion starts at once rather than after everything above it.
+ */
+export function teardownOrder(
+  tasks: readonly { name: string; dependsOn: readonly string[]; deletedWith?: string | undefined }[],
+  goes: (name: string) => boolean,
+): { waitsFor: Map<string, string[]>; carriedBy: Map<string, string> } {
+  const names = new Set(tasks.map((task) => task.name));
+  const dependents = reverseDependencies(tasks.map((task) => ({ name: task.name, waitsFor: task.dependsOn })));
+  const carrier = new Map<string, string>();
+  for (const task of tasks) {
+    if (task.deletedWith && names.has(task.deletedWith) && goes(task.deletedWith)) carrier.set(task.name, task.deletedWith);
+  }
+  const waitsFor = new Map(
+    tasks.map((task): [string, string[]] => {
+      const carriedBy = carrier.get(task.name);
+      if (carriedBy) return [task.name, [carriedBy]];
+      return [task.name, (dependents.get(task.name) ?? []).filter((dependent) => carrier.get(dependent) !== task.name)];
+    }),
+  );
+  return { waitsFor, carriedBy: carrier };
+}
+
 /** Reverse edges: a task may run once every task that depended on it has run. */
 export function reverseDependencies(tasks: readonly { name: string; waitsFor: readonly string[] }[]): Map<string, string[]> {
   const dependents = new Map<string, string[]>(tasks.map((task) => [task.name, []]));

@@ -49,6 +49,7 @@ const ID_OF: { [Name in StepName]?: (output: StepOutputs[Name]) => string } = {
   'user-pool-domain': (output) => output.domain,
   'target-group': (output) => output.targetGroupArn,
   'host-rule': (output) => output.ruleArn,
+  'parking-rule': (output) => output.ruleArn,
   cluster: (output) => output.clusterArn,
   'key-pair': (output) => output.keyName,
   capacity: (output) => `${output.launchTemplateId ?? output.launchTemplateName ?? 'launch template'}, ${output.instanceIds.length} instance(s)`,

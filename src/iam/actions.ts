@@ -332,7 +332,6 @@ export const SDK_CALLS: SdkCall[] = [
   call('ecs', 'DeleteTaskDefinitionsCommand', [tagged('ecs:DeleteTaskDefinitions', taskDefinition)]),
   call('ecs', 'CreateServiceCommand', [tagging('ecs:CreateService', service), tagOnCreate('ecs:TagResource', 'CreateService', service)]),
   call('ecs', 'DescribeServicesCommand', [named('ecs:DescribeServices', READ, service)]),
-  call('ecs', 'waitUntilServicesInactive', [named('ecs:DescribeServices', READ, service)]),
   call('ecs', 'UpdateServiceCommand', [tagged('ecs:UpdateService', service)]),
   call('ecs', 'DeleteServiceCommand', [tagged('ecs:DeleteService', service)]),
   // A failed rollout's stopped tasks (src/steps/shared/rollout.ts).
@@ -350,8 +349,6 @@ export const SDK_CALLS: SdkCall[] = [
 
   // ---- Elastic Load Balancing ----
   call('elastic-load-balancing-v2', 'DescribeLoadBalancersCommand', [anyResource('elasticloadbalancing:DescribeLoadBalancers')]),
-  call('elastic-load-balancing-v2', 'waitUntilLoadBalancerAvailable', [anyResource('elasticloadbalancing:DescribeLoadBalancers')]),
-  call('elastic-load-balancing-v2', 'waitUntilLoadBalancersDeleted', [anyResource('elasticloadbalancing:DescribeLoadBalancers')]),
   call('elastic-load-balancing-v2', 'DescribeListenersCommand', [anyResource('elasticloadbalancing:DescribeListeners')]),
   call('elastic-load-balancing-v2', 'paginateDescribeListeners', [anyResource('elasticloadbalancing:DescribeListeners')]),
   call('elastic-load-balancing-v2', 'DescribeRulesCommand', [anyResource('elasticloadbalancing:DescribeRules')]),
@@ -418,7 +415,7 @@ export const SDK_CALLS: SdkCall[] = [
       why: 'an apex domain: only the alias A record of the site name itself (Route 53 forbids a CNAME at the apex)',
     },
   ]),
-  call('route-53', 'waitUntilResourceRecordSetsChanged', [named('route53:GetChange', 'change IDs are generated', change)]),
+  call('route-53', 'GetChangeCommand', [named('route53:GetChange', 'change IDs are generated', change)]),
 
   // ---- IAM, STS, Service Quotas ----
   call('iam', 'GetRoleCommand', [named('iam:GetRole', "ECS's service-linked role, and (doctor) the caller's own role, to read its path", (c) => globalArn(c, 'iam', 'role/*'))]),

@@ -14,6 +14,8 @@ export type ReportEvent =
   | { type: 'step-end'; step: string; title: string; outcome: StepOutcome; elapsedMs: number; detail?: string }
   | { type: 'mutation'; service: string; operation: string; resource: string; step?: string }
   | { type: 'aws-call'; service: string; operation: string; elapsedMs: number; error?: string }
+  /** A finished wait: how many checks it made (`calls`) and how long it took; for the benchmark's call budgets. */
+  | { type: 'wait'; step: string; description: string; calls: number; elapsedMs: number; outcome: 'done' | 'timed-out' | 'failed' }
   | { type: 'message'; level: 'info' | 'warn' | 'debug'; message: string }
   | {
       type: 'error';
@@ -128,6 +130,10 @@ export class Reporter {
     this.emit({ type: 'step-end', step, title, outcome, elapsedMs, ...(detail ? { detail } : {}) });
   }
 
+  wait(step: string, wait: { description: string; calls: number; elapsedMs: number; outcome: 'done' | 'timed-out' | 'failed' }): void {
+    this.emit({ type: 'wait', step, description: wait.description, calls: wait.calls, elapsedMs: wait.elapsedMs, outcome: wait.outcome });
+  }
+
   info(message: string): void {
     this.emit({ type: 'message', level: 'info', message });
   }
@@ -204,6 +210,9 @@ export class Reporter {
         return;
       case 'aws-call':
         if (verbosity === 'verbose') write(`    · ${event.service}.${event.operation} ${formatDuration(event.elapsedMs)}${event.error ? ` (${event.error})` : ''}`);
+        return;
+      case 'wait':
+        if (verbosity === 'verbose') write(`    ⧗ ${event.step}: ${event.description}: ${event.calls} check(s) in ${formatDuration(event.elapsedMs)}${event.outcome === 'done' ? '' : ` (${event.outcome})`}`);
         return;
       case 'message':
         if (event.level === 'debug' && verbosity !== 'verbose') return;

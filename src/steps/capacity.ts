@@ -35,7 +35,7 @@ import { hasErrorCode } from '../aws/errors.js';
 import { AuthecsError } from '../errors.js';
 import type { CapacityOutput } from './outputs.js';
 import { canonical, defineResource, isUnknown, known, UNKNOWN, type Inputs, type Live, type Maybe, type ReadContext } from './resource.js';
-import { pollUntil } from './shared/poll.js';
+import { ECS_SCHEDULE, pollUntil, progressGate } from './shared/poll.js';
 import { retryWhileNotVisible } from './shared/visibility.js';
 import { hasStackTag, stackTags, STACK_TAG_KEY } from './shared/tags.js';
 import type { StepContext } from './step.js';
@@ -57,9 +57,8 @@ type Architecture = 'x86_64' | 'arm64';
  */
 export const DEFAULT_AMI = 'ecs-optimized-al2023';
 
-const REGISTRATION_POLL_SECONDS = 10;
+// The EC2 InstanceRunning and InstanceTerminated waiters; registration and draining poll ECS on ECS_SCHEDULE.
 const INSTANCE_POLL_SECONDS = 15;
-const DRAIN_POLL_SECONDS = 10;
 const LIVE_STATES: InstanceStateName[] = ['pending', 'running'];
 const NOT_TERMINATED_STATES: InstanceStateName[] = ['pending', 'running', 'stopping', 'stopped', 'shutting-down'];
 const LAUNCH_TEMPLATE_NOT_FOUND = ['InvalidLaunchTemplateName.NotFoundException', 'InvalidLaunchTemplateId.NotFound', 'InvalidLaunchTemplateId.NotFoundException'];
@@ -684,14 +683,15 @@ async function waitUntilRunning(context: Context, instanceIds: string[]): Promis
 async function waitUntilRegistered(context: Context, cluster: string, instanceIds: string[]): Promise<void> {
   const wanted = instanceIds.length;
   let latest = 0;
+  const show = progressGate();
   await pollUntil(context, {
     description: `${wanted} container instances to register with cluster ${cluster}`,
-    intervalSeconds: REGISTRATION_POLL_SECONDS,
+    schedule: ECS_SCHEDULE,
     check: async () => {
       latest = (await registeredIds(context, cluster, instanceIds)).size;
       return latest >= wanted ? true : undefined;
     },
-    onWaiting: () => `${latest}/${wanted} container instances registered`,
+    onWaiting: (_attempt, elapsedSeconds) => (show(String(latest), elapsedSeconds) ? `${latest}/${wanted} container instances registered` : undefined),
     timeoutCode: 'CAPACITY_NOT_REGISTERED',
     timeoutHint:
       `Check that the instance profile ${context.config.instanceProfile} has AmazonEC2ContainerServiceforEC2Role, that the AMI is ECS-optimized, ` +
@@ -722,15 +722,16 @@ async function drain(context: Context, cluster: string, containerInstance: Conta
     await context.clients.ecs.send(new UpdateContainerInstancesStateCommand({ cluster, containerInstances: [arn], status: 'DRAINING' }));
   }
   let running = containerInstance.runningTasksCount ?? 0;
+  const show = progressGate();
   await pollUntil(context, {
     description: `the tasks on ${instanceId} to move to other container instances`,
-    intervalSeconds: DRAIN_POLL_SECONDS,
+    schedule: ECS_SCHEDULE,
     check: async () => {
       const now = await describeContainerInstance(context, cluster, arn);
       running = now?.runningTasksCount ?? 0;
       return running === 0 ? true : undefined;
     },
-    onWaiting: () => `${running} task(s) still running on ${instanceId}`,
+    onWaiting: (_attempt, elapsedSeconds) => (show(String(running), elapsedSeconds) ? `${running} task(s) still running on ${instanceId}` : undefined),
     timeoutCode: 'CAPACITY_NOT_DRAINED',
     timeoutHint:
       "ECS could not move the tasks: check the service's events, its minimumHealthyPercent/maximumPercent and that the other instances have room " +

@@ -16,7 +16,7 @@ import { AuthecsError } from '../errors.js';
 import type { CertificateOutput, ValidationRecord } from './outputs.js';
 import { defineResource, known, UNKNOWN, type Live, type Maybe } from './resource.js';
 import { describeListener, listListeners } from './shared/listeners.js';
-import { pollUntil, retryWhileInUse } from './shared/poll.js';
+import { CERTIFICATE_ISSUED_SCHEDULE, CERTIFICATE_RECORD_SCHEDULE, pollUntil, progressGate, retryWhileInUse } from './shared/poll.js';
 import { resolved } from './shared/resolved.js';
 import { ARTICLE_TTL, changeRecordsAndWait, deleteRecordSet, holdsValue, normalizeDnsName, recordSetsNamed } from './shared/route53.js';
 import { hasStackTag, stackTags } from './shared/tags.js';
@@ -34,10 +34,6 @@ export interface DesiredCertificate {
 type CertificateLive = Live<'certificate', DesiredCertificate>;
 type WantedRecord = { name: string; type: string; value: string };
 
-// CertificateValidated waiter: every 60 s (aws-behaviour.md).
-const ISSUED_POLL_SECONDS = 60;
-// The validation CNAME shows up in DescribeCertificate a few seconds after the request.
-const RECORD_POLL_SECONDS = 5;
 const RECORD_TIMEOUT_SECONDS = 5 * 60;
 // A deleted listener releases the certificate after a short delay.
 const IN_USE_POLL_SECONDS = 15;
@@ -156,7 +152,7 @@ function validationRecordsOf(detail: CertificateDetail): WantedRecord[] | undefi
 async function waitForValidationRecords(context: Context, arn: string): Promise<{ detail: CertificateDetail; records: WantedRecord[] }> {
   return pollUntil(context, {
     description: `ACM to publish the DNS validation record of ${arn}`,
-    intervalSeconds: RECORD_POLL_SECONDS,
+    schedule: CERTIFICATE_RECORD_SCHEDULE,
     timeoutSeconds: RECORD_TIMEOUT_SECONDS,
     check: async () => {
       const detail = await describeCertificate(context, arn);
@@ -223,9 +219,11 @@ async function waitUntilIssued(context: Context, detail: CertificateDetail): Pro
   const arn = detail.CertificateArn!;
   const domain = detail.DomainName ?? context.config.domain;
   let status = detail.Status ?? 'PENDING_VALIDATION';
+  const show = progressGate();
+  // Starts once the validation records are INSYNC (or were there already): validation is most likely in the next minutes.
   return pollUntil(context, {
     description: `certificate ${arn} for ${domain} to be ISSUED`,
-    intervalSeconds: ISSUED_POLL_SECONDS,
+    schedule: CERTIFICATE_ISSUED_SCHEDULE,
     timeoutSeconds: context.config.certificateTimeoutMinutes * 60,
     timeoutCode: 'CERTIFICATE_VALIDATION_TIMEOUT',
     timeoutHint: `Check that the validation CNAME is in the zone that is authoritative for ${domain} (its NS delegation at the registrar must point at this hosted zone), then run \`authecs up\` again to keep waiting, or raise --certificate-timeout.`,
@@ -237,7 +235,8 @@ async function waitUntilIssued(context: Context, detail: CertificateDetail): Pro
       if (UNUSABLE_STATUSES.has(status)) throw certificateFailed(current);
       return undefined;
     },
-    onWaiting: (_attempt, elapsedSeconds) => `certificate ${status}, waiting for ACM to validate ${domain} (${formatElapsed(elapsedSeconds)} elapsed)`,
+    onWaiting: (_attempt, elapsedSeconds) =>
+      show(status, elapsedSeconds) ? `certificate ${status}, waiting for ACM to validate ${domain} (${formatElapsed(elapsedSeconds)} elapsed)` : undefined,
   });
 }
 

@@ -205,6 +205,8 @@ export const hostRuleStep = defineResource<'host-rule', DesiredRule>({
   title: 'Host-header rule with Cognito sign-in',
   articleSection: 'Configure host-based routing and an authentication rule on the ALB',
   dependsOn: ['https-listener', 'user-pool', 'app-client', 'user-pool-domain', 'target-group'],
+  // ALB User Guide, "Delete a listener rule": "When you delete a listener, all its rules are deleted."
+  deletedWith: 'load-balancer',
 
   desired: desiredRule,
 

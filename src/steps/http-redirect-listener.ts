@@ -87,6 +87,8 @@ export const httpRedirectListenerStep = defineResource<'http-redirect-listener',
   title: 'HTTP to HTTPS redirect listener',
   articleSection: 'Configure the security group rules needed for web traffic access',
   dependsOn: ['load-balancer'],
+  // ELBv2 API Reference, DeleteLoadBalancer: "Deleting a load balancer also deletes its listeners."
+  deletedWith: 'load-balancer',
   enabled: (config) => config.httpRedirect,
 
   desired: (_config, inputs) => ({

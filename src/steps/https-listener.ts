@@ -131,6 +131,8 @@ export const httpsListenerStep = defineResource<'https-listener', DesiredHttpsLi
   title: 'HTTPS listener',
   articleSection: 'Create an HTTPS listener and listener rule on the ALB',
   dependsOn: ['load-balancer', 'certificate'],
+  // ELBv2 API Reference, DeleteLoadBalancer: "Deleting a load balancer also deletes its listeners."
+  deletedWith: 'load-balancer',
 
   desired: (config, inputs) => ({
     loadBalancerArn: known(inputs['load-balancer'], (loadBalancer) => loadBalancer.loadBalancerArn) ?? UNKNOWN,

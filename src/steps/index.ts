@@ -13,6 +13,7 @@ import { loadBalancerSecurityGroupStep } from './load-balancer-security-group.js
 import { loadBalancerStep } from './load-balancer.js';
 import { logGroupStep } from './log-group.js';
 import { networkStep } from './network.js';
+import { parkingRuleStep } from './parking-rule.js';
 import { publicPathRuleStep } from './public-path-rule.js';
 import { securityGroupIngressStep } from './security-group-ingress.js';
 import { serviceStep } from './service.js';
@@ -42,6 +43,7 @@ export const STEPS: readonly AnyResource[] = [
   targetGroupStep,
   hostRuleStep,
   publicPathRuleStep,
+  parkingRuleStep,
   clusterStep,
   keyPairStep,
   capacityStep,

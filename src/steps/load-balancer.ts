@@ -5,8 +5,6 @@ import {
   DescribeTagsCommand,
   SetSecurityGroupsCommand,
   SetSubnetsCommand,
-  waitUntilLoadBalancerAvailable,
-  waitUntilLoadBalancersDeleted,
   type LoadBalancer,
   type LoadBalancerSchemeEnum,
   type LoadBalancerTypeEnum,
@@ -16,6 +14,7 @@ import type { Config } from '../config/schema.js';
 import { AuthecsError } from '../errors.js';
 import type { LoadBalancerOutput } from './outputs.js';
 import { defineResource, isUnknown, known, UNKNOWN, type Inputs, type Live, type Maybe } from './resource.js';
+import { LOAD_BALANCER_SCHEDULE, pollUntil } from './shared/poll.js';
 import { hasStackTag, stackTags } from './shared/tags.js';
 import { retryWhileNotVisible } from './shared/visibility.js';
 import type { StepContext } from './step.js';
@@ -33,9 +32,6 @@ export interface DesiredLoadBalancer {
   /** Sorted; an entry is UNKNOWN while its group is still to be made. */
   securityGroups: Maybe<string>[];
 }
-
-// LoadBalancerAvailable waiter: every 15 s (aws-behaviour.md); ALBs take 1-3 minutes.
-const POLL_SECONDS = 15;
 
 async function describeByName(context: Context, name: string): Promise<LoadBalancer | undefined> {
   try {
@@ -136,18 +132,41 @@ function knownList(values: Maybe<string[]> | Maybe<string>[], what: string): str
   });
 }
 
+/** As the LoadBalancerAvailable waiter: active ends it, provisioning or not found yet waits; failed stops at once. */
 async function waitUntilActive(context: Context, arn: string): Promise<void> {
   context.progress('waiting for the load balancer to become active');
-  await waitUntilLoadBalancerAvailable(
-    { client: context.clients.elbv2, maxWaitTime: context.waitTimeoutSeconds, minDelay: context.pollSeconds(POLL_SECONDS), maxDelay: context.pollSeconds(POLL_SECONDS) },
-    { LoadBalancerArns: [arn] },
-  ).catch((error: unknown) => {
-    throw new AuthecsError(`Load balancer ${arn} did not become active: ${(error as Error).message}`, {
-      code: 'LOAD_BALANCER_NOT_ACTIVE',
-      exit: 'timeout',
-      resource: arn,
-      hint: 'Check the load balancer in the EC2 console, then run `authecs up` again.',
-    });
+  await pollUntil(context, {
+    description: `load balancer ${arn} to become active`,
+    schedule: LOAD_BALANCER_SCHEDULE,
+    timeoutCode: 'LOAD_BALANCER_NOT_ACTIVE',
+    timeoutHint: 'Check the load balancer in the EC2 console, then run `authecs up` again.',
+    timeoutResource: arn,
+    check: async () => {
+      const state = (await describeByArn(context, arn))?.State;
+      if (state?.Code === 'active') return true;
+      if (state?.Code === 'failed') {
+        throw new AuthecsError(`Load balancer ${arn} failed to provision${state.Reason ? `: ${state.Reason}` : ''}`, {
+          code: 'LOAD_BALANCER_NOT_ACTIVE',
+          exit: 'aws',
+          resource: arn,
+          hint: 'Check the load balancer in the EC2 console (subnets, quotas), delete it, then run `authecs up` again.',
+        });
+      }
+      return undefined;
+    },
+  });
+}
+
+/** As the LoadBalancersDeleted waiter: done once DescribeLoadBalancers no longer finds it. */
+async function waitUntilDeleted(context: Context, arn: string): Promise<void> {
+  context.progress('waiting for the load balancer to be deleted');
+  await pollUntil(context, {
+    description: `load balancer ${arn} to be deleted`,
+    schedule: LOAD_BALANCER_SCHEDULE,
+    timeoutCode: 'LOAD_BALANCER_NOT_DELETED',
+    timeoutHint: 'Check the load balancer in the EC2 console, then run `authecs down` again.',
+    timeoutResource: arn,
+    check: async () => ((await describeByArn(context, arn)) ? undefined : true),
   });
 }
 
@@ -239,10 +258,6 @@ export const loadBalancerStep = defineResource<'load-balancer', DesiredLoadBalan
     const loadBalancer = arn ? await describeByArn(context, arn) : await describeByName(context, context.config.loadBalancerName).then(async (found) => (found && (await isOurs(context, found.LoadBalancerArn!)) ? found : undefined));
     if (!loadBalancer) return;
     await context.clients.elbv2.send(new DeleteLoadBalancerCommand({ LoadBalancerArn: loadBalancer.LoadBalancerArn! }));
-    context.progress('waiting for the load balancer to be deleted');
-    await waitUntilLoadBalancersDeleted(
-      { client: context.clients.elbv2, maxWaitTime: context.waitTimeoutSeconds, minDelay: context.pollSeconds(POLL_SECONDS), maxDelay: context.pollSeconds(POLL_SECONDS) },
-      { LoadBalancerArns: [loadBalancer.LoadBalancerArn!] },
-    );
+    await waitUntilDeleted(context, loadBalancer.LoadBalancerArn!);
   },
 });

@@ -286,7 +286,7 @@ async function waitForCreate(context: Context, stackName: string, stackRef: stri
   context.progress(`waiting for CloudFormation stack ${stackName} to reach CREATE_COMPLETE`);
   let waitError: unknown;
   try {
-    await waitUntilStackCreateComplete(waiterOptions(context), { StackName: stackRef });
+    await context.waiting(() => waitUntilStackCreateComplete(waiterOptions(context), { StackName: stackRef }));
   } catch (error) {
     waitError = error;
   }
@@ -539,7 +539,7 @@ export const networkStep = defineResource<'network', DesiredNetwork>({
     }
     context.progress(`waiting for CloudFormation stack ${stack.StackName} to be deleted`);
     try {
-      await waitUntilStackDeleteComplete(waiterOptions(context), { StackName: stack.StackId ?? stackRef });
+      await context.waiting(() => waitUntilStackDeleteComplete(waiterOptions(context), { StackName: stack.StackId ?? stackRef }));
     } catch (error) {
       const remaining = await describeStack(context, stack.StackId ?? stackRef);
       if (!remaining) return;

@@ -135,6 +135,13 @@ export interface PublicPathRuleOutput {
   priority: number;
 }
 
+/** The rule on the HTTP listener that attaches the target group to the ALB early; it matches no request. */
+export interface ParkingRuleOutput {
+  ruleArn: string;
+  listenerArn: string;
+  priority: number;
+}
+
 export interface ClusterOutput {
   clusterName: string;
   clusterArn: string;
@@ -214,6 +221,7 @@ export interface StepOutputs {
   'target-group': TargetGroupOutput;
   'host-rule': HostRuleOutput;
   'public-path-rule': PublicPathRuleOutput;
+  'parking-rule': ParkingRuleOutput;
   cluster: ClusterOutput;
   'key-pair': KeyPairOutput;
   capacity: CapacityOutput;

@@ -167,6 +167,8 @@ export const publicPathRuleStep = defineResource<'public-path-rule', DesiredPubl
   articleSection: 'Configure host-based routing and an authentication rule on the ALB (authecs addition)',
   // After the host rule, so that a --rule-priority change has moved it before this rule takes its old place.
   dependsOn: ['https-listener', 'target-group', 'host-rule'],
+  // ALB User Guide, "Delete a listener rule": "When you delete a listener, all its rules are deleted."
+  deletedWith: 'load-balancer',
 
   enabled: (config) => config.publicPaths.length > 0,
 

@@ -76,6 +76,18 @@ export interface Resource<Name extends StepName, Desired extends object> {
   /** The article section this step reproduces; shown in the README's mapping. */
   readonly articleSection: string;
   readonly dependsOn: readonly StepName[];
+  /**
+   * What `up` waits for with these settings, when less than dependsOn (entries outside dependsOn
+   * are ignored). dependsOn still orders `down` and `plan`; a step left out here must not be read
+   * by desired() or the step. E.g. the service waits for the parking rule, not the host rule.
+   */
+  waitsFor?(config: Config): readonly StepName[];
+  /**
+   * Teardown: AWS deletes this resource with that step's (DeleteLoadBalancer "also deletes its
+   * listeners", and a listener's rules go with it). When `down` deletes that step's resource, it
+   * stops waiting for this one; this one waits for it instead, then only checks that it is gone.
+   */
+  readonly deletedWith?: StepName;
   /** A disabled step's resource is deleted if it exists (e.g. --no-http-redirect). */
   enabled?(config: Config): boolean;
   /** Read-only checks before the first change: a missing prerequisite stops `up` with nothing created. */

@@ -4,7 +4,6 @@ import {
   DeleteServiceCommand,
   DescribeServicesCommand,
   UpdateServiceCommand,
-  waitUntilServicesInactive,
   type AssignPublicIp,
   type CreateServiceCommandInput,
   type LaunchType,
@@ -14,10 +13,10 @@ import {
 } from '@aws-sdk/client-ecs';
 import { hasErrorCode } from '../aws/errors.js';
 import { AuthecsError } from '../errors.js';
-import type { NetworkOutput, ServiceOutput } from './outputs.js';
+import type { NetworkOutput, ServiceOutput, StepName } from './outputs.js';
 import { defineResource, isUnknown, known, UNKNOWN, type Effect, type Live, type Maybe } from './resource.js';
 import { CONTAINER_NAME } from './shared/ecs.js';
-import { retryWhileInUse } from './shared/poll.js';
+import { ECS_SCHEDULE, pollUntil, retryWhileInUse } from './shared/poll.js';
 import { watchRollout } from './shared/rollout.js';
 import { SERVICE_LINKED_ROLE_NOT_READY } from './shared/service-linked-role.js';
 import { ecsStackTags, hasStackTag } from './shared/tags.js';
@@ -25,9 +24,7 @@ import type { StepContext } from './step.js';
 
 type Context = StepContext<'service'>;
 
-// ServicesStable waiter: every 15 s (aws-behaviour.md); a rollout takes 2-5 minutes.
-const STABLE_POLL_SECONDS = 15;
-// The rule that attaches the target group to the ALB may have been created a moment ago.
+// The rule that attaches the target group to the ALB (parking or host rule) may have been created a moment ago.
 const LOAD_BALANCER_RETRY_SECONDS = 5;
 const LOAD_BALANCER_RETRY_TIMEOUT_SECONDS = 120;
 const NO_LOAD_BALANCER = /does not have an associated load balancer/i;
@@ -206,22 +203,19 @@ function live(service: Service, cluster: string): Live<'service', DesiredService
   };
 }
 
+/** DRAINING until INACTIVE, as the ServicesInactive waiter; a service that is gone (MISSING) is as good. */
 async function waitUntilInactive(context: Context, cluster: string, name: string): Promise<void> {
   context.progress(`waiting for service ${name} to drain`);
-  const seconds = context.pollSeconds(STABLE_POLL_SECONDS);
-  try {
-    await waitUntilServicesInactive({ client: context.clients.ecs, maxWaitTime: context.waitTimeoutSeconds, minDelay: seconds, maxDelay: seconds }, { cluster, services: [name] });
-  } catch (error) {
-    // The waiter gives up on MISSING, which is as good as INACTIVE here.
-    const service = await describeService(context, cluster, name);
-    if (!service || service.status === 'INACTIVE') return;
-    throw new AuthecsError(`Service ${name} did not become INACTIVE: ${(error as Error).message}`, {
-      code: 'SERVICE_NOT_INACTIVE',
-      exit: 'timeout',
-      resource: service.serviceArn,
-      hint: 'Check the service events in the ECS console, then run the command again.',
-    });
-  }
+  await pollUntil(context, {
+    description: `service ${name} to drain and become INACTIVE`,
+    schedule: ECS_SCHEDULE,
+    timeoutCode: 'SERVICE_NOT_INACTIVE',
+    timeoutHint: 'Check the service events in the ECS console, then run the command again.',
+    check: async () => {
+      const service = await describeService(context, cluster, name);
+      return !service || service.status === 'INACTIVE' ? true : undefined;
+    },
+  });
 }
 
 /**
@@ -235,7 +229,7 @@ async function waitUntilStable(context: Context, cluster: string, name: string, 
     service: name,
     desiredCount,
     timeoutSeconds: context.waitTimeoutSeconds,
-    pollSeconds: STABLE_POLL_SECONDS,
+    schedule: ECS_SCHEDULE,
     ...(taskDefinitionArn ? { taskDefinitionArn } : {}),
     ...(context.hasOutput('target-group') ? { targetGroupArn: context.output('target-group').targetGroupArn } : {}),
     ...(context.hasOutput('log-group') ? { logGroupName: context.output('log-group').logGroupName } : {}),
@@ -323,11 +317,16 @@ export async function rollOutRevision(
   if (options.wait) await waitUntilStable(context, service.clusterName, service.serviceName, options.desiredCount ?? context.config.desiredCount, taskDefinitionArn);
 }
 
+const SERVICE_DEPENDS_ON: readonly StepName[] = ['cluster', 'task-definition', 'capacity', 'host-rule', 'parking-rule', 'target-group', 'network', 'log-group'];
+
 export const serviceStep = defineResource<'service', DesiredService>({
   name: 'service',
   title: 'ECS service',
   articleSection: 'Create the ECS service',
-  dependsOn: ['cluster', 'task-definition', 'capacity', 'host-rule', 'target-group', 'network', 'log-group'],
+  dependsOn: SERVICE_DEPENDS_ON,
+  // ECS needs only the target group attached to the ALB: the parking rule does that on HTTP:80 minutes
+  // before the certificate is issued and the host rule can exist. Without the HTTP listener, the host rule.
+  waitsFor: (config) => SERVICE_DEPENDS_ON.filter((step) => step !== (config.httpRedirect ? 'host-rule' : 'parking-rule')),
 
   desired(config, inputs) {
     return {
@@ -422,7 +421,11 @@ export const serviceStep = defineResource<'service', DesiredService>({
     if (service.status === 'ACTIVE') {
       try {
         // As the article's cleanup: scale to zero, then delete with force.
-        await context.clients.ecs.send(new UpdateServiceCommand({ cluster, service: name, desiredCount: 0 }));
+        await context.clients.ecs.send(new UpdateServiceCommand({ cluster, service: name, desiredCount: 0 })).catch((error: unknown) => {
+          // `down` deletes the ALB meanwhile, and ECS may refuse to update a service whose target group lost it. Force
+          // needs no scale-down: it deletes "even if it wasn't scaled down to zero tasks" (ECS API Reference, DeleteService).
+          if (!hasErrorCode(error, 'InvalidParameterException')) throw error;
+        });
         await context.clients.ecs.send(new DeleteServiceCommand({ cluster, service: name, force: true }));
       } catch (error) {
         if (!hasErrorCode(error, ...GONE_CODES)) throw error;

@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { AwsClients } from '../aws/clients.js';
 import type { KeyFilePolicy, ResourceRecord } from '../state/state-file.js';
 import type { StepName, StepOutputs } from './outputs.js';
+import type { WaitReport } from './shared/poll.js';
 
 export interface StepContext<Name extends StepName> {
   readonly config: Config;
@@ -38,7 +39,12 @@ export interface StepContext<Name extends StepName> {
   pollSeconds(seconds: number): number;
   /** Overall bound for a wait, in seconds. */
   readonly waitTimeoutSeconds: number;
+  /** Between polls; the time counts as waiting on AWS (the critical path's "Waiting on AWS"). */
   sleep(seconds: number): Promise<void>;
+  /** Counts a wait that does not go through sleep() (an SDK waiter) as waiting on AWS. */
+  waiting<Result>(work: () => Promise<Result>): Promise<Result>;
   /** Milliseconds on the clock that sleep() advances: wall time in real runs, simulated in tests. */
   now(): number;
+  /** Receives each finished wait (its checks and time); the engine reports it as a `wait` event. */
+  waits?(wait: WaitReport): void;
 }

@@ -55,8 +55,8 @@ export interface DesiredTargetGroup {
   attributes: Record<string, string>;
 }
 
-// The ALB's defaults for an HTTP target group unless the settings say otherwise, sent explicitly
-// so drift shows (ALB user guide, "Health checks for your target groups"). The timeout must stay
+// The settings' health check (10 s, 2 healthy, 2 unhealthy by default: see config/schema.ts), sent
+// explicitly so drift shows (ALB user guide, "Health checks for your target groups"). The timeout must stay
 // below the interval (2-120 s; aws/aws-cdk#22200): 5 s, or interval - 1 at the 5 s minimum.
 export function healthCheckOf(config: Config): DesiredHealthCheck {
   return {

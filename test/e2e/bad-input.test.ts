@@ -80,7 +80,7 @@ describe.skipIf(skipE2e)('bad input against a live endpoint', () => {
     { name: 'a malformed --env', args: ['--env', 'NO_EQUALS_SIGN'], code: 'CONFIG_INVALID', message: /--env: "NO_EQUALS_SIGN" is not KEY=VALUE/ },
     { name: 'a secret ARN of the wrong service', args: ['--secret', 'DB=arn:aws:s3:::bucket/key'], code: 'CONFIG_INVALID', message: /--secret.*must be the ARN of an SSM parameter/ },
     { name: 'a secret ARN in another region', args: ['--secret', 'DB=arn:aws:ssm:us-east-1:123456789012:parameter/db'], code: 'CONFIG_INVALID', message: /is in us-east-1, but the stack runs in eu-west-1/ },
-    { name: 'an unreadable --env-file', args: ['--env-file', 'no-such.env'], code: 'ENV_FILE_UNREADABLE', message: /Cannot read the env file .*no-such\.env/ },
+    { name: 'an unreadable --app-env-file', args: ['--app-env-file', 'no-such.env'], code: 'ENV_FILE_UNREADABLE', message: /Cannot read the env file .*no-such\.env/ },
   ];
   for (const entry of APP_SETTING_CASES) {
     it(`${entry.name}: exit 2, ${entry.code}, nothing created and no state file`, async () => {

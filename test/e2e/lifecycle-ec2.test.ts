@@ -31,6 +31,12 @@ describe.skipIf(skipE2e)('EC2 launch type: up, status, up again, down', () => {
     const result = run.json!;
     expect(result).toMatchObject({ ok: true, changed: true, url: `https://${DOMAIN}/`, stateFile: e2e.statePath() });
     expect(Array.isArray(result.mutations) && result.mutations.length > 0).toBe(true);
+    // Where the time went: the chain of steps that set the run's length, and the time it waited on AWS.
+    expect(result).toMatchObject({ makespanMs: expect.any(Number), waitingMs: expect.any(Number) });
+    const path = result.criticalPath as { step: string; startedMs: number; durationMs: number }[];
+    expect(path.length).toBeGreaterThan(1);
+    expect(path[0]!.step).toBe('plan');
+    for (const step of path) expect(step).toMatchObject({ step: expect.any(String), startedMs: expect.any(Number), durationMs: expect.any(Number) });
     await e2e.standIn.settle();
 
     const inventory = await readInventory(clients);
@@ -127,10 +133,15 @@ describe.skipIf(skipE2e)('EC2 launch type: up, status, up again, down', () => {
     const group = inventory.targetGroups[0]!;
     expect(group).toMatchObject({ TargetGroupName: 'ecsauth-tg', Protocol: 'HTTP', Port: 80, TargetType: 'instance', VpcId: fixtures.vpcId });
 
-    // The rule: priority 20, host header, authenticate with Cognito (order 1), then forward (order 2).
-    expect(inventory.rules).toHaveLength(1);
-    const rule = inventory.rules[0]!;
-    expect(rule.Priority).toBe('20');
+    // Two rules: the host rule on HTTPS, and the parking rule on HTTP that attached the target group early.
+    expect(inventory.rules.map((rule) => rule.Priority).sort()).toEqual(['20', '50000']);
+    const parking = inventory.rules.find((rule) => rule.Priority === '50000')!;
+    expect(parking.ListenerArn, 'the parking rule is on the HTTP listener').toBe(inventory.listeners.find((listener) => listener.Port === 80)!.ListenerArn);
+    expect(parking.Conditions).toEqual([expect.objectContaining({ Field: 'source-ip', SourceIpConfig: { Values: ['255.255.255.255/32'] } })]);
+    expect(parking.Actions).toEqual([expect.objectContaining({ Type: 'forward', Order: 1, TargetGroupArn: group.TargetGroupArn })]);
+
+    // The host rule: priority 20, host header, authenticate with Cognito (order 1), then forward (order 2).
+    const rule = inventory.rules.find((candidate) => candidate.Priority === '20')!;
     expect(rule.ListenerArn, 'the rule is on the HTTPS listener').toBe(https[0]!.ListenerArn);
     expect(rule.Conditions).toEqual([expect.objectContaining({ Field: 'host-header' })]);
     const hostValues = rule.Conditions![0]!.HostHeaderConfig?.Values ?? rule.Conditions![0]!.Values;
@@ -219,7 +230,7 @@ describe.skipIf(skipE2e)('EC2 launch type: up, status, up again, down', () => {
     expect(rows.map((row) => row.step).sort()).toEqual(
       [
         'network', 'hosted-zone', 'load-balancer-security-group', 'security-group-ingress', 'load-balancer', 'dns-record', 'certificate', 'https-listener', 'http-redirect-listener',
-        'user-pool', 'app-client', 'user-pool-domain', 'target-group', 'host-rule', 'cluster', 'key-pair', 'capacity', 'task-definition', 'service',
+        'user-pool', 'app-client', 'user-pool-domain', 'target-group', 'host-rule', 'parking-rule', 'cluster', 'key-pair', 'capacity', 'log-group', 'task-definition', 'service',
       ].sort(),
     );
     for (const row of rows) expect(row, row.step).toMatchObject({ present: true, healthy: true, drift: [] });
@@ -238,6 +249,11 @@ describe.skipIf(skipE2e)('EC2 launch type: up, status, up again, down', () => {
     const run = await e2e.authecs(['down', '--yes', '--json']);
     expect(run.code, describeRun(run)).toBe(0);
     expect(run.json?.ok).toBe(true);
+    // The ALB goes at once and takes its listeners and rules with it: no call of their own.
+    const operations = (run.json?.mutations as { operation: string }[]).map((mutation) => mutation.operation);
+    expect(operations).not.toContain('DeleteListener');
+    expect(operations).not.toContain('DeleteRule');
+    expect(operations.indexOf('DeleteLoadBalancer')).toBeLessThan(operations.indexOf('DeleteTargetGroup'));
     await e2e.standIn.settle();
     // Everything authecs made is gone (ALB, its security group, TG, certificate, both DNS records, ingress rules, pool,
     // client, domain, ACTIVE cluster, running instances, ACTIVE task definition, key pair, launch

@@ -41,7 +41,7 @@ describe.skipIf(skipE2e)('FARGATE launch type: up, status, up again, down', () =
     ).toEqual(['tcp 443-443 from 0.0.0.0/0', 'tcp 80-80 from 0.0.0.0/0']);
     domainPrefixes = inventory.userPools.flatMap((pool) => (pool.domain ? [pool.domain] : []));
     expect(inventory.loadBalancers.map((lb) => lb.LoadBalancerName)).toEqual(['ecsauth']);
-    expect(inventory.rules.map((rule) => rule.Priority)).toEqual(['20']);
+    expect(inventory.rules.map((rule) => rule.Priority).sort()).toEqual(['20', '50000']);
     expect(inventory.targetGroups).toHaveLength(1);
     expect(inventory.targetGroups[0]).toMatchObject({ TargetGroupName: 'ecsauth-tg', Protocol: 'HTTP', Port: 80, TargetType: 'ip', VpcId: fixtures.vpcId });
     expect(inventory.instances).toEqual([]);

@@ -4,6 +4,7 @@
  * `status`, `plan`, `up` and `down` all work from it, and the settings it recorded stick.
  */
 import { readFileSync } from 'node:fs';
+import { DescribeServicesCommand, DescribeTaskDefinitionCommand } from '@aws-sdk/client-ecs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeRun } from '../support/cli.js';
 import { setupE2e } from '../support/e2e.js';
@@ -26,12 +27,17 @@ describe.skipIf(skipE2e)('a state file from the previous release', () => {
     const written = readFileSync(e2e.statePath(), 'utf8');
     expect(JSON.parse(written)).toMatchObject({ schemaVersion: 1, settings: { image: 'nginx:1.27' } });
 
-    // Every resource is read from the migrated records; only the instances differ from what this release wants.
+    // Every resource is read from the migrated records. What this release adds shows as missing (the log group,
+    // the parking rule) or as a change: invite-only sign-up, the sign-out URL, the new health check defaults,
+    // the awslogs log configuration (a new task definition revision, then the service moves to it), and the
+    // previous release's instances (no hop limit, no version tags) roll.
     const status = await e2e.authecs(['status', '--json']);
     expect(status.code, describeRun(status)).toBe(9);
     const rows = status.json?.resources as { step: string; present: boolean; healthy: boolean; drift: string[] }[];
-    expect(rows.every((row) => row.present)).toBe(true);
-    expect(rows.filter((row) => !row.healthy).map((row) => row.step)).toEqual(['capacity']);
+    expect(rows.filter((row) => !row.present).map((row) => row.step)).toEqual(['parking-rule', 'log-group']);
+    const UPGRADED = ['user-pool', 'app-client', 'target-group', 'parking-rule', 'capacity', 'log-group', 'task-definition', 'service'];
+    expect(rows.filter((row) => !row.healthy).map((row) => row.step)).toEqual(UPGRADED);
+    expect(rows.find((row) => row.step === 'user-pool')?.drift).toEqual(['allowAdminCreateUserOnly: false → true']);
 
     // plan reads only: the schema 1 file is left byte for byte as it was.
     const plan = await e2e.authecs(['plan', '--json']);
@@ -39,15 +45,27 @@ describe.skipIf(skipE2e)('a state file from the previous release', () => {
     expect(plan.json?.mutations).toEqual([]);
     expect(plan.json?.settingsChanged).toEqual([]);
     const pending = (plan.json?.resources as { resource: string; action: string }[]).filter((entry) => entry.action !== 'none');
-    // The previous release's instances lack the hop limit (issue 8 #6) and the launch template version tags: they roll.
-    expect(pending.map((entry) => entry.resource)).toEqual(['capacity']);
+    expect(pending.map((entry) => [entry.resource, entry.action])).toEqual([
+      ['user-pool', 'update'],
+      ['app-client', 'update'],
+      ['target-group', 'update'],
+      ['parking-rule', 'create'],
+      ['capacity', 'update'],
+      ['log-group', 'create'],
+      ['task-definition', 'replace'],
+      ['service', 'update'],
+    ]);
 
     // The image sticks across the upgrade: up without --image keeps nginx:1.27.
     const up = await e2e.authecs(['up', '--json']);
     expect(up.code, describeRun(up)).toBe(0);
     expect(JSON.parse(readFileSync(e2e.statePath(), 'utf8'))).toMatchObject({ schemaVersion: 2, settings: { image: 'nginx:1.27' } });
-    expect((up.json?.mutations as { operation: string }[]).map((mutation) => mutation.operation)).not.toContain('RegisterTaskDefinition');
-    expect((await e2e.authecs(['plan'])).code).toBe(0);
+    // A new revision for the log configuration, with the image the old release recorded.
+    const service = (await e2e.clients.ecs.send(new DescribeServicesCommand({ cluster: 'ecsauth', services: ['ecsauthservice'] }))).services![0]!;
+    const revision = (await e2e.clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: service.taskDefinition! }))).taskDefinition!;
+    expect(revision.containerDefinitions![0]).toMatchObject({ image: 'nginx:1.27', logConfiguration: { logDriver: 'awslogs' } });
+    const after = await e2e.authecs(['plan']);
+    expect(after.code, describeRun(after)).toBe(0);
     const healthy = await e2e.authecs(['status', '--json']);
     expect(healthy.code, describeRun(healthy)).toBe(0);
 

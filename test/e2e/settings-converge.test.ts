@@ -27,8 +27,10 @@ describe.skipIf(skipE2e)('every setting converges on a live stack', () => {
     expect(run.code, describeRun(run)).toBe(0);
   });
 
-  // --ingress article changes which rules the app port needs, so it goes last.
-  const ordered = Object.entries(SETTING_CASES).sort(([left], [right]) => Number(left === 'ingressMode') - Number(right === 'ingressMode'));
+  // Settings stick, so these go last: --no-http-redirect takes away the parking rule that a target
+  // group change moves (one ModifyRule fewer), and --ingress article changes which rules the app port needs.
+  const LAST = ['httpRedirect', 'ingressMode'];
+  const ordered = Object.entries(SETTING_CASES).sort(([left], [right]) => LAST.indexOf(left) - LAST.indexOf(right));
   for (const [key, entry] of ordered) {
     if (entry.kind !== 'stack' || !Array.isArray(entry.calls) || entry.base) continue;
     const calls = entry.calls;

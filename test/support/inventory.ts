@@ -174,7 +174,11 @@ export async function readInventory(clients: EmulatorClients, options: { domainP
   const stacks = stackSummaries.filter((stack) => stack.StackStatus !== 'DELETE_COMPLETE').map((stack) => `${stack.StackName} ${stack.StackStatus}`);
 
   const logGroups = ((await clients.logs.send(new DescribeLogGroupsCommand({}))).logGroups ?? []).map((group) => group.logGroupName ?? '');
-  const roles = ((await clients.iam.send(new ListRolesCommand({}))).Roles ?? []).map((role) => `${role.Path}${role.RoleName}`);
+  // Service-linked roles are the account's, shared by every service that uses them: authecs creates
+  // ECS's when it is missing (as the console does) and never deletes it.
+  const roles = ((await clients.iam.send(new ListRolesCommand({}))).Roles ?? [])
+    .filter((role) => !role.Path?.startsWith('/aws-service-role/'))
+    .map((role) => `${role.Path}${role.RoleName}`);
 
   return {
     logGroups,
@@ -262,6 +266,7 @@ export function resourceCounts(inventory: Inventory, domain: string): Record<str
     'user pool domains': inventory.userPoolDomains.length,
     'target groups': inventory.targetGroups.length,
     'rules at priority 20': inventory.rules.filter((rule) => rule.Priority === '20').length,
+    'parking rules (priority 50000)': inventory.rules.filter((rule) => rule.Priority === '50000').length,
     'listeners on 443': inventory.listeners.filter((listener) => listener.Port === 443).length,
     'listeners on 80': inventory.listeners.filter((listener) => listener.Port === 80).length,
     'site CNAME records': inventory.records.filter((record) => record.Name === domainName && record.Type === 'CNAME').length,

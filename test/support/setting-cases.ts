@@ -34,6 +34,7 @@ const NETWORK_CASCADE = [
   'http-redirect-listener:replace[loadBalancerArn/replace]',
   'target-group:replace[vpcId/replace]',
   'host-rule:replace[listenerArn/replace,targetGroupArn/update]',
+  'parking-rule:replace[listenerArn/replace,targetGroupArn/update]',
   'capacity:update[launchTemplate/update,subnets/update]',
   'service:update[loadBalancer/update]',
 ];
@@ -114,15 +115,16 @@ export const SETTING_CASES: Record<ConfigKey, SettingCase> = {
       'https-listener:replace[loadBalancerArn/replace]',
       'http-redirect-listener:replace[loadBalancerArn/replace]',
       'host-rule:replace[listenerArn/replace]',
+      'parking-rule:replace[listenerArn/replace]',
     ],
-    // Deleting the ALB takes its listeners and rule with it; its name must be free before the new one.
-    calls: ['ChangeResourceRecordSets', 'CreateListener', 'CreateListener', 'CreateLoadBalancer', 'CreateRule', 'DeleteLoadBalancer'],
+    // Deleting the ALB takes its listeners and rules with it; its name must be free before the new one.
+    calls: ['ChangeResourceRecordSets', 'CreateListener', 'CreateListener', 'CreateLoadBalancer', 'CreateRule', 'CreateRule', 'DeleteLoadBalancer'],
   },
   targetGroupName: {
     kind: 'stack',
     value: 'other-tg',
-    plan: ['target-group:replace[name/replace]', 'host-rule:update[targetGroupArn/update]', 'service:update[loadBalancer/update]'],
-    calls: ['CreateTargetGroup', 'DeleteTargetGroup', 'ModifyRule', 'ModifyTargetGroupAttributes', 'UpdateService'],
+    plan: ['target-group:replace[name/replace]', 'host-rule:update[targetGroupArn/update]', 'parking-rule:update[targetGroupArn/update]', 'service:update[loadBalancer/update]'],
+    calls: ['CreateTargetGroup', 'DeleteTargetGroup', 'ModifyRule', 'ModifyRule', 'ModifyTargetGroupAttributes', 'UpdateService'],
   },
   userPoolName: {
     kind: 'stack',
@@ -158,8 +160,9 @@ export const SETTING_CASES: Record<ConfigKey, SettingCase> = {
     kind: 'stack',
     value: false,
     args: ['--no-http-redirect'],
-    plan: ['load-balancer-security-group:update[ingressPorts/update]', 'http-redirect-listener:delete[]'],
-    calls: ['DeleteListener', 'RevokeSecurityGroupIngress'],
+    // The parking rule lives on the HTTP listener: it goes first, and the service waits for the host rule again.
+    plan: ['load-balancer-security-group:update[ingressPorts/update]', 'http-redirect-listener:delete[]', 'parking-rule:delete[]'],
+    calls: ['DeleteListener', 'DeleteRule', 'RevokeSecurityGroupIngress'],
   },
   ingressMode: {
     kind: 'stack',
@@ -174,6 +177,7 @@ export const SETTING_CASES: Record<ConfigKey, SettingCase> = {
     plan: [
       'target-group:replace[targetType/replace]',
       'host-rule:update[targetGroupArn/update]',
+      'parking-rule:update[targetGroupArn/update]',
       'key-pair:delete[]',
       'capacity:delete[]',
       // Fargate's awslogs driver writes with the task execution role, which EC2 without secrets has no need of.
@@ -196,6 +200,7 @@ export const SETTING_CASES: Record<ConfigKey, SettingCase> = {
       'security-group-ingress:update[rules/update]',
       'target-group:replace[port/replace]',
       'host-rule:update[targetGroupArn/update]',
+      'parking-rule:update[targetGroupArn/update]',
       'task-definition:replace[container/replace]',
       'service:update[taskDefinitionArn/update,loadBalancer/update]',
     ],
@@ -205,6 +210,7 @@ export const SETTING_CASES: Record<ConfigKey, SettingCase> = {
       'DeleteTargetGroup',
       'DeleteTaskDefinitions',
       'DeregisterTaskDefinition',
+      'ModifyRule',
       'ModifyRule',
       'ModifyTargetGroupAttributes',
       'RegisterTaskDefinition',
@@ -274,8 +280,8 @@ export const SETTING_CASES: Record<ConfigKey, SettingCase> = {
     calls: ['AttachRolePolicy', 'CreateRole', 'DeleteTaskDefinitions', 'DeregisterTaskDefinition', 'PutRolePolicy', 'RegisterTaskDefinition', 'UpdateService'],
   },
   healthCheckPath: { kind: 'stack', value: '/healthz', plan: ['target-group:update[healthCheck/update]'], calls: ['ModifyTargetGroup'] },
-  healthCheckIntervalSeconds: { kind: 'stack', value: 10, plan: ['target-group:update[healthCheck/update]'], calls: ['ModifyTargetGroup'] },
-  healthyThreshold: { kind: 'stack', value: 2, plan: ['target-group:update[healthCheck/update]'], calls: ['ModifyTargetGroup'] },
+  healthCheckIntervalSeconds: { kind: 'stack', value: 15, plan: ['target-group:update[healthCheck/update]'], calls: ['ModifyTargetGroup'] },
+  healthyThreshold: { kind: 'stack', value: 3, plan: ['target-group:update[healthCheck/update]'], calls: ['ModifyTargetGroup'] },
   unhealthyThreshold: { kind: 'stack', value: 3, plan: ['target-group:update[healthCheck/update]'], calls: ['ModifyTargetGroup'] },
   healthCheckMatcher: { kind: 'stack', value: '200-299', plan: ['target-group:update[healthCheck/update]'], calls: ['ModifyTargetGroup'] },
   healthCheckGracePeriodSeconds: {

@@ -58,6 +58,7 @@ export const SAMPLE_OUTPUTS: StepOutputs = {
   'target-group': { name: 'ecsauth-tg', targetGroupArn: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/ecsauth-tg/73e2d6bc24d8a067', targetType: 'instance' },
   'host-rule': { ruleArn: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/ecsauth/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee', listenerArn: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/ecsauth/50dc6c495c0c9188/f2f7dc8efc522ab2', priority: 20 },
   'public-path-rule': { ruleArn: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/ecsauth/50dc6c495c0c9188/f2f7dc8efc522ab2/1234b2d02a6c5678', listenerArn: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/ecsauth/50dc6c495c0c9188/f2f7dc8efc522ab2', priority: 19 },
+  'parking-rule': { ruleArn: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener-rule/app/ecsauth/50dc6c495c0c9188/aaaabbbbccccdddd/5a5a5a5a5a5a5a5a', listenerArn: 'arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/ecsauth/50dc6c495c0c9188/aaaabbbbccccdddd', priority: 50000 },
   cluster: { clusterName: 'ecsauth', clusterArn: 'arn:aws:ecs:eu-west-1:123456789012:cluster/ecsauth' },
   'key-pair': { keyName: 'ecsauth', keyPairId: 'key-0123456789abcdef0', privateKeyFile: '/tmp/ecsauth.pem' },
   capacity: { launchTemplateId: 'lt-0123456789abcdef0', launchTemplateName: 'ecsauth', amiId: 'ami-0123456789abcdef0', instanceIds: ['i-0123456789abcdef0', 'i-0123456789abcdef1'], clientToken: 'authecs-ecsauth-capacity' },

@@ -137,7 +137,7 @@ describe('configuration', () => {
       expect(config.secrets).toEqual({ DB_PASSWORD: ssmArn, API_KEY: secretArn });
     });
 
-    it('--env-file is read from the working directory and --env wins over its entries', () => {
+    it('--app-env-file is read from the working directory and --env wins over its entries', () => {
       writeFileSync(join(cwd, 'app.env'), 'FOO=from-file\nLOG_LEVEL=info\n# a comment\n');
       const config = loadUpConfig({ flags: { envFile: 'app.env', environment: ['FOO=from-flag'] }, env: minimalEnv, cwd });
       expect(config.environment).toEqual({ FOO: 'from-flag', LOG_LEVEL: 'info' });
@@ -157,7 +157,7 @@ describe('configuration', () => {
       expect(loadUpConfig({ flags: { environment: false }, env: minimalEnv, cwd, recorded: { environment: { OLD: 'x' } } }).environment).toEqual({});
     });
 
-    it('an unreadable --env-file is a usage error naming the file', () => {
+    it('an unreadable --app-env-file is a usage error naming the file', () => {
       expect(() => loadUpConfig({ flags: { envFile: 'missing.env' }, env: minimalEnv, cwd })).toThrow(
         expect.objectContaining({ code: 'ENV_FILE_UNREADABLE', exitCode: 2, message: expect.stringContaining(join(cwd, 'missing.env')) }),
       );
@@ -197,9 +197,11 @@ describe('configuration', () => {
       expect(loadUpConfig({ flags: {}, env: { ...minimalEnv, AUTH_ECS_SECRETS: `A=${ssmArn},B=${secretArn}` }, cwd }).secrets).toEqual({ A: ssmArn, B: secretArn });
     });
 
-    it('health check settings are bounded as the ALB bounds them', () => {
+    it('health check settings default to 10 s, 2 healthy, 2 unhealthy, 60 s grace (Copilot v0.6.0), and are bounded as the ALB bounds them', () => {
       const config = loadUpConfig({ flags: {}, env: minimalEnv, cwd });
-      expect(config).toMatchObject({ healthCheckPath: '/', healthCheckIntervalSeconds: 30, healthyThreshold: 5, unhealthyThreshold: 2, healthCheckMatcher: '200', healthCheckGracePeriodSeconds: 60, logRetentionDays: 30 });
+      expect(config).toMatchObject({ healthCheckPath: '/', healthCheckIntervalSeconds: 10, healthyThreshold: 2, unhealthyThreshold: 2, healthCheckMatcher: '200', healthCheckGracePeriodSeconds: 60, logRetentionDays: 30 });
+      expect(() => loadUpConfig({ flags: { healthCheckIntervalSeconds: 4 }, env: minimalEnv, cwd })).toThrow(/--health-check-interval/);
+      expect(() => loadUpConfig({ flags: { healthyThreshold: 1 }, env: minimalEnv, cwd })).toThrow(/--healthy-threshold/);
       expect(() => loadUpConfig({ flags: { healthCheckPath: 'healthz' }, env: minimalEnv, cwd })).toThrow(/--health-check-path.*starting with \//);
       expect(() => loadUpConfig({ flags: { healthCheckMatcher: '600' }, env: minimalEnv, cwd })).toThrow(/--health-check-matcher/);
       expect(() => loadUpConfig({ flags: { healthyThreshold: 11 }, env: minimalEnv, cwd })).toThrow(/--healthy-threshold/);

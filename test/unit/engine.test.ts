@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AwsClients } from '../../src/aws/clients.js';
-import { down, plan, status, up } from '../../src/engine/actions.js';
+import { down, plan, status, up, upWaitsFor } from '../../src/engine/actions.js';
 import type { EngineEnvironment } from '../../src/engine/context.js';
 import { runGraph } from '../../src/engine/graph.js';
 import { Reporter } from '../../src/report/reporter.js';
@@ -123,7 +123,7 @@ function fakeSteps(cloud: FakeCloud): AnyResource[] {
         };
       },
       async create(context, want) {
-        for (const dependency of dependsOn) {
+        for (const dependency of resource.waitsFor?.(context.config) ?? dependsOn) {
           if (!context.hasOutput(dependency) && !(name === 'service' && dependency === 'capacity')) throw new Error(`${name} ran before ${dependency}`);
         }
         return make(context, want);
@@ -456,6 +456,56 @@ describe('engine', () => {
     await expect(up(environment(), fakeSteps(cloud))).rejects.toMatchObject({ step: 'user-pool', message: expect.stringContaining('Invalid pool name') });
   });
 
+  it('waitsFor: up starts a step before a dependency it does not wait for (the service before the slow certificate chain); down still follows dependsOn', async () => {
+    const steps = fakeSteps(cloud);
+    const service = steps.find((step) => step.name === 'service') as unknown as Resource<StepName, Record<string, unknown>>;
+    const certificate = steps.find((step) => step.name === 'certificate') as unknown as Resource<StepName, Record<string, unknown>>;
+    // As the real service with the HTTP listener: attached early, so it need not wait for the HTTPS side.
+    service.waitsFor = (config) => (config.httpRedirect ? service.dependsOn.filter((dependency) => dependency !== 'https-listener') : service.dependsOn);
+    // Its desired state reads no https-listener output, as a step left out of waitsFor must not.
+    service.desired = (config) => ({ ...settingFor('service', config), upstream: [] });
+    // ACM is slow: the certificate is issued only once the service exists (or after 2 s, when the engine waited wrongly).
+    let serviceCreated!: () => void;
+    const created = new Promise<void>((resolve) => (serviceCreated = resolve));
+    const createService = service.create.bind(service);
+    service.create = async (context, want) => {
+      const output = await createService(context, want);
+      serviceCreated();
+      return output;
+    };
+    const createCertificate = certificate.create.bind(certificate);
+    certificate.create = async (context, want) => {
+      await Promise.race([created, new Promise((resolve) => setTimeout(resolve, 2000))]);
+      return createCertificate(context, want);
+    };
+
+    const result = await up(environment(), steps);
+    const creates = cloud.calls.filter((call) => call.startsWith('create')).map((call) => call.slice(7));
+    expect(creates.indexOf('service')).toBeLessThan(creates.indexOf('certificate'));
+    expect(creates.indexOf('service')).toBeLessThan(creates.indexOf('https-listener'));
+    for (const dependency of ['cluster', 'capacity', 'user-pool']) expect(creates.indexOf(dependency)).toBeLessThan(creates.indexOf('service'));
+    expect(result.outcomes.service).toBe('created');
+
+    cloud.calls = [];
+    await down(environment(), steps);
+    const deletes = cloud.calls.filter((call) => call.startsWith('delete')).map((call) => call.replace('delete ', ''));
+    expect(deletes.indexOf('service')).toBeLessThan(deletes.indexOf('https-listener'));
+
+    // Without the HTTP listener the service waits for the whole chain again.
+    cloud.calls = [];
+    await up(environment({ httpRedirect: false }), steps);
+    const again = cloud.calls.filter((call) => call.startsWith('create')).map((call) => call.slice(7));
+    expect(again.indexOf('https-listener')).toBeLessThan(again.indexOf('service'));
+  });
+
+  it('waitsFor never adds an edge: a name outside dependsOn is ignored, and a disabled dependency is not waited for', () => {
+    const steps = fakeSteps(cloud);
+    const service = steps.find((step) => step.name === 'service') as unknown as Resource<StepName, Record<string, unknown>>;
+    service.waitsFor = () => ['cluster', 'capacity', 'dns-record'];
+    expect(upWaitsFor(service as unknown as AnyResource, articleConfig(), new Set(['cluster', 'capacity', 'dns-record']))).toEqual(['cluster', 'capacity']);
+    expect(upWaitsFor(service as unknown as AnyResource, articleConfig(), new Set(['cluster']))).toEqual(['cluster']);
+  });
+
   it('read gets a context that refuses to write the state file', async () => {
     const steps = fakeSteps(cloud);
     const network = steps[0] as unknown as Resource<StepName, Record<string, unknown>>;
@@ -497,5 +547,40 @@ describe('runGraph concurrency', () => {
     await runGraph([task('a'), task('b'), task('c'), task('d', ['a'])], { concurrency: 1 });
     expect(peak).toBe(1);
     expect(order).toEqual(['a', 'b', 'c', 'd']);
+  });
+});
+
+describe('the real step graph (src/steps/index.ts)', () => {
+  /** Every step `up` waits for, directly or not, before it starts `name`. */
+  async function upstreamOf(name: StepName, config: Config): Promise<Set<string>> {
+    const { STEPS } = await import('../../src/steps/index.js');
+    const enabled = new Set<string>(STEPS.filter((step) => step.enabled?.(config) ?? true).map((step) => step.name));
+    const seen = new Set<string>();
+    const visit = (current: string) => {
+      const step = STEPS.find((candidate) => candidate.name === current)!;
+      for (const dependency of upWaitsFor(step, config, enabled)) {
+        if (!seen.has(dependency)) {
+          seen.add(dependency);
+          visit(dependency);
+        }
+      }
+    };
+    visit(name);
+    return seen;
+  }
+
+  it('with the HTTP listener, the service waits for the parking rule, not for the certificate chain (validation, HTTPS listener, host rule)', async () => {
+    const upstream = await upstreamOf('service', articleConfig());
+    expect(upstream).toContain('parking-rule');
+    expect(upstream).toContain('http-redirect-listener');
+    expect(upstream).toContain('target-group');
+    for (const step of ['certificate', 'https-listener', 'host-rule', 'hosted-zone', 'dns-record']) expect(upstream, step).not.toContain(step);
+  });
+
+  it('with --no-http-redirect there is no parking rule: the service waits for the host rule, as before', async () => {
+    const upstream = await upstreamOf('service', articleConfig({ httpRedirect: false }));
+    expect(upstream).toContain('host-rule');
+    expect(upstream).toContain('certificate');
+    expect(upstream).not.toContain('parking-rule');
   });
 });

@@ -106,7 +106,7 @@ describe('the IAM action table covers every AWS call in src/', () => {
   it('finds the calls it must (the scanner works)', () => {
     const keys = uses.map((use) => use.key);
     expect(keys).toContain('ec2:RunInstancesCommand');
-    expect(keys).toContain('route-53:waitUntilResourceRecordSetsChanged');
+    expect(keys).toContain('ec2:waitUntilInstanceRunning');
     expect(keys).toContain('sts:GetCallerIdentityCommand');
     expect(sdkCallsIn(`import { paginateListUsers, ListUsersCommand as L } from '@aws-sdk/client-cognito-identity-provider';\nnew L({});\nfor await (const page of paginateListUsers({ client }, {})) {}`).calls.sort()).toEqual([
       'cognito-identity-provider:ListUsersCommand',

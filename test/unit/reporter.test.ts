@@ -56,6 +56,22 @@ describe('reporter', () => {
     expect(err()).toContain('elbv2.DescribeLoadBalancers');
   });
 
+  it('a wait is a `wait` JSON line in --json (step, description, calls, elapsedMs, outcome); for people only with --verbose', () => {
+    const wait = { description: 'certificate arn:1 for www.example.com to be ISSUED', calls: 45, elapsedMs: 300_000, outcome: 'done' as const };
+    const json = capture(true);
+    json.reporter.wait('certificate', wait);
+    expect(JSON.parse(json.err())).toEqual({ time: expect.any(String), type: 'wait', step: 'certificate', ...wait });
+    const quiet = capture(true, 'quiet');
+    quiet.reporter.wait('certificate', wait);
+    expect(quiet.err()).toBe('');
+    const people = capture(false);
+    people.reporter.wait('certificate', wait);
+    expect(people.err()).toBe('');
+    const verbose = capture(false, 'verbose');
+    verbose.reporter.wait('certificate', { ...wait, outcome: 'timed-out' });
+    expect(verbose.err()).toBe('    ⧗ certificate: certificate arn:1 for www.example.com to be ISSUED: 45 check(s) in 5m00s (timed-out)\n');
+  });
+
   it('formats durations the way people read them', () => {
     expect([formatDuration(1234), formatDuration(42_000), formatDuration(125_000)]).toEqual(['1.2s', '42s', '2m05s']);
   });
@@ -63,7 +79,7 @@ describe('reporter', () => {
 
 describe('mutation log', () => {
   it('counts creates, deletes and changes as mutations, and reads as not', () => {
-    for (const operation of ['CreateLoadBalancer', 'DeleteRule', 'ChangeResourceRecordSets', 'RunInstances', 'AuthorizeSecurityGroupIngress', 'RequestCertificate', 'RegisterTaskDefinition', 'UpdateService', 'ModifyListener']) {
+    for (const operation of ['CreateLoadBalancer', 'DeleteRule', 'ChangeResourceRecordSets', 'RunInstances', 'AuthorizeSecurityGroupIngress', 'RequestCertificate', 'RegisterTaskDefinition', 'UpdateService', 'ModifyListener', 'AttachRolePolicy', 'DetachRolePolicy', 'AdminDisableUser']) {
       expect(isMutatingOperation(operation), operation).toBe(true);
     }
     for (const operation of ['DescribeLoadBalancers', 'ListCertificates', 'GetChange', 'DescribeUserPool', 'ListResourceRecordSets']) {

@@ -16,6 +16,7 @@ import {
   type RolloutContext,
   type RolloutExplanation,
 } from '../../src/steps/shared/rollout.js';
+import type { WaitReport } from '../../src/steps/shared/poll.js';
 import { taskDefinitionStep } from '../../src/steps/task-definition.js';
 import { articleConfig, SAMPLE_OUTPUTS } from '../support/step-harness.js';
 import { stepHarness } from '../support/step-harness.js';
@@ -83,14 +84,16 @@ const target = (id: string, state: string, reason?: string, description?: string
   TargetHealth: { State: state as never, ...(reason ? { Reason: reason as never } : {}), ...(description ? { Description: description } : {}) },
 });
 
-function fakeContext(): { context: RolloutContext; progress: string[]; sleeps: number[] } {
+function fakeContext(): { context: RolloutContext; progress: string[]; sleeps: number[]; waits: WaitReport[] } {
   let clock = STARTED.getTime();
   const progress: string[] = [];
   const sleeps: number[] = [];
+  const waits: WaitReport[] = [];
   const region = 'eu-west-1';
   return {
     progress,
     sleeps,
+    waits,
     context: {
       clients: { ecs: new ECSClient({ region }), elbv2: new ElasticLoadBalancingV2Client({ region }), logs: new CloudWatchLogsClient({ region }) },
       // A fake clock: every sleep advances it at once.
@@ -101,6 +104,7 @@ function fakeContext(): { context: RolloutContext; progress: string[]; sleeps: n
       now: () => clock,
       pollSeconds: (seconds) => seconds,
       progress: (message) => progress.push(message),
+      waits: (wait) => waits.push(wait),
     },
   };
 }
@@ -321,8 +325,8 @@ describe('explainRollout: why a rollout did not settle', () => {
 });
 
 describe('watchRollout', () => {
-  it('polls every 15 s until the new deployment is COMPLETED and the service stable, reporting running, healthy and draining', async () => {
-    const { context, sleeps } = fakeContext();
+  it('polls every 5 s (ECS schedule) until the new deployment is COMPLETED and the service stable, reporting running, healthy and draining', async () => {
+    const { context, sleeps, waits } = fakeContext();
     ecs
       .on(DescribeServicesCommand)
       .resolvesOnce({ services: [rollingOut(0, 2)] })
@@ -338,9 +342,12 @@ describe('watchRollout', () => {
 
     const result = await watchRollout(context, { ...THIS_ROLLOUT, taskDefinitionArn: NEW_TD, desiredCount: 2, timeoutSeconds: 600, onProgress: (line) => lines.push(line) });
 
-    expect(result).toEqual({ deploymentId: NEW_DEPLOYMENT, taskDefinitionArn: NEW_TD, runningCount: 2, elapsedSeconds: 45 });
+    expect(result).toEqual({ deploymentId: NEW_DEPLOYMENT, taskDefinitionArn: NEW_TD, runningCount: 2, elapsedSeconds: 15 });
     expect(lines).toEqual(['rollout: 0/2 running, 2 healthy, 0 draining', 'rollout: 1/2 running, 2 healthy, 1 draining', 'rollout: 2/2 running, 2 healthy, 0 draining']);
-    expect(sleeps).toEqual([15, 15, 15]);
+    expect(sleeps).toEqual([5, 5, 5]);
+    // One wait report: 4 checks (DescribeServices, each with DescribeTargetHealth) in 15 s.
+    expect(waits).toEqual([{ description: 'service ecsauthservice to finish its rollout', calls: 4, elapsedMs: 15_000, outcome: 'done' }]);
+    expect(ecs.commandCalls(DescribeServicesCommand)).toHaveLength(4);
     expect(ecs.commandCalls(DescribeServicesCommand)[0]!.args[0].input).toEqual({ cluster: CLUSTER, services: [SERVICE] });
     expect(ecs.commandCalls(ListTasksCommand)).toHaveLength(0);
   });
@@ -445,26 +452,27 @@ describe('watchRollout', () => {
     expect(error.explanation).toMatchObject({ deploymentId: NEW_DEPLOYMENT, rolloutState: 'FAILED', cause: 'unknown' });
   });
 
-  it('times out with ROLLOUT_TIMED_OUT (exit 14) and an unknown cause, after polling every 15 s on the fake clock', async () => {
-    const { context, sleeps } = fakeContext();
+  it('times out with ROLLOUT_TIMED_OUT (exit 14) and an unknown cause, after polling every 5 s for 2 minutes, then every 15 s, on the fake clock', async () => {
+    const { context, sleeps, waits } = fakeContext();
     ecs.on(DescribeServicesCommand).resolves({ services: [rollingOut(1, 1)] });
     elbv2.on(DescribeTargetHealthCommand).resolves({ TargetHealthDescriptions: [target('i-1', 'healthy'), target('i-3', 'initial', 'Elb.InitialHealthChecking', 'Initial health checks in progress')] });
     const lines: string[] = [];
 
-    const error = (await watchRollout(context, { ...THIS_ROLLOUT, taskDefinitionArn: NEW_TD, desiredCount: 2, timeoutSeconds: 120, onProgress: (line) => lines.push(line) }).catch(
+    const error = (await watchRollout(context, { ...THIS_ROLLOUT, taskDefinitionArn: NEW_TD, desiredCount: 2, timeoutSeconds: 180, onProgress: (line) => lines.push(line) }).catch(
       (caught: unknown) => caught,
     )) as RolloutFailedError;
 
     expect(error).toBeInstanceOf(RolloutFailedError);
     expect(error).toMatchObject({ code: 'ROLLOUT_TIMED_OUT', exit: 'rolloutFailed', exitCode: 14 });
-    expect(error.message).toBe('The rollout of service ecsauthservice did not finish within 2 min: no task failed and no target reported a failure');
-    expect(error.explanation).toMatchObject({ outcome: 'timed-out', cause: 'unknown', timeoutSeconds: 120, stoppedTasks: [], hint: expect.stringContaining('--wait-timeout') });
+    expect(error.message).toBe('The rollout of service ecsauthservice did not finish within 3 min: no task failed and no target reported a failure');
+    expect(error.explanation).toMatchObject({ outcome: 'timed-out', cause: 'unknown', timeoutSeconds: 180, stoppedTasks: [], hint: expect.stringContaining('--wait-timeout') });
     expect(error.explanation.targets).toContainEqual({ id: 'i-3', port: 80, state: 'initial', reason: 'Elb.InitialHealthChecking', description: 'Initial health checks in progress' });
-    // The wait ends when the next poll would pass the timeout: 8 sleeps of 15 s, 9 polls.
-    expect(sleeps).toEqual(Array(8).fill(15));
-    expect(ecs.commandCalls(DescribeServicesCommand)).toHaveLength(9);
-    // The same line is repeated once a minute while nothing changes.
-    expect(lines).toEqual(['rollout: 1/2 running, 1 healthy, 0 draining', 'rollout: 1/2 running, 1 healthy, 0 draining', 'rollout: 1/2 running, 1 healthy, 0 draining']);
+    // Polls at 0, 5, ... 115 s, then 120, 135, 150, 165, 180 s; the wait ends when the next would pass the timeout.
+    expect(sleeps).toEqual([...Array(24).fill(5), ...Array(4).fill(15)]);
+    expect(ecs.commandCalls(DescribeServicesCommand)).toHaveLength(29);
+    expect(waits).toEqual([{ description: 'service ecsauthservice to finish its rollout', calls: 29, elapsedMs: 180_000, outcome: 'timed-out' }]);
+    // The same line is repeated once a minute while nothing changes: at 0, 60, 120 and 180 s.
+    expect(lines).toEqual(Array(4).fill('rollout: 1/2 running, 1 healthy, 0 draining'));
     expect(logs.commandCalls(GetLogEventsCommand)).toHaveLength(0);
     expect(error.detailLines()).toContain('  stopped tasks: none');
   });
@@ -478,6 +486,10 @@ describe('watchRollout', () => {
 
       expect(result.runningCount).toBe(2);
       expect(harness.progress).toEqual(['rollout: 1/2 running', 'rollout: 2/2 running']);
+      // The engine's sink turns the wait into a `wait` event for --json.
+      expect(harness.reporter.events.filter((event) => event.type === 'wait')).toEqual([
+        { type: 'wait', step: 'service', description: 'service ecsauthservice to finish its rollout', calls: 2, elapsedMs: 5_000, outcome: 'done' },
+      ]);
     } finally {
       harness.cleanup();
     }

@@ -20,12 +20,13 @@ export const downCommand: CommandDefinition = {
   async run({ command, reporter, io, onInterrupt }: CommandRun) {
     const options = command.optsWithGlobals() as { yes?: boolean; keepLogs?: boolean };
     const concurrency = concurrencyFrom(command);
-    const [{ down }, { STEPS }, { openStateSession }, { KEEP_LOGS_STEPS }, { lookForStack, warnUnusedSettingFlags }] = await Promise.all([
+    const [{ down }, { STEPS }, { openStateSession }, { KEEP_LOGS_STEPS }, { lookForStack, warnUnusedSettingFlags }, { timingLines }] = await Promise.all([
       import('../../engine/actions.js'),
       import('../../steps/index.js'),
       import('../session.js'),
       import('../../steps/log-group.js'),
       import('../lost-state.js'),
+      import('../../engine/timing.js'),
     ]);
     const keep = options.keepLogs ? KEEP_LOGS_STEPS : [];
     const session = await openStateSession(command, reporter, io, 'down');
@@ -76,11 +77,15 @@ export const downCommand: CommandDefinition = {
           kept,
           ...(logsKept ? { keptLogGroup } : {}),
           elapsedMs: reporter.elapsedMs,
+          criticalPath: result.timing.criticalPath,
+          makespanMs: result.timing.makespanMs,
+          waitingMs: result.timing.waitingMs,
           mutations: reporter.mutations,
         },
         [
           `\nStack ${config.cluster} is down (${formatDuration(reporter.elapsedMs)}): ${deleted.length} deleted, ${kept.length} left as they were (not created by authecs).`,
           ...(logsKept ? [`Log group ${keptLogGroup} was kept (--keep-logs) with its logs; the next \`authecs up\` adopts it.`] : []),
+          ...timingLines(result.timing),
         ],
       );
       return 0;

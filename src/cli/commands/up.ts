@@ -41,7 +41,12 @@ export const upCommand: CommandDefinition = {
     const concurrency = concurrencyFrom(command);
     const { yes } = command.opts() as { yes?: boolean };
     // The AWS SDK loads only when a command runs, so --help answers at once.
-    const [{ up }, { STEPS }, { openUpSession }] = await Promise.all([import('../../engine/actions.js'), import('../../steps/index.js'), import('../session.js')]);
+    const [{ up }, { STEPS }, { openUpSession }, { timingLines }] = await Promise.all([
+      import('../../engine/actions.js'),
+      import('../../steps/index.js'),
+      import('../session.js'),
+      import('../../engine/timing.js'),
+    ]);
     const session = await openUpSession(command, reporter, io);
     onInterrupt(() => session.close());
     try {
@@ -83,6 +88,9 @@ export const upCommand: CommandDefinition = {
           steps: result.outcomes,
           settingsChanged: settingChangesDocument(session.settingChanges),
           plan: planDocument(result.plan),
+          criticalPath: result.timing.criticalPath,
+          makespanMs: result.timing.makespanMs,
+          waitingMs: result.timing.waitingMs,
           mutations: reporter.mutations,
         },
         [
@@ -95,6 +103,7 @@ export const upCommand: CommandDefinition = {
           ...(signOutUrl ? [`  Sign-out:   ${signOutUrl}`] : []),
           ...keyLines,
           `  State file: ${state.path}`,
+          ...timingLines(result.timing),
         ],
       );
       return 0;

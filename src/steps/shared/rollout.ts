@@ -10,16 +10,15 @@ import type { AwsClients } from '../../aws/clients.js';
 import { awsErrorCode, hasErrorCode } from '../../aws/errors.js';
 import { AuthecsError } from '../../errors.js';
 import { CONTAINER_NAME } from './ecs.js';
+import { ECS_SCHEDULE, WaitClock, type PollSchedule, type WaitContext, type WaitOutcome } from './poll.js';
 
-// ServicesStable waiter: every 15 s (aws-behaviour.md).
-export const ROLLOUT_POLL_SECONDS = 15;
 // Must equal the task definition's awslogs-stream-prefix (task-definition.ts LOG_STREAM_PREFIX).
 export const LOG_STREAM_PREFIX = 'authecs';
 const STOPPED_TASKS_SHOWN = 5;
 const LOG_LINES_SHOWN = 20;
 const EVENTS_SHOWN = 5;
 // A progress line at least this often while nothing changes, so a slow rollout still shows life.
-const PROGRESS_EVERY_POLLS = 4;
+const PROGRESS_EVERY_SECONDS = 60;
 // The unhealthy reason codes of a target (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_TargetHealth.html).
 const FAILING_TARGET_REASONS = ['Target.ResponseCodeMismatch', 'Target.Timeout', 'Target.FailedHealthChecks'];
 
@@ -33,13 +32,8 @@ export const ROLLOUT_ERROR_CODES: Record<RolloutOutcome, 'ROLLOUT_FAILED' | 'ROL
 };
 
 /** What a rollout watch needs: a StepContext fits, and so does a command's own. */
-export interface RolloutContext {
+export interface RolloutContext extends WaitContext {
   clients: Pick<AwsClients, 'ecs' | 'elbv2' | 'logs'>;
-  sleep(seconds: number): Promise<void>;
-  /** Milliseconds on the clock that sleep() advances. */
-  now(): number;
-  /** Scales a poll interval (tests run at full speed). */
-  pollSeconds(seconds: number): number;
   progress(message: string): void;
 }
 
@@ -67,8 +61,8 @@ export interface RolloutTarget {
 export interface WatchRolloutOptions extends RolloutTarget {
   desiredCount: number;
   timeoutSeconds: number;
-  /** Base poll interval before context.pollSeconds() scales it; 15 s like the ServicesStable waiter. */
-  pollSeconds?: number;
+  /** When to check, before context.pollSeconds() scales it; ECS_SCHEDULE by default. */
+  schedule?: PollSchedule;
   /** Receives each progress line; context.progress() when absent. */
   onProgress?: (line: string, progress: RolloutProgress) => void;
 }
@@ -213,11 +207,25 @@ function isCompleted(deployment: Deployment): boolean {
  * or timeoutSeconds pass.
  */
 export async function watchRollout(context: RolloutContext, options: WatchRolloutOptions): Promise<RolloutResult> {
-  const interval = context.pollSeconds(options.pollSeconds ?? ROLLOUT_POLL_SECONDS);
+  const clock = new WaitClock(context, options.schedule ?? ECS_SCHEDULE);
+  let outcome: WaitOutcome = 'failed';
+  try {
+    const result = await watch(context, options, clock);
+    outcome = 'done';
+    return result;
+  } catch (error) {
+    if (error instanceof RolloutFailedError && error.explanation.outcome === 'timed-out') outcome = 'timed-out';
+    throw error;
+  } finally {
+    clock.finish(`service ${options.service} to finish its rollout`, outcome);
+  }
+}
+
+async function watch(context: RolloutContext, options: WatchRolloutOptions, clock: WaitClock): Promise<RolloutResult> {
   const report = options.onProgress ?? ((line: string) => context.progress(line));
-  const started = context.now();
   let ours = options.taskDefinitionArn;
   let lastLine: string | undefined;
+  let lastShownAt = 0;
 
   const fail = async (outcome: RolloutOutcome, service: Service, deployment: Deployment | undefined, rolledBackTo?: string): Promise<never> => {
     const deploymentId = deployment?.id ?? options.deploymentId;
@@ -238,7 +246,8 @@ export async function watchRollout(context: RolloutContext, options: WatchRollou
     throw new RolloutFailedError(explanation);
   };
 
-  for (let attempt = 1; ; attempt += 1) {
+  for (;;) {
+    clock.checked();
     const service = await describeService(context, options.cluster, options.service);
     if (!service || service.status !== 'ACTIVE') {
       throw new AuthecsError(`Service ${options.service} is ${service?.status ?? 'missing'} while its rollout was watched`, {
@@ -275,15 +284,18 @@ export async function watchRollout(context: RolloutContext, options: WatchRollou
     const stable = deployments.length === 1 && service.runningCount === options.desiredCount;
     const done = current !== undefined && current.status === 'PRIMARY' && isCompleted(current) && stable;
     const line = `rollout: ${progress.running}/${progress.desired} running${targets ? `, ${progress.healthy} healthy, ${progress.draining} draining` : ''}`;
-    if (line !== lastLine || (!done && attempt % PROGRESS_EVERY_POLLS === 0)) report(line, progress);
+    const elapsedSeconds = clock.elapsedSeconds;
+    if (line !== lastLine || (!done && elapsedSeconds - lastShownAt >= PROGRESS_EVERY_SECONDS)) {
+      report(line, progress);
+      lastShownAt = elapsedSeconds;
+    }
     lastLine = line;
 
     if (done && current) {
-      return { deploymentId: current.id, taskDefinitionArn: ours, runningCount: service.runningCount ?? 0, elapsedSeconds: Math.round((context.now() - started) / 1000) };
+      return { deploymentId: current.id, taskDefinitionArn: ours, runningCount: service.runningCount ?? 0, elapsedSeconds: Math.round(elapsedSeconds) };
     }
-    const elapsedSeconds = (context.now() - started) / 1000;
-    if (elapsedSeconds + interval > options.timeoutSeconds) return fail('timed-out', service, current);
-    await context.sleep(interval);
+    if (elapsedSeconds + clock.nextPauseSeconds > options.timeoutSeconds) return fail('timed-out', service, current);
+    await clock.pause();
   }
 }
 

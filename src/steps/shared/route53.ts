@@ -1,9 +1,9 @@
 import {
   ChangeResourceRecordSetsCommand,
+  GetChangeCommand,
   GetHostedZoneCommand,
   ListHostedZonesByNameCommand,
   ListResourceRecordSetsCommand,
-  waitUntilResourceRecordSetsChanged,
   type Change,
   type HostedZone,
   type ListHostedZonesByNameCommandOutput,
@@ -11,16 +11,14 @@ import {
   type ResourceRecordSet,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
-import { awsErrorCode, hasErrorCode } from '../../aws/errors.js';
+import { hasErrorCode } from '../../aws/errors.js';
 import { AuthecsError } from '../../errors.js';
 import type { StepName } from '../outputs.js';
 import type { StepContext } from '../step.js';
+import { DNS_CHANGE_SCHEDULE, pollUntil } from './poll.js';
 
 /** The article's record: `"Type": "CNAME", "TTL": 300`. */
 export const ARTICLE_TTL = 300;
-
-// ResourceRecordSetsChanged waiter: every 30 s (aws-behaviour.md); changes reach INSYNC in under a minute.
-const CHANGE_POLL_SECONDS = 30;
 
 /** Route 53 names end with a dot and may use any casing; compare them without either. */
 export function normalizeDnsName(name: string): string {
@@ -176,30 +174,20 @@ export async function recordSetsNamed<Name extends StepName>(context: StepContex
   return (response.ResourceRecordSets ?? []).filter((recordSet) => normalizeDnsName(recordSet.Name ?? '') === wanted && recordSet.Type === type);
 }
 
-/** Sends one change batch and waits for INSYNC, as the ResourceRecordSetsChanged waiter does. */
+/** Sends one change batch and waits for INSYNC (GetChange), as the ResourceRecordSetsChanged waiter does. */
 export async function changeRecordsAndWait<Name extends StepName>(context: StepContext<Name>, hostedZoneId: string, changes: Change[], comment: string): Promise<void> {
   const response = await context.clients.route53.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: hostedZoneId, ChangeBatch: { Comment: comment, Changes: changes } }));
   const changeId = response.ChangeInfo?.Id;
   if (!changeId || response.ChangeInfo?.Status === 'INSYNC') return;
   context.progress(`waiting for Route 53 change ${changeId.replace(/^\/change\//, '')} to be INSYNC`);
-  try {
-    await waitUntilResourceRecordSetsChanged(
-      {
-        client: context.clients.route53,
-        maxWaitTime: context.waitTimeoutSeconds,
-        minDelay: context.pollSeconds(CHANGE_POLL_SECONDS),
-        maxDelay: context.pollSeconds(CHANGE_POLL_SECONDS),
-      },
-      { Id: changeId },
-    );
-  } catch (error) {
-    throw new AuthecsError(`Route 53 change ${changeId} in zone ${hostedZoneId} did not reach INSYNC (${awsErrorCode(error)})`, {
-      code: 'DNS_CHANGE_TIMEOUT',
-      exit: 'timeout',
-      resource: changeId,
-      hint: 'Route 53 normally syncs within a minute; check the Route 53 service health, then run the command again.',
-    });
-  }
+  await pollUntil(context, {
+    description: `Route 53 change ${changeId} in zone ${hostedZoneId} to be INSYNC`,
+    schedule: DNS_CHANGE_SCHEDULE,
+    timeoutCode: 'DNS_CHANGE_TIMEOUT',
+    timeoutHint: 'Route 53 normally syncs within a minute; check the Route 53 service health, then run the command again.',
+    timeoutResource: changeId,
+    check: async () => ((await context.clients.route53.send(new GetChangeCommand({ Id: changeId }))).ChangeInfo?.Status === 'INSYNC' ? true : undefined),
+  });
 }
 
 /** Deletes a record set exactly as it is live; "not found" means someone already removed it. */

@@ -40,6 +40,7 @@ export async function retryWhileNotVisible<Name extends StepName, Result>(contex
     const wrapped = await pollUntil(context, {
       description: options.description,
       intervalSeconds: RETRY_SECONDS,
+      retry: true,
       timeoutSeconds: options.timeoutSeconds ?? TIMEOUT_SECONDS,
       check: async () => {
         try {

@@ -585,7 +585,11 @@ describe('capacity step', () => {
       world.autoRegister = false;
 
       await expect(capacityStep.create(harness.context, want())).rejects.toMatchObject({ code: 'CAPACITY_NOT_REGISTERED', exit: 'timeout', hint: expect.stringContaining('NAT') });
-      expect(harness.progress).toContain('0/2 container instances registered');
+      // Checks every 5 s (ECS schedule) for the minute: at 0, 5, ... 60 s; the unchanged count is shown once.
+      expect(harness.progress.filter((line) => line.endsWith('container instances registered'))).toEqual(['0/2 container instances registered']);
+      expect(harness.reporter.events.filter((event) => event.type === 'wait' && event.description.includes('to register'))).toEqual([
+        { type: 'wait', step: 'capacity', description: '2 container instances to register with cluster ecsauth', calls: 13, elapsedMs: 60_000, outcome: 'timed-out' },
+      ]);
     });
 
     it('counts only container instances of our EC2 instances as registered', async () => {

@@ -57,10 +57,44 @@ describe('dns-record step', () => {
         },
       });
       expect(recordAtChange).toMatchObject({ created: true, data: OURS });
-      expect(route53.commandCalls(GetChangeCommand).length).toBeGreaterThanOrEqual(2);
+      expect(route53.commandCalls(GetChangeCommand)).toHaveLength(2);
       expect(route53.commandCalls(GetChangeCommand)[0]!.args[0].input).toEqual({ Id: '/change/C0123456789' });
       expect(output).toEqual(OURS);
       expect(harness.state.get('dns-record')).toMatchObject({ created: true, data: OURS });
+    });
+
+    it('polls GetChange every 3 s for the first minute, then every 10 s: a change INSYNC after 90 s takes 24 checks', async () => {
+      harness = stepHarness(dnsRecordStep);
+      route53.on(ListResourceRecordSetsCommand).resolves(listing());
+      let changedAt = 0;
+      const checks: number[] = [];
+      route53.on(ChangeResourceRecordSetsCommand).callsFake(() => {
+        changedAt = harness.context.now();
+        return changeInfo('PENDING');
+      });
+      route53.on(GetChangeCommand).callsFake(() => {
+        const seconds = (harness.context.now() - changedAt) / 1000;
+        checks.push(seconds);
+        return changeInfo(seconds >= 90 ? 'INSYNC' : 'PENDING');
+      });
+
+      await dnsRecordStep.create(harness.context, want());
+
+      expect(checks).toEqual([...Array.from({ length: 20 }, (_, index) => index * 3), 60, 70, 80, 90]);
+      expect(harness.reporter.events.filter((event) => event.type === 'wait')).toEqual([
+        { type: 'wait', step: 'dns-record', description: `Route 53 change /change/C0123456789 in zone ${ZONE} to be INSYNC`, calls: 24, elapsedMs: 90_000, outcome: 'done' },
+      ]);
+    });
+
+    it('times out with DNS_CHANGE_TIMEOUT and a hint when the change never reaches INSYNC', async () => {
+      harness = stepHarness(dnsRecordStep, { config: { waitTimeoutMinutes: 2 } });
+      route53.on(ListResourceRecordSetsCommand).resolves(listing());
+      route53.on(ChangeResourceRecordSetsCommand).resolves(changeInfo('PENDING'));
+      route53.on(GetChangeCommand).resolves(changeInfo('PENDING'));
+
+      await expect(dnsRecordStep.create(harness.context, want())).rejects.toMatchObject({ code: 'DNS_CHANGE_TIMEOUT', exit: 'timeout', hint: expect.stringContaining('within a minute') });
+      // 20 checks in the first minute, then 60, 70, ... 120 s.
+      expect(route53.commandCalls(GetChangeCommand)).toHaveLength(27);
     });
 
     it('refuses to overwrite a CNAME authecs did not create: read and preflight stop before any change', async () => {

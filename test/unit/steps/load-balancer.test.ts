@@ -274,10 +274,55 @@ describe('load-balancer step', () => {
     expect(harness.progress).toContain('waiting for the load balancer to become active');
   });
 
+  it('polls DescribeLoadBalancers every 5 s for 3 minutes, then every 15 s: an ALB active after 4 minutes takes 41 checks', async () => {
+    harness = stepHarness(step, { record: RECORD });
+    let started: number | undefined;
+    const checks: number[] = [];
+    elbv2.on(DescribeLoadBalancersCommand, { LoadBalancerArns: [ARN] }).callsFake(() => {
+      if (started === undefined) return { LoadBalancers: [{ ...activeAlb, State: { Code: 'provisioning' } }] };
+      const seconds = (harness.context.now() - started) / 1000;
+      checks.push(seconds);
+      return { LoadBalancers: [{ ...activeAlb, State: { Code: seconds >= 240 ? 'active' : 'provisioning' } }] };
+    });
+    const live = (await step.read(harness.readContext))!;
+    started = harness.context.now();
+
+    await step.settle!(harness.context, live);
+
+    // The wait's checks, then settle's own read of the output.
+    expect(checks.slice(0, -1)).toEqual([...Array.from({ length: 36 }, (_, index) => index * 5), 180, 195, 210, 225, 240]);
+    expect(harness.reporter.events.filter((event) => event.type === 'wait')).toEqual([
+      { type: 'wait', step: 'load-balancer', description: `load balancer ${ARN} to become active`, calls: 41, elapsedMs: 240_000, outcome: 'done' },
+    ]);
+  });
+
+  it('stops at once with the reason when the ALB fails to provision', async () => {
+    harness = stepHarness(step, { record: RECORD });
+    elbv2
+      .on(DescribeLoadBalancersCommand, { LoadBalancerArns: [ARN] })
+      .resolvesOnce({ LoadBalancers: [{ ...activeAlb, State: { Code: 'provisioning' } }] })
+      .resolvesOnce({ LoadBalancers: [{ ...activeAlb, State: { Code: 'provisioning' } }] })
+      .resolves({ LoadBalancers: [{ ...activeAlb, State: { Code: 'failed', Reason: 'subnet has no free addresses' } }] });
+    const live = (await step.read(harness.readContext))!;
+
+    await expect(step.settle!(harness.context, live)).rejects.toMatchObject({ code: 'LOAD_BALANCER_NOT_ACTIVE', message: expect.stringContaining('subnet has no free addresses') });
+    expect(elbv2.commandCalls(DescribeLoadBalancersCommand)).toHaveLength(3);
+  });
+
+  it('times out with LOAD_BALANCER_NOT_ACTIVE after --wait-timeout', async () => {
+    harness = stepHarness(step, { record: RECORD, config: { waitTimeoutMinutes: 4 } });
+    elbv2.on(DescribeLoadBalancersCommand, { LoadBalancerArns: [ARN] }).resolves({ LoadBalancers: [{ ...activeAlb, State: { Code: 'provisioning' } }] });
+    const live = (await step.read(harness.readContext))!;
+
+    await expect(step.settle!(harness.context, live)).rejects.toMatchObject({ code: 'LOAD_BALANCER_NOT_ACTIVE', exit: 'timeout' });
+    // read's look-up, then checks at 0, 5, ... 175, 180, 195, ... 240 s.
+    expect(elbv2.commandCalls(DescribeLoadBalancersCommand)).toHaveLength(1 + 41);
+  });
+
   describe('delete', () => {
     it('deletes the recorded ALB and waits until it is gone', async () => {
       harness = stepHarness(step, { record: RECORD });
-      // The SDK v3 error name, which the LoadBalancersDeleted waiter takes as success.
+      // The SDK v3 error name: gone, as the LoadBalancersDeleted waiter takes it.
       elbv2.on(DescribeLoadBalancersCommand).resolvesOnce({ LoadBalancers: [activeAlb] }).rejects(Object.assign(new Error('not found'), { name: 'LoadBalancerNotFoundException' }));
       elbv2.on(DeleteLoadBalancerCommand).resolves({});
 
@@ -285,6 +330,8 @@ describe('load-balancer step', () => {
 
       expect(elbv2.commandCalls(DeleteLoadBalancerCommand).map((call) => call.args[0].input)).toEqual([{ LoadBalancerArn: ARN }]);
       expect(harness.progress).toContain('waiting for the load balancer to be deleted');
+      // One look-up before the delete, one check after it that no longer finds the ALB.
+      expect(elbv2.commandCalls(DescribeLoadBalancersCommand)).toHaveLength(2);
     });
 
     it('treats an already-deleted ALB as done', async () => {

@@ -467,8 +467,8 @@ describe('service step', () => {
         `    12:03:05 ${unhealthyEvent}`,
       ]),
     );
-    // 1 minute of 15 s polls: at 0, 15, 30, 45 and 60 s, after create's own look-up.
-    expect(ecs.commandCalls(DescribeServicesCommand)).toHaveLength(6);
+    // 1 minute of 5 s polls (ECS schedule): at 0, 5, ... 60 s, after create's own look-up.
+    expect(ecs.commandCalls(DescribeServicesCommand)).toHaveLength(14);
   });
 
   it('creates the service with the circuit breaker (rollback on) and the grace period from --health-check-grace-period', async () => {
@@ -541,6 +541,10 @@ describe('service step', () => {
     expect(ecs.commandCalls(DeleteServiceCommand)[0]!.args[0].input).toEqual({ cluster: 'ecsauth', service: 'ecsauthservice', force: true });
     expect(ecs.commandCalls(UpdateServiceCommand)[0]!.calledBefore(ecs.commandCalls(DeleteServiceCommand)[0]!)).toBe(true);
     expect(ecs.commandCalls(DescribeServicesCommand)).toHaveLength(3);
+    // DRAINING, then INACTIVE 5 s later (ECS schedule).
+    expect(harness.reporter.events.filter((event) => event.type === 'wait')).toEqual([
+      { type: 'wait', step: 'service', description: 'service ecsauthservice to drain and become INACTIVE', calls: 2, elapsedMs: 5_000, outcome: 'done' },
+    ]);
   });
 
   it('delete treats a missing, INACTIVE or vanishing service (or cluster) as deleted', async () => {
@@ -715,5 +719,19 @@ describe('service step', () => {
       expect(error.explanation).toMatchObject({ outcome: 'failed', deploymentId: 'ecs-svc/2', rolloutState: 'FAILED', rolloutStateReason: breaker });
       expect(ecs.commandCalls(DescribeServicesCommand)).toHaveLength(1);
     });
+  });
+});
+
+describe('service step ordering (issue 12)', () => {
+  it('waits for the parking rule, not the host rule, when the HTTP listener exists; for the host rule without it', () => {
+    expect(serviceStep.dependsOn).toEqual(expect.arrayContaining(['host-rule', 'parking-rule', 'target-group']));
+    const withRedirect = serviceStep.waitsFor!(articleConfig());
+    expect(withRedirect).toContain('parking-rule');
+    expect(withRedirect).not.toContain('host-rule');
+    const withoutRedirect = serviceStep.waitsFor!(articleConfig({ httpRedirect: false }));
+    expect(withoutRedirect).toContain('host-rule');
+    expect(withoutRedirect).not.toContain('parking-rule');
+    // Everything else it reads is still waited for either way.
+    for (const waits of [withRedirect, withoutRedirect]) expect(waits).toEqual(expect.arrayContaining(['cluster', 'task-definition', 'capacity', 'target-group', 'network', 'log-group']));
   });
 });

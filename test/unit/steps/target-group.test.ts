@@ -27,7 +27,7 @@ const ourTags = { TagDescriptions: [{ ResourceArn: TG.targetGroupArn, Tags: [{ K
 const delay = (value: string) => ({ Attributes: [{ Key: 'stickiness.enabled', Value: 'false' }, { Key: 'deregistration_delay.timeout_seconds', Value: value }] });
 const healthy = { TargetHealthDescriptions: [] };
 
-/** A target group as DescribeTargetGroups returns it, with the ALB's default health check. */
+/** A target group as DescribeTargetGroups returns it, with authecs's default health check (10 s, 2 healthy, 2 unhealthy). */
 function group(overrides: Partial<TargetGroup> = {}): TargetGroup {
   return {
     TargetGroupArn: TG.targetGroupArn,
@@ -39,22 +39,25 @@ function group(overrides: Partial<TargetGroup> = {}): TargetGroup {
     HealthCheckProtocol: 'HTTP',
     HealthCheckPort: 'traffic-port',
     HealthCheckPath: '/',
-    HealthCheckIntervalSeconds: 30,
+    HealthCheckIntervalSeconds: 10,
     HealthCheckTimeoutSeconds: 5,
-    HealthyThresholdCount: 5,
+    HealthyThresholdCount: 2,
     UnhealthyThresholdCount: 2,
     Matcher: { HttpCode: '200' },
     ...overrides,
   };
 }
 
+/** The ALB's own defaults, which authecs sent before 10 s and 2 (ALB user guide, "Health checks for your target groups"). */
+const ALB_DEFAULT_HEALTH_CHECK: Partial<TargetGroup> = { HealthCheckIntervalSeconds: 30, HealthCheckTimeoutSeconds: 5, HealthyThresholdCount: 5, UnhealthyThresholdCount: 2 };
+
 const HEALTH_CHECK_INPUT = {
   HealthCheckProtocol: 'HTTP',
   HealthCheckPort: 'traffic-port',
   HealthCheckPath: '/',
-  HealthCheckIntervalSeconds: 30,
+  HealthCheckIntervalSeconds: 10,
   HealthCheckTimeoutSeconds: 5,
-  HealthyThresholdCount: 5,
+  HealthyThresholdCount: 2,
   UnhealthyThresholdCount: 2,
   Matcher: { HttpCode: '200' },
 };
@@ -94,12 +97,35 @@ describe('target-group step', () => {
         { Key: 'managed-by', Value: 'authecs' },
       ],
     });
+    // The defaults: a check every 10 s, healthy after 2 passes, unhealthy after 2 failures, 5 s timeout.
+    expect(elbv2.commandCalls(CreateTargetGroupCommand)[0]!.args[0].input).toMatchObject({
+      HealthCheckIntervalSeconds: 10,
+      HealthCheckTimeoutSeconds: 5,
+      HealthyThresholdCount: 2,
+      UnhealthyThresholdCount: 2,
+    });
     expect(elbv2.commandCalls(ModifyTargetGroupAttributesCommand)[0]!.args[0].input).toEqual({
       TargetGroupArn: TG.targetGroupArn,
       Attributes: [{ Key: 'deregistration_delay.timeout_seconds', Value: '60' }],
     });
     expect(output).toEqual(RECORD);
     expect(harness.state.get('target-group')).toMatchObject({ created: true, data: output });
+  });
+
+  it('a group made with the ALB defaults (30 s, 5 healthy) gets the new health check in place: ModifyTargetGroup, no replacement', async () => {
+    harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: RECORD } });
+    liveAsRecorded(ALB_DEFAULT_HEALTH_CHECK);
+    elbv2.on(ModifyTargetGroupCommand).resolves({});
+    const found = (await targetGroupStep.read(harness.readContext))!;
+    const want = targetGroupStep.desired(harness.config, harness.inputs);
+    const changes = diffFields(want, found.observed, targetGroupStep.effects);
+
+    expect(changes.map((change) => [change.field, change.effect])).toEqual([['healthCheck', 'update']]);
+    await targetGroupStep.update!(harness.context, want, found, changes);
+
+    expect(elbv2.commandCalls(ModifyTargetGroupCommand).map((call) => call.args[0].input)).toEqual([{ TargetGroupArn: TG.targetGroupArn, ...HEALTH_CHECK_INPUT }]);
+    expect(elbv2.commandCalls(CreateTargetGroupCommand)).toHaveLength(0);
+    expect(elbv2.commandCalls(DeleteTargetGroupCommand)).toHaveLength(0);
   });
 
   it('uses target type ip and the container port under Fargate', async () => {
@@ -184,20 +210,20 @@ describe('target-group step', () => {
       protocol: 'HTTP',
       targetType: 'instance',
       vpcId: UNKNOWN,
-      healthCheck: { protocol: 'HTTP', port: 'traffic-port', path: '/', intervalSeconds: 30, timeoutSeconds: 5, healthyThreshold: 5, unhealthyThreshold: 2, matcher: '200' },
+      healthCheck: { protocol: 'HTTP', port: 'traffic-port', path: '/', intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 2, unhealthyThreshold: 2, matcher: '200' },
       attributes: { 'deregistration_delay.timeout_seconds': '60' },
     });
   });
 
   it('diff: a drifted health check is an update; Fargate, a new port, name or VPC need a new target group', async () => {
     harness = stepHarness(targetGroupStep, { record: { created: true, complete: true, data: RECORD } });
-    liveAsRecorded({ HealthCheckPath: '/healthz', HealthyThresholdCount: 2 });
+    liveAsRecorded({ HealthCheckPath: '/healthz', HealthyThresholdCount: 5 });
     const found = await targetGroupStep.read(harness.readContext);
     const diff = (config: Parameters<typeof articleConfig>[0], inputs = harness.inputs) =>
       diffFields(targetGroupStep.desired(articleConfig(config), inputs), found!.observed, targetGroupStep.effects).map((change) => [change.field, change.from, change.to, change.effect]);
 
     const [healthCheck] = diff({});
-    expect(healthCheck).toEqual(['healthCheck', expect.objectContaining({ path: '/healthz', healthyThreshold: 2 }), expect.objectContaining({ path: '/', healthyThreshold: 5 }), 'update']);
+    expect(healthCheck).toEqual(['healthCheck', expect.objectContaining({ path: '/healthz', healthyThreshold: 5 }), expect.objectContaining({ path: '/', healthyThreshold: 2 }), 'update']);
     expect(diff({ launchType: 'FARGATE', containerPort: 8080, targetGroupName: 'other-tg' })).toEqual([
       ['name', 'ecsauth-tg', 'other-tg', 'replace'],
       ['port', 80, 8080, 'replace'],
@@ -224,19 +250,19 @@ describe('target-group step', () => {
   });
 
   describe('health check settings', () => {
-    const CUSTOM = { healthCheckPath: '/healthz', healthCheckIntervalSeconds: 10, healthyThreshold: 3, unhealthyThreshold: 4, healthCheckMatcher: '200-299' };
+    const CUSTOM = { healthCheckPath: '/healthz', healthCheckIntervalSeconds: 15, healthyThreshold: 3, unhealthyThreshold: 4, healthCheckMatcher: '200-299' };
     const CUSTOM_INPUT = {
       HealthCheckProtocol: 'HTTP',
       HealthCheckPort: 'traffic-port',
       HealthCheckPath: '/healthz',
-      HealthCheckIntervalSeconds: 10,
+      HealthCheckIntervalSeconds: 15,
       HealthCheckTimeoutSeconds: 5,
       HealthyThresholdCount: 3,
       UnhealthyThresholdCount: 4,
       Matcher: { HttpCode: '200-299' },
     };
 
-    it('CreateTargetGroup sends --health-check-path, interval, thresholds and matcher; timeout 5 s under a 10 s interval', async () => {
+    it('CreateTargetGroup sends --health-check-path, interval, thresholds and matcher; timeout 5 s under a 15 s interval', async () => {
       harness = stepHarness(targetGroupStep, { config: CUSTOM });
       elbv2.on(DescribeTargetGroupsCommand).rejects(notFound);
       elbv2.on(CreateTargetGroupCommand).resolves({ TargetGroups: [group({ HealthCheckPath: '/healthz' })] });
