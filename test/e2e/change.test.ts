@@ -123,7 +123,8 @@ describe.skipIf(skipE2e)('changing a live stack', () => {
 
   it('up --no-http-redirect: the redirect listener is gone; a run without the flag keeps it off', { timeout: 120_000 }, async () => {
     const run = await up(['--no-http-redirect']);
-    expect((run.json?.mutations as { operation: string }[]).map((mutation) => mutation.operation).sort()).toEqual(['DeleteListener', 'RevokeSecurityGroupIngress']);
+    // The parking rule lives on the redirect listener, so it goes first (DeleteRule), then the listener.
+    expect((run.json?.mutations as { operation: string }[]).map((mutation) => mutation.operation).sort()).toEqual(['DeleteListener', 'DeleteRule', 'RevokeSecurityGroupIngress']);
     const loadBalancerArn = (await readInventory(e2e.clients)).loadBalancers[0]!.LoadBalancerArn!;
     const listeners = (await e2e.clients.elbv2.send(new DescribeListenersCommand({ LoadBalancerArn: loadBalancerArn }))).Listeners!;
     expect(listeners.map((listener) => listener.Port)).toEqual([443]);
