@@ -1,21 +1,24 @@
-import {
-  CreateRuleCommand,
-  DeleteRuleCommand,
-  DescribeTagsCommand,
-  ModifyRuleCommand,
-  SetRulePrioritiesCommand,
-  type Action,
-  type Rule,
-  type RuleCondition,
-} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { DescribeTagsCommand, SetRulePrioritiesCommand, type Action, type Rule, type RuleCondition } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { MAX_SESSION_TIMEOUT_SECONDS, type Config } from '../config/schema.js';
 import { hasErrorCode } from '../aws/errors.js';
 import type { HostRuleOutput } from './outputs.js';
-import { defineResource, diffFields, known, UNKNOWN, type Change, type Inputs, type Live, type Maybe } from './resource.js';
+import { defineResource, known, UNKNOWN, type Change, type Inputs, type Live, type Maybe } from './resource.js';
 import { normaliseScope } from './shared/cognito.js';
 import { resolved } from './shared/resolved.js';
-import { describeRule, forwardTargetOf, LISTENER_NOT_FOUND, listenerOfRule, PRIORITY_IN_USE, priorityInUse, RULE_NOT_FOUND, ruleAtPriority } from './shared/rules.js';
-import { hasStackTag, stackTags } from './shared/tags.js';
+import {
+  createRule,
+  deleteRecordedRule,
+  desiredFromState,
+  forwardTargetOf,
+  isOurRule,
+  listenerOfRule,
+  locateRule,
+  PRIORITY_IN_USE,
+  priorityInUse,
+  ruleAtPriority,
+  updateRule,
+} from './shared/rules.js';
+import { hasStackTag } from './shared/tags.js';
 import type { StepContext } from './step.js';
 
 export { listenerOfRule };
@@ -127,42 +130,25 @@ function observedOf(rule: Rule, recordedListener: string | undefined): Partial<D
   };
 }
 
-/** What the rule should be, from the dependencies' recorded outputs (read has no `want`). */
-function wantedFromState(context: Context): DesiredRule {
-  const inputs: Record<string, unknown> = {};
-  for (const dependency of hostRuleStep.dependsOn) {
-    if (context.hasOutput(dependency)) inputs[dependency] = context.output(dependency);
-  }
-  return desiredRule(context.config, inputs as Inputs);
-}
-
 /**
  * An unrecorded rule at our priority is ours when it carries our stack tag, or when it is exactly
  * the rule we would make (a killed run's, made before tags were read back); else someone else's.
  */
-async function isOurs(context: Context, rule: Rule, priority: number): Promise<boolean> {
-  const want = { ...wantedFromState(context), priority };
-  if (diffFields(want, observedOf(rule, undefined), hostRuleStep.effects).length === 0) return true;
-  const response = await context.clients.elbv2.send(new DescribeTagsCommand({ ResourceArns: [rule.RuleArn!] }));
-  return hasStackTag(response.TagDescriptions?.[0]?.Tags, context.stack);
+function isOurs(context: Context, rule: Rule, priority: number): Promise<boolean> {
+  const want = { ...desiredFromState(context, hostRuleStep.dependsOn, desiredRule), priority };
+  return isOurRule(context, rule, want, observedOf(rule, undefined), hostRuleStep.effects);
 }
 
-/**
- * The recorded rule, else (a killed run) ours at today's priority on today's listener. A rule on
- * an older listener went with it. Someone else's rule at our priority is a conflict.
- */
-async function locate(context: Context): Promise<Rule | undefined> {
-  const elbv2 = context.clients.elbv2;
-  const recordedArn = context.record?.data.ruleArn;
-  const recorded = recordedArn ? await describeRule(elbv2, recordedArn) : undefined;
-  if (recorded) return recorded;
-  if (!context.hasOutput('https-listener')) return undefined;
-  const { listenerArn } = context.output('https-listener');
+/** The recorded rule, else (a killed run) ours at today's priority on today's listener; someone else's there is a conflict. */
+function locate(context: Context): Promise<Rule | undefined> {
+  const listenerArn = context.hasOutput('https-listener') ? context.output('https-listener').listenerArn : undefined;
   const priority = context.config.rulePriority;
-  const atPriority = await ruleAtPriority(elbv2, listenerArn, priority);
-  if (!atPriority) return undefined;
-  if (!(await isOurs(context, atPriority, priority))) throw priorityInUse(priority, listenerArn);
-  return atPriority;
+  return locateRule(
+    context,
+    { listenerArn, priority },
+    (rule) => isOurs(context, rule, priority),
+    () => priorityInUse(priority, listenerArn!),
+  );
 }
 
 function toOutput(ruleArn: string, listenerArn: string, priority: number): HostRuleOutput {
@@ -234,49 +220,24 @@ export const hostRuleStep = defineResource<'host-rule', DesiredRule>({
 
   async create(context, desired) {
     const want = knownRule(desired);
-    // Rules can be tagged but not looked up by tag cheaply: record the intent first.
-    context.save({ created: true, data: { listenerArn: want.listenerArn, priority: want.priority } });
-    let ruleArn: string;
-    try {
-      const response = await context.clients.elbv2.send(
-        new CreateRuleCommand({ ListenerArn: want.listenerArn, Priority: want.priority, Conditions: conditionsFor(want), Actions: actionsFor(want), Tags: stackTags(context.stack) }),
-      );
-      ruleArn = response.Rules![0]!.RuleArn!;
-    } catch (error) {
-      if (hasErrorCode(error, ...PRIORITY_IN_USE)) throw priorityInUse(want.priority, want.listenerArn, { cause: error });
-      throw error;
-    }
-    const output = toOutput(ruleArn, want.listenerArn, want.priority);
-    context.save({ data: output });
-    return output;
+    return createRule(context, { listenerArn: want.listenerArn, priority: want.priority, conditions: conditionsFor(want), actions: actionsFor(want) }, (cause) =>
+      priorityInUse(want.priority, want.listenerArn, { cause }),
+    );
   },
 
   async update(context, desired, current, changes: Change[]) {
     const want = knownRule(desired);
     const { ruleArn, listenerArn } = current.output;
-    if (changes.some((change) => change.field === 'priority')) await movePriority(context, ruleArn, listenerArn, want.priority);
-    // ModifyRule takes whole lists: send both, so a drifted condition or action is put back too.
-    if (changes.some((change) => change.field !== 'priority')) {
-      await context.clients.elbv2.send(new ModifyRuleCommand({ RuleArn: ruleArn, Conditions: conditionsFor(want), Actions: actionsFor(want) }));
-    }
-    const output = toOutput(ruleArn, listenerArn, want.priority);
-    context.save({ data: output });
-    return output;
+    return updateRule(
+      context,
+      current.output,
+      { priority: want.priority, conditions: conditionsFor(want), actions: actionsFor(want) },
+      changes.map((change) => change.field),
+      () => movePriority(context, ruleArn, listenerArn, want.priority),
+    );
   },
 
   async delete(context) {
-    const recorded = context.record?.data;
-    let ruleArn = recorded?.ruleArn;
-    if (!ruleArn && recorded?.listenerArn && recorded.priority !== undefined) {
-      // Killed between the intent and the ARN: delete the rule at our priority only if it is ours.
-      const candidate = await ruleAtPriority(context.clients.elbv2, recorded.listenerArn, recorded.priority);
-      if (candidate && (await isOurs(context, candidate, recorded.priority))) ruleArn = candidate.RuleArn;
-    }
-    if (!ruleArn) return;
-    try {
-      await context.clients.elbv2.send(new DeleteRuleCommand({ RuleArn: ruleArn }));
-    } catch (error) {
-      if (!hasErrorCode(error, ...RULE_NOT_FOUND, ...LISTENER_NOT_FOUND)) throw error;
-    }
+    await deleteRecordedRule(context, (rule, priority) => isOurs(context, rule, priority));
   },
 });

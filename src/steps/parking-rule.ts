@@ -1,21 +1,10 @@
-import {
-  CreateRuleCommand,
-  DeleteRuleCommand,
-  DescribeTagsCommand,
-  ModifyRuleCommand,
-  SetRulePrioritiesCommand,
-  type Action,
-  type Rule,
-  type RuleCondition,
-} from '@aws-sdk/client-elastic-load-balancing-v2';
-import { hasErrorCode } from '../aws/errors.js';
+import { SetRulePrioritiesCommand, type Action, type Rule, type RuleCondition } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Config } from '../config/schema.js';
 import { AuthecsError } from '../errors.js';
 import type { ParkingRuleOutput } from './outputs.js';
-import { defineResource, diffFields, known, UNKNOWN, type Change, type Inputs, type Live, type Maybe } from './resource.js';
+import { defineResource, known, UNKNOWN, type Change, type Inputs, type Live, type Maybe } from './resource.js';
 import { resolved } from './shared/resolved.js';
-import { describeRule, forwardTargetOf, LISTENER_NOT_FOUND, listenerOfRule, PRIORITY_IN_USE, RULE_NOT_FOUND, ruleAtPriority } from './shared/rules.js';
-import { hasStackTag, stackTags } from './shared/tags.js';
+import { createRule, deleteRecordedRule, desiredFromState, forwardTargetOf, isOurRule, listenerOfRule, locateRule, ruleAtPriority, updateRule } from './shared/rules.js';
 import type { StepContext } from './step.js';
 
 type Context = StepContext<'parking-rule'>;
@@ -92,19 +81,9 @@ function observedOf(rule: Rule, recordedListener: string | undefined): Partial<D
   };
 }
 
-function wantedFromState(context: Context): DesiredParkingRule {
-  const inputs: Record<string, unknown> = {};
-  for (const dependency of parkingRuleStep.dependsOn) {
-    if (context.hasOutput(dependency)) inputs[dependency] = context.output(dependency);
-  }
-  return desiredRule(context.config, inputs as Inputs);
-}
-
 /** An unrecorded rule at our priority is ours when it carries our stack tag, or is exactly the rule we would make. */
-async function isOurs(context: Context, rule: Rule): Promise<boolean> {
-  if (diffFields(wantedFromState(context), observedOf(rule, undefined), parkingRuleStep.effects).length === 0) return true;
-  const response = await context.clients.elbv2.send(new DescribeTagsCommand({ ResourceArns: [rule.RuleArn!] }));
-  return hasStackTag(response.TagDescriptions?.[0]?.Tags, context.stack);
+function isOurs(context: Context, rule: Rule): Promise<boolean> {
+  return isOurRule(context, rule, desiredFromState(context, parkingRuleStep.dependsOn, desiredRule), observedOf(rule, undefined), parkingRuleStep.effects);
 }
 
 function priorityTaken(listenerArn: string, cause?: unknown): AuthecsError {
@@ -118,17 +97,14 @@ function priorityTaken(listenerArn: string, cause?: unknown): AuthecsError {
 }
 
 /** The recorded rule, else (a killed run) ours at our priority on today's HTTP listener; someone else's there is a conflict. */
-async function locate(context: Context): Promise<Rule | undefined> {
-  const elbv2 = context.clients.elbv2;
-  const recordedArn = context.record?.data.ruleArn;
-  const recorded = recordedArn ? await describeRule(elbv2, recordedArn) : undefined;
-  if (recorded) return recorded;
-  if (!context.hasOutput('http-redirect-listener')) return undefined;
-  const { listenerArn } = context.output('http-redirect-listener');
-  const atPriority = await ruleAtPriority(elbv2, listenerArn, PARKING_PRIORITY);
-  if (!atPriority) return undefined;
-  if (!(await isOurs(context, atPriority))) throw priorityTaken(listenerArn);
-  return atPriority;
+function locate(context: Context): Promise<Rule | undefined> {
+  const listenerArn = context.hasOutput('http-redirect-listener') ? context.output('http-redirect-listener').listenerArn : undefined;
+  return locateRule(
+    context,
+    { listenerArn, priority: PARKING_PRIORITY },
+    (rule) => isOurs(context, rule),
+    () => priorityTaken(listenerArn!),
+  );
 }
 
 function toOutput(ruleArn: string, listenerArn: string, priority: number): ParkingRuleOutput {
@@ -179,53 +155,26 @@ export const parkingRuleStep = defineResource<'parking-rule', DesiredParkingRule
 
   async create(context, desired) {
     const want = knownRule(desired);
-    // CreateRule has no idempotency token: record the intent, so a killed run finds it at this priority.
-    context.save({ created: true, data: { listenerArn: want.listenerArn, priority: want.priority } });
-    let ruleArn: string;
-    try {
-      const response = await context.clients.elbv2.send(
-        new CreateRuleCommand({ ListenerArn: want.listenerArn, Priority: want.priority, Conditions: conditionsFor(want), Actions: actionsFor(want), Tags: stackTags(context.stack) }),
-      );
-      ruleArn = response.Rules![0]!.RuleArn!;
-    } catch (error) {
-      if (hasErrorCode(error, ...PRIORITY_IN_USE)) throw priorityTaken(want.listenerArn, error);
-      throw error;
-    }
-    const output = toOutput(ruleArn, want.listenerArn, want.priority);
-    context.save({ data: output });
-    return output;
+    return createRule(context, { listenerArn: want.listenerArn, priority: want.priority, conditions: conditionsFor(want), actions: actionsFor(want) }, (cause) => priorityTaken(want.listenerArn, cause));
   },
 
   async update(context, desired, current, changes: Change[]) {
     const want = knownRule(desired);
     const { ruleArn, listenerArn } = current.output;
-    if (changes.some((change) => change.field === 'priority')) {
-      const holder = await ruleAtPriority(context.clients.elbv2, listenerArn, want.priority);
-      if (holder && holder.RuleArn !== ruleArn) throw priorityTaken(listenerArn);
-      await context.clients.elbv2.send(new SetRulePrioritiesCommand({ RulePriorities: [{ RuleArn: ruleArn, Priority: want.priority }] }));
-    }
-    // ModifyRule takes whole lists: send both, so a drifted condition or action is put back too.
-    if (changes.some((change) => change.field !== 'priority')) {
-      await context.clients.elbv2.send(new ModifyRuleCommand({ RuleArn: ruleArn, Conditions: conditionsFor(want), Actions: actionsFor(want) }));
-    }
-    const output = toOutput(ruleArn, listenerArn, want.priority);
-    context.save({ data: output });
-    return output;
+    return updateRule(
+      context,
+      current.output,
+      { priority: want.priority, conditions: conditionsFor(want), actions: actionsFor(want) },
+      changes.map((change) => change.field),
+      async () => {
+        const holder = await ruleAtPriority(context.clients.elbv2, listenerArn, want.priority);
+        if (holder && holder.RuleArn !== ruleArn) throw priorityTaken(listenerArn);
+        await context.clients.elbv2.send(new SetRulePrioritiesCommand({ RulePriorities: [{ RuleArn: ruleArn, Priority: want.priority }] }));
+      },
+    );
   },
 
   async delete(context) {
-    const recorded = context.record?.data;
-    let ruleArn = recorded?.ruleArn;
-    if (!ruleArn && recorded?.listenerArn && recorded.priority !== undefined) {
-      // Killed between the intent and the ARN: delete the rule at our priority only if it is ours.
-      const candidate = await ruleAtPriority(context.clients.elbv2, recorded.listenerArn, recorded.priority);
-      if (candidate && (await isOurs(context, candidate))) ruleArn = candidate.RuleArn;
-    }
-    if (!ruleArn) return;
-    try {
-      await context.clients.elbv2.send(new DeleteRuleCommand({ RuleArn: ruleArn }));
-    } catch (error) {
-      if (!hasErrorCode(error, ...RULE_NOT_FOUND, ...LISTENER_NOT_FOUND)) throw error;
-    }
+    await deleteRecordedRule(context, (rule) => isOurs(context, rule));
   },
 });

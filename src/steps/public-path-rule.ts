@@ -1,20 +1,22 @@
-import {
-  CreateRuleCommand,
-  DeleteRuleCommand,
-  DescribeTagsCommand,
-  ModifyRuleCommand,
-  SetRulePrioritiesCommand,
-  type Action,
-  type Rule,
-  type RuleCondition,
-} from '@aws-sdk/client-elastic-load-balancing-v2';
+import { SetRulePrioritiesCommand, type Action, type Rule, type RuleCondition } from '@aws-sdk/client-elastic-load-balancing-v2';
 import type { Config } from '../config/schema.js';
 import { hasErrorCode } from '../aws/errors.js';
 import type { PublicPathRuleOutput } from './outputs.js';
-import { defineResource, diffFields, known, UNKNOWN, type Change, type Inputs, type Live, type Maybe } from './resource.js';
+import { defineResource, known, UNKNOWN, type Change, type Inputs, type Live, type Maybe } from './resource.js';
 import { resolved } from './shared/resolved.js';
-import { describeRule, forwardTargetOf, LISTENER_NOT_FOUND, listenerOfRule, PRIORITY_IN_USE, priorityInUse, RULE_NOT_FOUND, ruleAtPriority } from './shared/rules.js';
-import { hasStackTag, stackTags } from './shared/tags.js';
+import {
+  createRule,
+  deleteRecordedRule,
+  desiredFromState,
+  forwardTargetOf,
+  isOurRule,
+  listenerOfRule,
+  locateRule,
+  PRIORITY_IN_USE,
+  priorityInUse,
+  ruleAtPriority,
+  updateRule,
+} from './shared/rules.js';
 import type { StepContext } from './step.js';
 
 type Context = StepContext<'public-path-rule'>;
@@ -98,36 +100,22 @@ function observedOf(rule: Rule, recordedListener: string | undefined): Partial<D
   };
 }
 
-function wantedFromState(context: Context): DesiredPublicPathRule {
-  const inputs: Record<string, unknown> = {};
-  for (const dependency of publicPathRuleStep.dependsOn) {
-    if (context.hasOutput(dependency)) inputs[dependency] = context.output(dependency);
-  }
-  return desiredRule(context.config, inputs as Inputs);
-}
-
 /** An unrecorded rule at our priority is ours when it carries our stack tag, or is exactly the rule we would make. */
-async function isOurs(context: Context, rule: Rule, priority: number): Promise<boolean> {
-  const want = { ...wantedFromState(context), priority };
-  if (diffFields(want, observedOf(rule, undefined), publicPathRuleStep.effects).length === 0) return true;
-  const response = await context.clients.elbv2.send(new DescribeTagsCommand({ ResourceArns: [rule.RuleArn!] }));
-  return hasStackTag(response.TagDescriptions?.[0]?.Tags, context.stack);
+function isOurs(context: Context, rule: Rule, priority: number): Promise<boolean> {
+  const want = { ...desiredFromState(context, publicPathRuleStep.dependsOn, desiredRule), priority };
+  return isOurRule(context, rule, want, observedOf(rule, undefined), publicPathRuleStep.effects);
 }
 
 /** The recorded rule, else (a killed run) ours at today's priority on today's listener; someone else's there is a conflict. */
-async function locate(context: Context): Promise<Rule | undefined> {
-  const elbv2 = context.clients.elbv2;
-  const recordedArn = context.record?.data.ruleArn;
-  const recorded = recordedArn ? await describeRule(elbv2, recordedArn) : undefined;
-  if (recorded) return recorded;
-  if (!context.hasOutput('https-listener')) return undefined;
-  const { listenerArn } = context.output('https-listener');
+function locate(context: Context): Promise<Rule | undefined> {
+  const listenerArn = context.hasOutput('https-listener') ? context.output('https-listener').listenerArn : undefined;
   const priority = context.config.rulePriority - 1;
-  if (priority < 1) return undefined;
-  const atPriority = await ruleAtPriority(elbv2, listenerArn, priority);
-  if (!atPriority) return undefined;
-  if (!(await isOurs(context, atPriority, priority))) throw priorityInUse(priority, listenerArn, { rule: RULE_NAME });
-  return atPriority;
+  return locateRule(
+    context,
+    { listenerArn, priority },
+    (rule) => isOurs(context, rule, priority),
+    () => priorityInUse(priority, listenerArn!, { rule: RULE_NAME }),
+  );
 }
 
 function toOutput(ruleArn: string, listenerArn: string, priority: number): PublicPathRuleOutput {
@@ -193,49 +181,24 @@ export const publicPathRuleStep = defineResource<'public-path-rule', DesiredPubl
 
   async create(context, desired) {
     const want = knownRule(desired);
-    // CreateRule has no idempotency token: record the intent, so a killed run finds it at this priority.
-    context.save({ created: true, data: { listenerArn: want.listenerArn, priority: want.priority } });
-    let ruleArn: string;
-    try {
-      const response = await context.clients.elbv2.send(
-        new CreateRuleCommand({ ListenerArn: want.listenerArn, Priority: want.priority, Conditions: conditionsFor(want), Actions: actionsFor(want), Tags: stackTags(context.stack) }),
-      );
-      ruleArn = response.Rules![0]!.RuleArn!;
-    } catch (error) {
-      if (hasErrorCode(error, ...PRIORITY_IN_USE)) throw priorityInUse(want.priority, want.listenerArn, { cause: error, rule: RULE_NAME });
-      throw error;
-    }
-    const output = toOutput(ruleArn, want.listenerArn, want.priority);
-    context.save({ data: output });
-    return output;
+    return createRule(context, { listenerArn: want.listenerArn, priority: want.priority, conditions: conditionsFor(want), actions: actionsFor(want) }, (cause) =>
+      priorityInUse(want.priority, want.listenerArn, { cause, rule: RULE_NAME }),
+    );
   },
 
   async update(context, desired, current, changes: Change[]) {
     const want = knownRule(desired);
     const { ruleArn, listenerArn } = current.output;
-    if (changes.some((change) => change.field === 'priority')) await movePriority(context, ruleArn, listenerArn, want.priority);
-    // ModifyRule takes whole lists: send both, so a drifted condition or action is put back too.
-    if (changes.some((change) => change.field !== 'priority')) {
-      await context.clients.elbv2.send(new ModifyRuleCommand({ RuleArn: ruleArn, Conditions: conditionsFor(want), Actions: actionsFor(want) }));
-    }
-    const output = toOutput(ruleArn, listenerArn, want.priority);
-    context.save({ data: output });
-    return output;
+    return updateRule(
+      context,
+      current.output,
+      { priority: want.priority, conditions: conditionsFor(want), actions: actionsFor(want) },
+      changes.map((change) => change.field),
+      () => movePriority(context, ruleArn, listenerArn, want.priority),
+    );
   },
 
   async delete(context) {
-    const recorded = context.record?.data;
-    let ruleArn = recorded?.ruleArn;
-    if (!ruleArn && recorded?.listenerArn && recorded.priority !== undefined) {
-      // Killed between the intent and the ARN: delete the rule at our priority only if it is ours.
-      const candidate = await ruleAtPriority(context.clients.elbv2, recorded.listenerArn, recorded.priority);
-      if (candidate && (await isOurs(context, candidate, recorded.priority))) ruleArn = candidate.RuleArn;
-    }
-    if (!ruleArn) return;
-    try {
-      await context.clients.elbv2.send(new DeleteRuleCommand({ RuleArn: ruleArn }));
-    } catch (error) {
-      if (!hasErrorCode(error, ...RULE_NOT_FOUND, ...LISTENER_NOT_FOUND)) throw error;
-    }
+    await deleteRecordedRule(context, (rule, priority) => isOurs(context, rule, priority));
   },
 });
