@@ -29,7 +29,7 @@ import {
 } from 'aws-jwt-verify/error';
 import type { Jwks } from 'aws-jwt-verify/jwk';
 import { AuthecsError } from '../errors.js';
-import type { HeaderLookup, HeaderValue } from './verify.js';
+import { headerValueOf, type HeaderLookup, type HeaderValue } from './verify.js';
 
 /** The header the ALB puts the user's Cognito access token in. */
 export const ALB_ACCESS_TOKEN_HEADER = 'x-amzn-oidc-accesstoken';
@@ -120,23 +120,9 @@ function parseGroups(value: string | readonly string[] | undefined): string[] {
   return [...new Set(parts.map((part) => part.trim()).filter(Boolean))];
 }
 
-function isHeaderLookup(input: AccessTokenInput): input is HeaderLookup {
-  return typeof (input as HeaderLookup).get === 'function';
-}
-
 /** The raw access token from headers (or the string itself). Throws GroupsError 'malformed' when absent. */
 export function extractAccessToken(input: AccessTokenInput): string {
-  let value: string | null | undefined;
-  if (typeof input === 'string') value = input;
-  else if (isHeaderLookup(input)) value = input.get(ALB_ACCESS_TOKEN_HEADER);
-  else {
-    const values = Object.entries(input)
-      .filter(([name, found]) => name.toLowerCase() === ALB_ACCESS_TOKEN_HEADER && found !== undefined)
-      .flatMap(([, found]) => (typeof found === 'string' ? [found] : [...(found ?? [])]));
-    if (new Set(values.map((one) => one.trim())).size > 1) throw new GroupsError('malformed', `the ${ALB_ACCESS_TOKEN_HEADER} header appears more than once with different values`);
-    value = values[0];
-  }
-  const token = typeof value === 'string' ? value.trim() : '';
+  const token = headerValueOf(input, ALB_ACCESS_TOKEN_HEADER, (message) => new GroupsError('malformed', message));
   if (!token) throw new GroupsError('malformed', `there is no ${ALB_ACCESS_TOKEN_HEADER} header (is the request coming through the ALB's authenticate rule?)`);
   return token;
 }

@@ -234,21 +234,30 @@ function isHeaderLookup(input: ClaimsInput): input is HeaderLookup {
   return typeof input === 'object' && input !== null && typeof (input as { get?: unknown }).get === 'function';
 }
 
-/** The raw x-amzn-oidc-data value from headers (or the string itself), trimmed. Throws ClaimsError 'malformed' when absent. */
-export function extractAlbToken(input: ClaimsInput): string {
+/**
+ * One header's value from a request's headers (any case of name, values string or string[]; or a
+ * Fetch `Headers`), or the raw value itself, trimmed; '' when absent. `conflict` makes the error
+ * for a header given twice with different values. The claims and the groups checks share it.
+ */
+export function headerValueOf(input: ClaimsInput, header: string, conflict: (message: string) => Error): string {
   let value: HeaderValue | null;
   if (typeof input === 'string') {
     value = input;
   } else if (isHeaderLookup(input)) {
-    value = input.get(ALB_DATA_HEADER);
+    value = input.get(header);
   } else {
     const values = Object.entries(input)
-      .filter(([name, found]) => name.toLowerCase() === ALB_DATA_HEADER && found !== undefined)
+      .filter(([name, found]) => name.toLowerCase() === header && found !== undefined)
       .flatMap(([, found]) => (typeof found === 'string' ? [found] : [...(found ?? [])]));
-    if (new Set(values.map((one) => one.trim())).size > 1) throw new ClaimsError('malformed', `the ${ALB_DATA_HEADER} header appears more than once with different values`);
+    if (new Set(values.map((one) => one.trim())).size > 1) throw conflict(`the ${header} header appears more than once with different values`);
     value = values[0];
   }
-  const token = typeof value === 'string' ? value.trim() : '';
+  return typeof value === 'string' ? value.trim() : '';
+}
+
+/** The raw x-amzn-oidc-data value from headers (or the string itself), trimmed. Throws ClaimsError 'malformed' when absent. */
+export function extractAlbToken(input: ClaimsInput): string {
+  const token = headerValueOf(input, ALB_DATA_HEADER, (message) => new ClaimsError('malformed', message));
   if (!token) throw new ClaimsError('malformed', `there is no ${ALB_DATA_HEADER} header (is the request coming through the ALB's authenticate rule?)`);
   if (token.includes(',')) throw new ClaimsError('malformed', `the ${ALB_DATA_HEADER} header appears more than once`);
   return token;
