@@ -1,27 +1,16 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { CloudWatchLogsClient, DeleteLogGroupCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
-import { SAMPLE_OUTPUTS } from '../support/step-harness.js';
+import { runInProcess, writeLogGroupOnlyState, type InProcessResult } from '../support/in-process-cli.js';
 
 const logs = mockClient(CloudWatchLogsClient);
 
-/** `authecs down` in-process over a state file that holds only the log group. */
-async function down(cwd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const stdin = new PassThrough();
-  stdin.end();
-  const code = await main(['down', '--yes', ...args], { cwd, env: { HOME: cwd, AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret' }, stdout, stderr, stdin });
-  return { code, stdout: out, stderr: err };
+/** `authecs down --yes` in-process over a state file that holds only the log group. */
+function down(cwd: string, args: string[]): Promise<InProcessResult> {
+  return runInProcess(['down', '--yes', ...args], { cwd });
 }
 
 describe('authecs down --keep-logs', () => {
@@ -30,9 +19,7 @@ describe('authecs down --keep-logs', () => {
   beforeEach(() => {
     logs.reset();
     cwd = mkdtempSync(join(tmpdir(), 'authecs-keep-logs-'));
-    mkdirSync(join(cwd, '.authecs'));
-    const record = { created: true, complete: true, data: SAMPLE_OUTPUTS['log-group'], updatedAt: '' };
-    writeFileSync(statePath(), JSON.stringify({ schemaVersion: 1, tool: 'authecs', stack: 'ecsauth', region: 'eu-west-1', createdAt: '', updatedAt: '', settings: { domain: 'www.example.com' }, resources: { 'log-group': record } }));
+    writeLogGroupOnlyState(cwd);
   });
   afterEach(() => rmSync(cwd, { recursive: true, force: true }));
 

@@ -1,10 +1,9 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { runInProcess, type InProcessResult } from '../support/in-process-cli.js';
 import { EXIT_CODES } from '../../src/errors.js';
 import { NETWORK_TEMPLATE_GRANTS, SDK_CALLS, type PolicyContext, type SdkCall } from '../../src/iam/actions.js';
 import { policyContextFrom } from '../../src/iam/context.js';
@@ -346,17 +345,8 @@ describe('the managed policies (split)', () => {
 
 // ---- the command ----
 
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const stdin = new PassThrough();
-  stdin.end();
-  const code = await main(args, { cwd: ROOT, env: { HOME: ROOT, ...env }, stdout, stderr, stdin });
-  return { code, stdout: out, stderr: err };
+function cli(args: string[], env: Record<string, string> = {}): Promise<InProcessResult> {
+  return runInProcess(args, { cwd: ROOT, env: { HOME: ROOT, ...env } });
 }
 
 describe('authecs iam-policy', () => {

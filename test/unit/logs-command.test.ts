@@ -1,11 +1,10 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { CloudWatchLogsClient, FilterLogEventsCommand, ResourceNotFoundException, type FilteredLogEvent, type FilterLogEventsCommandInput, type FilterLogEventsCommandOutput } from '@aws-sdk/client-cloudwatch-logs';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { runInProcess, type InProcessResult } from '../support/in-process-cli.js';
 import { formatLogLine, LATE_EVENT_MS, logLineOf, parseDuration, streamFilter } from '../../src/cli/commands/logs.js';
 import { EXIT_CODES } from '../../src/errors.js';
 
@@ -30,25 +29,13 @@ function writeState(resources: Record<string, unknown> = {}): void {
 }
 
 /** `authecs <args>` in-process, with a fixed clock and an AbortSignal standing in for Ctrl-C. */
-async function authecs(args: string[], options: { signal?: AbortSignal } = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const stdin = new PassThrough();
-  stdin.end();
-  const code = await main(args, {
+function authecs(args: string[], options: { signal?: AbortSignal } = {}): Promise<InProcessResult> {
+  return runInProcess(args, {
     cwd,
     env: { HOME: cwd, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AUTHECS_POLL_SCALE: '0.001' },
-    stdout,
-    stderr,
-    stdin,
     now: () => NOW,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  return { code, stdout: out, stderr: err };
 }
 
 // The paginator reuses one input object (setting nextToken), so each call is copied as it is sent.

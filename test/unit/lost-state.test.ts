@@ -8,7 +8,6 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { ACMClient } from '@aws-sdk/client-acm';
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
@@ -20,7 +19,7 @@ import { IAMClient } from '@aws-sdk/client-iam';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { mockClient, type AwsStub } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { runInProcess } from '../support/in-process-cli.js';
 import { EXIT_CODES } from '../../src/errors.js';
 
 const CLIENTS = [ACMClient, CloudFormationClient, CloudWatchLogsClient, CognitoIdentityProviderClient, EC2Client, ECSClient, ElasticLoadBalancingV2Client, IAMClient, Route53Client];
@@ -34,26 +33,15 @@ let cwd: string;
 const statePath = () => join(cwd, '.authecs', 'ecsauth.json');
 
 async function authecs(args: string[], env: Record<string, string> = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  const stdin = new PassThrough();
-  stdin.end();
-  const code = await main(args, {
+  const result = await runInProcess(args, {
     cwd,
     env: { HOME: cwd, AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: 'eu-west-1', AUTH_ECS_DOMAIN: 'www.example.com', ...env },
-    stdout,
-    stderr,
-    stdin,
   });
-  const events = err
+  const events = result.stderr
     .split('\n')
     .filter((line) => line.startsWith('{'))
     .map((line) => JSON.parse(line) as Record<string, unknown>);
-  return { code, stdout: out, stderr: err, events };
+  return { ...result, events };
 }
 
 /** Every changing call any client was sent (the mutation log's rule: not Describe/List/Get). */
