@@ -44,7 +44,7 @@ export const EXIT_CODE_MEANINGS: Record<ExitCodeName, string> = {
   rolloutFailed: 'The ECS rollout failed, was rolled back by the deployment circuit breaker, or ran out of time; the error says why (stopped tasks, target health, the app\'s last log lines, service events) and `--json` carries the same facts.',
   smokeFailed: '`smoke` only: a check of the live site failed (DNS, TLS certificate, HTTP to HTTPS redirect, the sign-in gate, a public path, the sign-in); the report says which and what it saw.',
   changes: '`plan` only: the plan has changes (not an error). `plan` exits 0 when nothing would change.',
-  interrupted: 'Interrupted by Ctrl-C or SIGTERM; the state file is consistent, so run the command again to carry on.',
+  interrupted: 'Interrupted by Ctrl-C or SIGTERM (after the calls in flight answered and were recorded); the state file is consistent, so run the command again to carry on.',
 };
 
 export interface AuthecsErrorOptions {
@@ -97,6 +97,15 @@ export function configError(setting: string, problem: string, hint: string): Aut
 
 export function stateError(code: string, message: string, hint: string): AuthecsError {
   return new AuthecsError(message, { code, exit: 'state', hint });
+}
+
+/** A graceful stop (the first Ctrl-C or SIGTERM): raised at the next AWS call or wait, after the calls in flight were recorded. */
+export function interruptedError(): AuthecsError {
+  return new AuthecsError('Interrupted: the calls in flight finished and are recorded, and the state file is consistent', {
+    code: 'INTERRUPTED',
+    exit: 'interrupted',
+    hint: 'Run the same command again to carry on where it stopped.',
+  });
 }
 
 export function isAuthecsError(error: unknown): error is AuthecsError {

@@ -341,6 +341,8 @@ export async function startAwsModel(options) {
   let state;
   const freshState = () => ({
     calls: new Map(),
+    /** Each request's service:Operation with its start and end (Date.now()), for the benchmark's timelines. */
+    trace: [],
     loadBalancers: new Map(), // arn -> activeAt
     changes: new Map(), // change id -> insyncAt
     cnames: new Map(), // dns name -> insyncAt
@@ -1127,6 +1129,9 @@ export async function startAwsModel(options) {
     const key = `${info.service}:${info.operation}`;
     const nth = (state.calls.get(key) ?? 0) + 1;
     state.calls.set(key, nth);
+    const traced = { key, startedAt: Date.now(), endedAt: 0 };
+    state.trace.push(traced);
+    outgoing.on('finish', () => (traced.endedAt = Date.now()));
 
     const fault = chooseFault(key, nth);
     if (fault === 'resetBefore') {
@@ -1195,6 +1200,10 @@ export async function startAwsModel(options) {
       const tally = {};
       for (const entry of enforced) tally[entry.rule] = (tally[entry.rule] ?? 0) + 1;
       return tally;
+    },
+    /** Requests seen since the last reset, in order, with their start and end times. */
+    trace() {
+      return [...state.trace];
     },
     /** Requests seen since the last reset, per "service:Operation". */
     callCounts() {

@@ -7,6 +7,7 @@ import { ECSClient } from '@aws-sdk/client-ecs';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { IAMClient } from '@aws-sdk/client-iam';
 import { Route53Client } from '@aws-sdk/client-route-53';
+import { interruptedError } from '../errors.js';
 import type { Reporter } from '../report/reporter.js';
 import { isMutatingOperation, describeResource } from './mutations.js';
 
@@ -32,6 +33,10 @@ export interface ClientOptions {
   reporter?: Reporter;
   /** Which step is running, for the mutation log; set by the engine through AsyncLocalStorage. */
   currentStep?: () => string | undefined;
+  /** True once a graceful stop was asked for: no new call goes out (the ones in flight finish). */
+  stopped?: () => boolean;
+  /** Counts the changing calls in flight, so a stop knows whether it must wait for one. */
+  inFlight?: { changes: number };
 }
 
 // Adaptive retry backs off on throttling across a 15-minute run with many parallel callers.
@@ -132,8 +137,15 @@ export function createClients(options: ClientOptions): AwsClients {
     // The class's send, looked up at each call (test doubles replace it on the prototype).
     const send = (target: SendingClient, command: { constructor: { name: string } }, rest: unknown[]) =>
       (Object.getPrototypeOf(target) as SendingClient).send.call(target, command, ...rest);
-    client.send = (command: { constructor: { name: string } }, ...rest: unknown[]) =>
-      send(SENT_ONCE.has(command.constructor.name.replace(/Command$/, '')) ? single : client, command, rest);
+    client.send = (command: { constructor: { name: string } }, ...rest: unknown[]) => {
+      if (options.stopped?.()) return Promise.reject(interruptedError());
+      const operation = command.constructor.name.replace(/Command$/, '');
+      const sending = send(SENT_ONCE.has(operation) ? single : client, command, rest);
+      const counter = options.inFlight;
+      if (!counter || !isMutatingOperation(operation)) return sending;
+      counter.changes += 1;
+      return Promise.resolve(sending).finally(() => (counter.changes -= 1));
+    };
     retryless.set(client, single);
   }
   return clients;

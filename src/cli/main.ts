@@ -51,13 +51,26 @@ export function buildProgram(io: Io, run: (definition: CommandDefinition, comman
   return program;
 }
 
+/** How long a graceful stop may wait for the calls in flight before the CLI quits anyway. */
+const GRACEFUL_STOP_SECONDS = 30;
+
 /** Runs the CLI and resolves to the exit code. Nothing here throws; every error is reported. */
 export async function main(argv: string[], io: Io): Promise<number> {
   let exitCode = 0;
   let reporter: Reporter = createReporter({}, io);
   const cleanups: (() => void)[] = [];
+  const stops: (() => boolean)[] = [];
   let running: CommandDefinition | undefined;
   const interrupt = (signal: NodeJS.Signals) => {
+    // First signal while a changing call is in flight: stop at the next AWS call or wait, once it is recorded.
+    const graceful = stops.splice(0).map((stop) => stop()).some(Boolean);
+    if (graceful) {
+      reporter.warn(`${signal}: stopping once the AWS calls in flight have answered and are recorded (press Ctrl-C again to quit at once).`);
+      process.once('SIGINT', interrupt);
+      process.once('SIGTERM', interrupt);
+      setTimeout(() => interrupt(signal), GRACEFUL_STOP_SECONDS * 1000).unref();
+      return;
+    }
     for (const cleanup of cleanups.splice(0)) cleanup();
     // The live task list hides the cursor while it draws; give it back.
     if (io.stderr.isTTY) io.stderr.write('\u001b[?25h\n');
@@ -80,7 +93,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const options = command.optsWithGlobals() as GlobalOptions;
     reporter = createReporter(options, io);
     running = definition;
-    exitCode = await definition.run({ command, reporter, io, onInterrupt: (cleanup) => cleanups.push(cleanup) });
+    exitCode = await definition.run({ command, reporter, io, onInterrupt: (cleanup) => cleanups.push(cleanup), onStop: (stop) => stops.push(stop) });
   });
 
   try {

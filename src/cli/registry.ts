@@ -20,6 +20,14 @@ export interface CommandRun {
   io: Io;
   /** Cleanup to run if the user presses Ctrl-C (release the lock). */
   onInterrupt(cleanup: () => void): void;
+  /**
+   * A command that changes AWS stops gracefully on the first Ctrl-C while a changing call is in
+   * flight: `stop` ends its waits and lets no new call out, the calls in flight finish and are
+   * recorded, and the command then fails with INTERRUPTED through its own error path (releasing
+   * its lock). `stop` returns false when nothing changing is in flight: the command quits at once.
+   * A second Ctrl-C, or GRACEFUL_STOP_SECONDS without an end, quits at once too.
+   */
+  onStop(stop: () => boolean): void;
 }
 
 export interface CommandDefinition {

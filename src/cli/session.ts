@@ -19,6 +19,12 @@ export interface Session {
   clients: AwsClients;
   /** Stack settings that differ from the last run's (empty for a new stack). */
   settingChanges: SettingChange[];
+  /**
+   * A graceful stop: no new AWS call or step, waits end; what is in flight finishes and is
+   * recorded. False when no changing call is in flight: then nothing can go unrecorded, and the
+   * caller may stop at once.
+   */
+  stop(): boolean;
   close(): void;
 }
 
@@ -30,18 +36,26 @@ function forceUnlockOf(command: Command): boolean {
 function openSession(config: Config, state: StateFile, reporter: Reporter, io: Io, changes: SettingChange[] = [], keepKeyFile = true): Session {
   if (state.lockTakenFrom) reporter.warn(`--force-unlock: took the lock of ${state.path} over from ${describeHolder(state.lockTakenFrom)}.`);
   const keyFiles = keyFilePolicy(state, { cwd: io.cwd, stack: config.cluster, keep: keepKeyFile });
+  const stopping = new AbortController();
+  const inFlight = { changes: 0 };
   const clients = createClients({
     region: config.region,
     ...(config.profile ? { profile: config.profile } : {}),
     ...(config.endpointUrl ? { endpointUrl: config.endpointUrl } : {}),
     reporter,
     currentStep: () => currentStep.getStore(),
+    stopped: () => stopping.signal.aborted,
+    inFlight,
   });
   return {
-    environment: { config, clients, state, reporter, stack: config.cluster, pollScale: pollScaleFromEnvironment(io.env), keyFiles },
+    environment: { config, clients, state, reporter, stack: config.cluster, pollScale: pollScaleFromEnvironment(io.env), keyFiles, stopSignal: stopping.signal },
     state,
     clients,
     settingChanges: changes,
+    stop() {
+      stopping.abort();
+      return inFlight.changes > 0;
+    },
     close() {
       destroyClients(clients);
       state.releaseLock();

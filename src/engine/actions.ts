@@ -1,6 +1,6 @@
 import { classifyAwsError, outcomeUnknown } from '../aws/errors.js';
 import type { Config } from '../config/schema.js';
-import { AuthecsError } from '../errors.js';
+import { AuthecsError, interruptedError } from '../errors.js';
 import type { StepOutcome } from '../report/reporter.js';
 import type { ResourceRecord } from '../state/state-file.js';
 import type { StepName } from '../steps/outputs.js';
@@ -9,7 +9,7 @@ import { canonical, isUnknown, type AnyResource, type Change, type Inputs, type 
 import { currentStep, type EngineEnvironment } from './context.js';
 import { runGraph, teardownOrder } from './graph.js';
 import { Timeline, type RunTiming } from './timing.js';
-import { contextFor, decide, inputsFrom, isEnabled, loose, retiredContext, type Decision, type PlannedAction, type ResourcePlan } from './reconcile.js';
+import { contextFor, decide, inputsFrom, isEnabled, loose, retiredContext, startRead, type Decision, type PlannedAction, type ResourcePlan } from './reconcile.js';
 
 export type { ResourcePlan } from './reconcile.js';
 
@@ -62,7 +62,22 @@ export function upWaitsFor(step: AnyResource, config: Config, enabled: ReadonlyS
  * Read-only: no mutating call and no state write.
  */
 export async function plan(environment: EngineEnvironment, steps: readonly AnyResource[], options: { withLoss?: boolean } = {}): Promise<ResourcePlan[]> {
+  return (await planAndRead(environment, steps, options)).plans;
+}
+
+/** What a step's plan saw, for `up` to act on without reading it a second time. */
+interface PlannedRead {
+  decision: Decision;
+  /** canonical() of the inputs the plan decided with: UNKNOWN ones differ from what `up` later has. */
+  inputs: string;
+}
+
+/** The plan, and each step's decision with the inputs it was made from. */
+async function planAndRead(environment: EngineEnvironment, steps: readonly AnyResource[], options: { withLoss?: boolean } = {}): Promise<{ plans: ResourcePlan[]; reads: Map<StepName, PlannedRead> }> {
+  const reads = new Map<StepName, PlannedRead>();
   const outputs = new Map<StepName, Maybe<object> | undefined>();
+  // Every read starts now; the decisions then follow the graph, each with its dependencies' outputs.
+  const readings = new Map(steps.map((step) => [step.name, currentStep.run(step.name, () => startRead(step, environment))]));
   const plans = new Map<StepName, ResourcePlan>();
   await runGraph(
     steps.map((step) => ({
@@ -71,7 +86,10 @@ export async function plan(environment: EngineEnvironment, steps: readonly AnyRe
       run: () =>
         currentStep.run(step.name, async () => {
           try {
-            const decision = await decide(step, environment, inputsFrom(step, outputs));
+            const inputs = inputsFrom(step, outputs);
+            const reading = readings.get(step.name);
+            const decision = await decide(step, environment, inputs, reading ? { reading } : {});
+            reads.set(step.name, { decision, inputs: canonical(inputs) });
             outputs.set(step.name, decision.output);
             const resource = loose(step);
             if (options.withLoss !== false && decision.live && resource.loss && (decision.plan.action === 'replace' || decision.plan.action === 'delete')) {
@@ -85,7 +103,7 @@ export async function plan(environment: EngineEnvironment, steps: readonly AnyRe
         }),
     })),
   );
-  return steps.map((step) => plans.get(step.name)!);
+  return { plans: steps.map((step) => plans.get(step.name)!), reads };
 }
 
 function recordAfter(environment: EngineEnvironment, step: AnyResource, decision: Decision, output: object, created: boolean): void {
@@ -137,16 +155,32 @@ async function retryLostAnswers<Result>(environment: EngineEnvironment, step: An
   }
 }
 
-function applyOnce(environment: EngineEnvironment, step: AnyResource, inputs: Inputs): Promise<{ output: object; outcome: StepOutcome; detail: string }> {
-  return retryLostAnswers(environment, step, () => apply(environment, step, inputs));
+/**
+ * The plan's read, where acting on it is safe, as Terraform applies its plan: a resource found
+ * absent stays absent until this step makes it (the run holds the stack's lock), and one found
+ * as wanted needs nothing if its inputs are the same now. Anything else is decided afresh.
+ */
+function decideFromPlan(environment: EngineEnvironment, step: AnyResource, inputs: Inputs, planned: PlannedRead | undefined): Promise<Decision> {
+  if (planned?.decision.plan.action === 'create' && !planned.decision.live) return decide(step, environment, inputs, { knownAbsent: true });
+  if (planned?.decision.plan.action === 'none' && planned.inputs === canonical(inputs)) return Promise.resolve(planned.decision);
+  return decide(step, environment, inputs);
+}
+
+/** `planned` is trusted for the first attempt only: after a lost answer, whose call may have made the resource, every retry reads afresh. */
+function applyOnce(environment: EngineEnvironment, step: AnyResource, inputs: Inputs, planned?: PlannedRead): Promise<{ output: object; outcome: StepOutcome; detail: string }> {
+  let attempt = 0;
+  return retryLostAnswers(environment, step, () => {
+    attempt += 1;
+    return apply(environment, step, () => (attempt === 1 ? decideFromPlan(environment, step, inputs, planned) : decide(step, environment, inputs)));
+  });
 }
 
 /** Carries out one resource's decision and records the result before returning. */
-async function apply(environment: EngineEnvironment, step: AnyResource, inputs: Inputs): Promise<{ output: object; outcome: StepOutcome; detail: string }> {
+async function apply(environment: EngineEnvironment, step: AnyResource, decideNow: () => Promise<Decision>): Promise<{ output: object; outcome: StepOutcome; detail: string }> {
   const { state } = environment;
   const resource = loose(step);
   const hadRecord = state.get<Record<string, unknown>>(step.name);
-  const decision = await decide(step, environment, inputs);
+  const decision = await decideNow();
   const { plan: planned, want, live } = decision;
   const context = contextFor(step, environment);
   // What the step itself says it made: a lookup (hosted zone, network) saves created: false.
@@ -210,9 +244,12 @@ export async function up(environment: EngineEnvironment, steps: readonly AnyReso
     if (!activeNames.has(step.name) && !state.get(step.name)) outcomes[step.name] = 'skipped';
   }
 
-  const planned = await timedPlan(timeline, async () => {
-    await preflight(environment, active);
-    return plan(environment, steps);
+  // Both only read: the plan runs alongside the checks, and a failed check still stops `up` before its first change.
+  const { plans: planned, reads } = await timedPlan(timeline, async () => {
+    const [checked, read] = await Promise.allSettled([preflight(environment, active), planAndRead(environment, steps)]);
+    if (checked.status === 'rejected') throw checked.reason;
+    if (read.status === 'rejected') throw read.reason;
+    return read.value;
   });
   const losses = planned.filter((entry) => entry.loss && (entry.action === 'replace' || entry.action === 'delete'));
   if (losses.length > 0 && !(await (options.confirmLoss?.(losses) ?? Promise.resolve(false)))) throw lossRefusal(losses);
@@ -244,14 +281,15 @@ export async function up(environment: EngineEnvironment, steps: readonly AnyReso
         waitsFor,
         run: () =>
           runStep(step, waitsFor.length > 0 ? waitsFor : [PLAN_SPAN], async () => {
-            const result = await applyOnce(environment, step, inputsFrom(step, outputs));
+            const result = await applyOnce(environment, step, inputsFrom(step, outputs), reads.get(step.name));
             outputs.set(step.name, result.output);
             return result;
           }),
       };
     }),
-    options,
+    withStop(environment, options),
   );
+  if (environment.stopSignal?.aborted) throw interruptedError();
 
   // What the settings no longer want (e.g. --no-http-redirect), once everything that used it has moved.
   let previous: readonly string[] = active.map((step) => step.name);
@@ -267,6 +305,13 @@ export async function up(environment: EngineEnvironment, steps: readonly AnyReso
   }
   await deleteRetired(environment, steps, previous);
   return { outcomes, changed: reporter.mutations.length > 0, plan: planned, timing: timeline.summary() };
+}
+
+/** The run's graph options: a graceful stop (the first Ctrl-C) starts no new step. */
+function withStop(environment: EngineEnvironment, options: ActionOptions): ActionOptions {
+  const signal = environment.stopSignal;
+  if (!signal) return options;
+  return { ...options, shouldStop: () => signal.aborted || (options.shouldStop?.() ?? false) };
 }
 
 // The reads and checks before the first change; on the critical path, the graph's first steps come after it.
@@ -505,8 +550,9 @@ export async function down(environment: EngineEnvironment, steps: readonly AnyRe
           }
         }),
     })),
-    options,
+    withStop(environment, options),
   );
+  if (environment.stopSignal?.aborted) throw interruptedError();
   return { outcomes, remaining: state.resourceNames, timing: timeline.summary() };
 }
 

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { AwsClients } from '../aws/clients.js';
 import type { Config } from '../config/schema.js';
-import { AuthecsError } from '../errors.js';
+import { AuthecsError, interruptedError } from '../errors.js';
 import type { Reporter } from '../report/reporter.js';
 import { keyFilePolicy, type KeyFilePolicy, type StateFile } from '../state/state-file.js';
 import type { StepName, StepOutputs } from '../steps/outputs.js';
@@ -24,6 +24,8 @@ export interface EngineEnvironment {
   keyFiles?: KeyFilePolicy;
   sleep?: (seconds: number) => Promise<void>;
   now?: () => number;
+  /** Aborted by a graceful stop (the first Ctrl-C): waits end at once, no new step starts. */
+  stopSignal?: AbortSignal;
   /** The current `up` or `down`: where each step's waits on AWS are counted. */
   timeline?: Timeline;
 }
@@ -31,6 +33,17 @@ export interface EngineEnvironment {
 export function pollScaleFromEnvironment(env: NodeJS.ProcessEnv): number {
   const scale = Number(env.AUTHECS_POLL_SCALE);
   return Number.isFinite(scale) && scale > 0 && scale <= 1 ? scale : 1;
+}
+
+/** Sleeps; a graceful stop ends it at once with the interrupted error (nothing is in flight while a step sleeps). */
+export async function sleepUnlessStopped(seconds: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) throw interruptedError();
+  try {
+    await delay(seconds * 1000, undefined, signal ? { signal } : {});
+  } catch (error) {
+    if (signal?.aborted) throw interruptedError();
+    throw error;
+  }
 }
 
 /**
@@ -44,7 +57,7 @@ export function createStepContext<Name extends StepName>(
 ): StepContext<Name> {
   const { state, reporter, config } = environment;
   const allowed = new Set<string>(step.dependsOn);
-  const sleep = environment.sleep ?? ((seconds: number) => delay(seconds * 1000));
+  const sleep = environment.sleep ?? ((seconds: number) => sleepUnlessStopped(seconds, environment.stopSignal));
   const waiting = <Result>(work: () => Promise<Result>): Promise<Result> => (environment.timeline ? environment.timeline.waiting(step.name, work) : work());
   return {
     config,
@@ -97,6 +110,7 @@ export function createStepContext<Name extends StepName>(
     pollSeconds(seconds) {
       return Math.max(seconds * environment.pollScale, 0.001);
     },
+    ...(environment.stopSignal ? { stopSignal: environment.stopSignal } : {}),
     waitTimeoutSeconds: config.waitTimeoutMinutes * 60,
     sleep: (seconds) => waiting(() => sleep(seconds)),
     waiting,

@@ -65,8 +65,12 @@ export interface Decision {
   output: Maybe<object> | undefined;
 }
 
-/** Plans one resource from its desired state and a fresh read. Makes no change and writes nothing. */
-export async function decide(step: AnyResource, environment: EngineEnvironment, inputs: Inputs): Promise<Decision> {
+/**
+ * Plans one resource from its desired state and a fresh read. Makes no change and writes nothing.
+ * `knownAbsent`: this run's plan read found nothing, and only this step makes the resource, so
+ * the read is skipped; never after a lost answer, whose call may have made it.
+ */
+export async function decide(step: AnyResource, environment: EngineEnvironment, inputs: Inputs, options: { knownAbsent?: boolean; reading?: Promise<LooseLive | undefined> } = {}): Promise<Decision> {
   const resource = loose(step);
   const record = environment.state.get(step.name);
   const base = { step: step.name, title: step.title };
@@ -79,7 +83,7 @@ export async function decide(step: AnyResource, environment: EngineEnvironment, 
   }
   const want = resource.desired(environment.config, inputs);
   const context = contextFor(step, environment, { readOnly: true });
-  const live = await resource.read(context);
+  const live = options.knownAbsent ? undefined : await (options.reading ?? resource.read(context));
   if (!live) {
     return { plan: { ...base, action: 'create', changes: [], created: null }, want, output: UNKNOWN };
   }
@@ -94,6 +98,18 @@ export async function decide(step: AnyResource, environment: EngineEnvironment, 
   if (changes.length > 0) plan.action = 'update';
   else if (live.settled === false) plan.action = 'wait';
   return { plan, want, live, output: live.output };
+}
+
+/**
+ * Starts a step's read at once, to be handed to decide() later. A read depends only on the state
+ * file and AWS, never on the order of the plan, so all of a plan's reads can run side by side.
+ */
+export function startRead(step: AnyResource, environment: EngineEnvironment): Promise<LooseLive | undefined> | undefined {
+  if (!isEnabled(step, environment.config)) return undefined;
+  const reading = loose(step).read(contextFor(step, environment, { readOnly: true }));
+  // Awaited by decide() once the step's dependencies are planned; until then a failure must not count as unhandled.
+  reading.catch(() => undefined);
+  return reading;
 }
 
 /** A dependency's output for desired(): this run's value, UNKNOWN if not yet known. */

@@ -32,7 +32,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import { GetInstanceProfileCommand } from '@aws-sdk/client-iam';
 import { hasErrorCode } from '../aws/errors.js';
-import { AuthecsError } from '../errors.js';
+import { AuthecsError, interruptedError } from '../errors.js';
 import type { CapacityOutput } from './outputs.js';
 import { canonical, defineResource, isUnknown, known, UNKNOWN, type Inputs, type Live, type Maybe, type ReadContext } from './resource.js';
 import { ECS_SCHEDULE, pollUntil, progressGate } from './shared/poll.js';
@@ -668,8 +668,12 @@ async function settlePendingLaunch(context: Context): Promise<void> {
 async function waitUntilRunning(context: Context, instanceIds: string[]): Promise<void> {
   context.progress(`waiting for ${instanceIds.length} instance(s) to be running`);
   const seconds = context.pollSeconds(INSTANCE_POLL_SECONDS);
-  await waitUntilInstanceRunning({ client: context.clients.ec2, maxWaitTime: context.waitTimeoutSeconds, minDelay: seconds, maxDelay: seconds }, { InstanceIds: instanceIds }).catch(
+  await waitUntilInstanceRunning(
+    { client: context.clients.ec2, maxWaitTime: context.waitTimeoutSeconds, minDelay: seconds, maxDelay: seconds, ...(context.stopSignal ? { abortSignal: context.stopSignal } : {}) },
+    { InstanceIds: instanceIds },
+  ).catch(
     (error: unknown) => {
+      if (context.stopSignal?.aborted) throw interruptedError();
       throw new AuthecsError(`Container instances ${instanceIds.join(', ')} did not reach running: ${(error as Error).message}`, {
         code: 'INSTANCES_NOT_RUNNING',
         exit: 'timeout',
@@ -873,9 +877,10 @@ export const capacityStep = defineResource<'capacity', DesiredCapacity>({
   effects: { launchTemplate: 'update', instanceCount: 'update', subnets: 'update', outdatedInstances: 'update' },
 
   async preflight(context: ReadContext<'capacity'>) {
-    await locateLaunchTemplate(context);
-    await checkInstanceProfile(context);
-    await checkArchitecture(context);
+    // Independent reads, side by side (they are on up's critical path); the first failure in this order is reported.
+    const checks = await Promise.allSettled([locateLaunchTemplate(context), checkInstanceProfile(context), checkArchitecture(context)]);
+    const failed = checks.find((check): check is PromiseRejectedResult => check.status === 'rejected');
+    if (failed) throw failed.reason;
   },
 
   async read(context) {
@@ -944,9 +949,10 @@ export const capacityStep = defineResource<'capacity', DesiredCapacity>({
         context.progress(`waiting for ${terminated.length} instance(s) to terminate`);
         const seconds = context.pollSeconds(INSTANCE_POLL_SECONDS);
         await waitUntilInstanceTerminated(
-          { client: context.clients.ec2, maxWaitTime: context.waitTimeoutSeconds, minDelay: seconds, maxDelay: seconds },
+          { client: context.clients.ec2, maxWaitTime: context.waitTimeoutSeconds, minDelay: seconds, maxDelay: seconds, ...(context.stopSignal ? { abortSignal: context.stopSignal } : {}) },
           { InstanceIds: terminated },
         ).catch((error: unknown) => {
+          if (context.stopSignal?.aborted) throw interruptedError();
           throw new AuthecsError(`Container instances ${terminated.join(', ')} did not terminate: ${(error as Error).message}`, {
             code: 'INSTANCES_NOT_TERMINATED',
             exit: 'timeout',

@@ -18,7 +18,7 @@ import { defineResource, known, UNKNOWN, type Live, type Maybe } from './resourc
 import { describeListener, listListeners } from './shared/listeners.js';
 import { CERTIFICATE_ISSUED_SCHEDULE, CERTIFICATE_RECORD_SCHEDULE, pollUntil, progressGate, retryWhileInUse } from './shared/poll.js';
 import { resolved } from './shared/resolved.js';
-import { ARTICLE_TTL, changeRecordsAndWait, deleteRecordSet, holdsValue, normalizeDnsName, recordSetsNamed } from './shared/route53.js';
+import { ARTICLE_TTL, changeRecords, deleteRecordSet, holdsValue, normalizeDnsName, recordSetsNamed } from './shared/route53.js';
 import { hasStackTag, stackTags } from './shared/tags.js';
 import type { StepContext } from './step.js';
 
@@ -202,7 +202,9 @@ async function publishValidationRecords(context: Context, hostedZoneId: string, 
   const missing = planned.filter((record) => !record.present);
   if (missing.length > 0) {
     context.progress(`adding ${missing.length} DNS validation record(s) to zone ${hostedZoneId}`);
-    await changeRecordsAndWait(
+    // Not waited to INSYNC: ACM looks the record up itself, and issues minutes after it resolves
+    // (ACM User Guide, "DNS validation"). Watching GetChange too would only add calls.
+    await changeRecords(
       context,
       hostedZoneId,
       missing.map((record) => ({
@@ -220,7 +222,7 @@ async function waitUntilIssued(context: Context, detail: CertificateDetail): Pro
   const domain = detail.DomainName ?? context.config.domain;
   let status = detail.Status ?? 'PENDING_VALIDATION';
   const show = progressGate();
-  // Starts once the validation records are INSYNC (or were there already): validation is most likely in the next minutes.
+  // Starts once the validation records are sent (or were there already): INSYNC within a minute, then issued within minutes.
   return pollUntil(context, {
     description: `certificate ${arn} for ${domain} to be ISSUED`,
     schedule: CERTIFICATE_ISSUED_SCHEDULE,

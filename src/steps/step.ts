@@ -47,4 +47,6 @@ export interface StepContext<Name extends StepName> {
   now(): number;
   /** Receives each finished wait (its checks and time); the engine reports it as a `wait` event. */
   waits?(wait: WaitReport): void;
+  /** Aborted by a graceful stop (the first Ctrl-C): an SDK waiter given it ends at once. */
+  readonly stopSignal?: AbortSignal;
 }

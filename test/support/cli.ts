@@ -71,7 +71,7 @@ function parseJsonObject(text: string): Record<string, unknown> | undefined {
 }
 
 export function runAuthecs(args: string[], options: RunOptions): Promise<RunResult> {
-  if (!existsSync(join(PROJECT_ROOT, 'dist', 'cli', 'main.js'))) {
+  if (!existsSync(join(PROJECT_ROOT, 'dist', 'bundle', 'main.js'))) {
     return Promise.reject(new Error('dist/ is missing: run `npm run build` before the e2e tests (npm test does it).'));
   }
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin' };

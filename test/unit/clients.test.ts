@@ -54,6 +54,20 @@ describe('AWS clients', () => {
     expect(received).toEqual(['ListUserPools', 'ListUserPools']);
   });
 
+  it('after a graceful stop (the first Ctrl-C) no call goes out: send fails with INTERRUPTED and the server sees nothing', async () => {
+    let stopped = false;
+    const stopping = createClients({ region: 'eu-west-1', endpointUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, stopped: () => stopped });
+    try {
+      await stopping.cognito.send(new ListUserPoolsCommand({ MaxResults: 10 }));
+      stopped = true;
+      const error = await stopping.cognito.send(new CreateUserPoolCommand({ PoolName: 'p' })).catch((caught: unknown) => caught);
+      expect(error).toMatchObject({ code: 'INTERRUPTED', exitCode: 130 });
+      expect(received).toEqual(['ListUserPools']);
+    } finally {
+      destroyClients(stopping);
+    }
+  });
+
   it('every create without an idempotency token in aws-behaviour.md is in the sent-once set', () => {
     for (const operation of ['CreateUserPool', 'CreateUserPoolClient', 'CreateUserPoolDomain', 'CreateKeyPair', 'CreateRule', 'RegisterTaskDefinition']) {
       expect(SENT_ONCE.has(operation), operation).toBe(true);

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AwsClients } from '../../src/aws/clients.js';
 import { down, plan, status, up, upWaitsFor } from '../../src/engine/actions.js';
 import type { EngineEnvironment } from '../../src/engine/context.js';
@@ -203,9 +203,57 @@ describe('engine', () => {
   it('a failed preflight check stops up before anything is created, and names the step', async () => {
     cloud.preflightFails = new Set(['hosted-zone', 'service']);
     await expect(up(environment(), fakeSteps(cloud))).rejects.toMatchObject({ code: 'NAME_TAKEN', exit: 'conflict', step: 'hosted-zone' });
-    expect(cloud.calls.filter((call) => !call.startsWith('preflight'))).toEqual([]);
+    // The plan's reads run alongside the checks; nothing that changes anything runs.
+    expect(cloud.calls.filter((call) => !call.startsWith('preflight') && !call.startsWith('read'))).toEqual([]);
     expect(cloud.calls.filter((call) => call.startsWith('preflight'))).toHaveLength(GRAPH.length);
     expect(StateFile.open(statePath).resourceNames).toEqual([]);
+  });
+
+  it('the plan reads every resource at once: a read held open does not hold back the reads of the steps after it', async () => {
+    await up(environment(), fakeSteps(cloud));
+    const steps = fakeSteps(cloud);
+    const network = steps.find((step) => step.name === 'network')!;
+    const readNetwork = network.read.bind(network);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    (network as { read: typeof network.read }).read = async (context) => {
+      await held;
+      return readNetwork(context);
+    };
+    cloud.calls = [];
+    const planning = plan(environment(), steps);
+    // Everything after the network in the graph has been read while the network's read is still open.
+    await vi.waitFor(() => expect(cloud.calls.filter((call) => call.startsWith('read')).length).toBe(GRAPH.length - 1));
+    expect(cloud.calls).not.toContain('read network');
+    release();
+    expect((await planning).every((entry) => entry.action === 'none')).toBe(true);
+  });
+
+  it('a graceful stop (the first Ctrl-C): the create in flight finishes and is recorded, no new step starts, and up fails with INTERRUPTED', async () => {
+    const steps = fakeSteps(cloud);
+    const network = steps.find((step) => step.name === 'network')!;
+    const createNetwork = network.create.bind(network);
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let inFlight: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (inFlight = resolve));
+    (network as { create: typeof network.create }).create = async (context, want) => {
+      inFlight();
+      await held;
+      return createNetwork(context, want);
+    };
+    const stop = new AbortController();
+    const running = up({ ...environment(), stopSignal: stop.signal }, steps);
+    await started;
+    stop.abort();
+    release();
+    await expect(running).rejects.toMatchObject({ code: 'INTERRUPTED', exit: 'interrupted' });
+    // The network was being made when the stop came: it is in the state, so `down` (or the next `up`) knows it.
+    expect(cloud.calls).toContain('create network');
+    expect(StateFile.open(statePath).get('network')).toMatchObject({ complete: true, data: { id: cloud.resources.get('network')!.id } });
+    // Nothing that waited for it started.
+    const dependents = GRAPH.filter(([, dependsOn]) => dependsOn.includes('network')).map(([name]) => `create ${name}`);
+    expect(cloud.calls.filter((call) => dependents.includes(call))).toEqual([]);
   });
 
   it('a second up over a complete state creates nothing', async () => {
@@ -214,6 +262,8 @@ describe('engine', () => {
     const result = await up(environment(), fakeSteps(cloud));
     const before = readFileSync(statePath, 'utf8');
     expect(cloud.calls.filter((call) => !call.startsWith('read') && !call.startsWith('preflight'))).toEqual([]);
+    // The plan's read serves the apply too: each resource is read once, not twice.
+    expect(cloud.calls.filter((call) => call.startsWith('read')).sort()).toEqual(GRAPH.map(([name]) => `read ${name}`).sort());
     expect(new Set(Object.values(result.outcomes))).toEqual(new Set(['unchanged']));
     expect(readFileSync(statePath, 'utf8')).toBe(before);
   });
@@ -438,6 +488,9 @@ describe('engine', () => {
       const creates = cloud.calls.filter((call) => call.startsWith('create'));
       expect(creates.sort()).toEqual(GRAPH.map(([name]) => `create ${name}`).sort());
       expect(cloud.alive.size).toBe(GRAPH.length);
+      // The plan found nothing, so the first try creates without a second read; after the lost answer it reads afresh.
+      expect(cloud.calls.filter((call) => call === 'read user-pool')).toHaveLength(2);
+      expect(cloud.calls.filter((call) => call === 'read cluster')).toHaveLength(1);
       expect(result.outcomes['user-pool']).toBe('unchanged');
       expect(StateFile.open(statePath).get('user-pool')).toMatchObject({ complete: true, data: { id: cloud.resources.get('user-pool')!.id } });
     });

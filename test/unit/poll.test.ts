@@ -45,11 +45,11 @@ describe('poll schedules', () => {
   });
 
   it('call budgets: the checks a wait makes when nothing ends it early (the check at 0 s counts)', () => {
-    // ACM: 36 in the first 3 minutes, then 4 a minute.
-    expect(callsWithin(CERTIFICATE_ISSUED_SCHEDULE, 175)).toBe(36);
-    expect(callsWithin(CERTIFICATE_ISSUED_SCHEDULE, 300)).toBe(45);
+    // ACM, from the validation record sent: 48 in the first 4 minutes, then 4 a minute.
+    expect(callsWithin(CERTIFICATE_ISSUED_SCHEDULE, 235)).toBe(48);
+    expect(callsWithin(CERTIFICATE_ISSUED_SCHEDULE, 300)).toBe(53);
     expect(callsWithin(CERTIFICATE_ISSUED_SCHEDULE, 480) - callsWithin(CERTIFICATE_ISSUED_SCHEDULE, 420)).toBe(4);
-    expect(callsWithin(CERTIFICATE_ISSUED_SCHEDULE, 75 * 60)).toBe(36 + 289);
+    expect(callsWithin(CERTIFICATE_ISSUED_SCHEDULE, 75 * 60)).toBe(48 + 285);
     // The ALB: 36 in 3 minutes, then 4 a minute.
     expect(callsWithin(LOAD_BALANCER_SCHEDULE, 175)).toBe(36);
     expect(callsWithin(LOAD_BALANCER_SCHEDULE, 240)).toBe(41);
@@ -102,7 +102,26 @@ describe('pollUntil on a schedule', () => {
     expect(sleeps.map((seconds) => Math.round(seconds * 100))).toEqual([...Array(36).fill(5), 15, 15]);
   });
 
-  it('a real run follows the clock: slow checks (1 s each) reach the 15 s phase after 30 pauses, at 181 s', async () => {
+  it('polls on time: slow checks (1 s each) are followed by 4 s pauses, so a check still starts every 5 s, then every 15 s from 180 s', async () => {
+    const { context, sleeps, advance } = fakeContext();
+    const startedAt: number[] = [];
+    let calls = 0;
+
+    await pollUntil(context, {
+      description: 'x',
+      schedule: FAST_THEN_SLOW,
+      check: async () => {
+        startedAt.push((context.now() - 1_000_000) / 1000);
+        advance(1);
+        return ++calls === 39 ? true : undefined;
+      },
+    });
+
+    expect(sleeps).toEqual([...Array(36).fill(4), 14, 14]);
+    expect(startedAt.slice(34)).toEqual([170, 175, 180, 195, 210]);
+  });
+
+  it('a check that overruns its slot (7 s against 5 s) is followed a full interval later, not at once: no burst of catch-up calls', async () => {
     const { context, sleeps, advance } = fakeContext();
     let calls = 0;
 
@@ -110,12 +129,13 @@ describe('pollUntil on a schedule', () => {
       description: 'x',
       schedule: FAST_THEN_SLOW,
       check: async () => {
-        advance(1);
-        return ++calls === 33 ? true : undefined;
+        advance(calls === 1 ? 7 : 1);
+        return ++calls === 4 ? true : undefined;
       },
     });
 
-    expect(sleeps).toEqual([...Array(30).fill(5), 15, 15]);
+    // Checks at 0, 5 (overruns to 12), 17, 22: the slot at 10 is skipped rather than made up.
+    expect(sleeps).toEqual([4, 5, 4]);
   });
 
   it('times out when the next check would pass the bound, reporting timed-out with the checks it made', async () => {

@@ -12,7 +12,7 @@ export const deployCommand: CommandDefinition = {
     command.option('--force', 'start a new deployment even when the image is unchanged (a moving tag such as latest)');
     command.option('--no-wait', 'return once the rollout has started');
   },
-  async run({ command, reporter, io, onInterrupt }) {
+  async run({ command, reporter, io, onInterrupt, onStop }) {
     const options = command.opts() as { image?: string; force?: boolean; wait: boolean };
     if (!options.image && !options.force && !io.env.AUTH_ECS_IMAGE) {
       throw new AuthecsError('`authecs deploy` needs --image, or --force to redeploy the current image', {
@@ -37,6 +37,7 @@ export const deployCommand: CommandDefinition = {
     }
     const session = await openUpSession(command, reporter, io, { lockFor: 'deploy' });
     onInterrupt(() => session.close());
+    onStop(() => session.stop());
     try {
       const { config, state } = session.environment;
       reporter.info(`authecs deploy: ${config.image} to service ${config.serviceName} of stack ${config.cluster} in ${config.region}`);

@@ -17,7 +17,7 @@ export const downCommand: CommandDefinition = {
     addStackSettingOptions(command);
     command.addHelpText('after', `\n${SETTING_FLAGS_WITHOUT_STATE_HELP}\n`);
   },
-  async run({ command, reporter, io, onInterrupt }: CommandRun) {
+  async run({ command, reporter, io, onInterrupt, onStop }: CommandRun) {
     const options = command.optsWithGlobals() as { yes?: boolean; keepLogs?: boolean };
     const concurrency = concurrencyFrom(command);
     const [{ down }, { STEPS }, { openStateSession }, { KEEP_LOGS_STEPS }, { lookForStack, warnUnusedSettingFlags }, { timingLines }] = await Promise.all([
@@ -38,6 +38,7 @@ export const downCommand: CommandDefinition = {
       return 0;
     }
     onInterrupt(() => session.close());
+    onStop(() => session.stop());
     warnUnusedSettingFlags(command, reporter, session.state.path);
     try {
       const { state, config } = session.environment;

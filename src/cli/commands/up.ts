@@ -37,7 +37,7 @@ export const upCommand: CommandDefinition = {
       `\nWhere authecs is more secure than the article, and why:\n${SECURE_DEFAULTS_HELP}\n${FIXED_CHOICES_HELP}\n`,
     );
   },
-  async run({ command, reporter, io, onInterrupt }) {
+  async run({ command, reporter, io, onInterrupt, onStop }) {
     const concurrency = concurrencyFrom(command);
     const { yes } = command.opts() as { yes?: boolean };
     // The AWS SDK loads only when a command runs, so --help answers at once.
@@ -49,6 +49,7 @@ export const upCommand: CommandDefinition = {
     ]);
     const session = await openUpSession(command, reporter, io);
     onInterrupt(() => session.close());
+    onStop(() => session.stop());
     try {
       const { config, state } = session.environment;
       reporter.info(`authecs up: stack ${config.cluster} in ${config.region}${config.endpointUrl ? ` via ${config.endpointUrl}` : ''}`);

@@ -24,13 +24,17 @@ export function every(seconds: number): PollSchedule {
 
 /**
  * ACM DescribeCertificate: 10 requests per second per account and Region (ACM User Guide, "Quotas",
- * API rate quotas: "DescribeCertificate 10"). DNS validation usually ends within minutes of the
- * record being INSYNC, so 5 s for 3 minutes (36 calls), then 15 s (4 a minute).
+ * API rate quotas: "DescribeCertificate 10"). The wait starts when the validation record is sent:
+ * INSYNC within a minute, then validation usually within minutes, so 5 s for 4 minutes (48 calls),
+ * then 15 s (4 a minute).
  */
-export const CERTIFICATE_ISSUED_SCHEDULE: PollSchedule = [{ untilSeconds: 180, everySeconds: 5 }, { everySeconds: 15 }];
+export const CERTIFICATE_ISSUED_SCHEDULE: PollSchedule = [{ untilSeconds: 240, everySeconds: 5 }, { everySeconds: 15 }];
 
-/** The validation CNAME shows up in DescribeCertificate a few seconds after RequestCertificate (same 10/s quota). */
-export const CERTIFICATE_RECORD_SCHEDULE: PollSchedule = [{ untilSeconds: 30, everySeconds: 2 }, { everySeconds: 5 }];
+/**
+ * The validation CNAME shows up in DescribeCertificate a few seconds after RequestCertificate (same
+ * 10/s quota), and ACM's clock starts only once it is in the zone: 1 s for 15 s (15 calls), then 5 s.
+ */
+export const CERTIFICATE_RECORD_SCHEDULE: PollSchedule = [{ untilSeconds: 15, everySeconds: 1 }, { everySeconds: 5 }];
 
 /**
  * ELBv2 DescribeLoadBalancers: non-mutating actions (Describe*) share a bucket of 40 tokens refilled
@@ -104,12 +108,15 @@ export class WaitClock {
   private checks = 0;
   private readonly started: number;
   private scheduled = 0;
+  /** When the next check is due, on the context's clock. */
+  private dueMs: number;
 
   constructor(
     private readonly context: WaitContext,
     private readonly schedule: PollSchedule,
   ) {
     this.started = context.now();
+    this.dueMs = this.started;
   }
 
   /** Counts one check (one poll of AWS). */
@@ -131,11 +138,19 @@ export class WaitClock {
     return this.context.pollSeconds(intervalAt(this.schedule, this.position()));
   }
 
+  /**
+   * Sleeps until the next check is due: an interval after the last one was due, not after it
+   * answered, so call latency does not pile up into a change seen late. A check that overran
+   * its slot is followed an interval later, never at once: no burst of catch-up calls.
+   */
   async pause(): Promise<void> {
     const at = this.position();
     const interval = intervalAt(this.schedule, at);
     this.scheduled = at + interval;
-    await this.context.sleep(this.context.pollSeconds(interval));
+    const pauseMs = this.context.pollSeconds(interval) * 1000;
+    const now = this.context.now();
+    this.dueMs = this.dueMs + pauseMs > now ? this.dueMs + pauseMs : now + pauseMs;
+    await this.context.sleep((this.dueMs - now) / 1000);
   }
 
   /** Reports the wait; `onlyIfWaited` leaves out one that ended at its first check. */

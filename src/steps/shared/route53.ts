@@ -174,11 +174,17 @@ export async function recordSetsNamed<Name extends StepName>(context: StepContex
   return (response.ResourceRecordSets ?? []).filter((recordSet) => normalizeDnsName(recordSet.Name ?? '') === wanted && recordSet.Type === type);
 }
 
-/** Sends one change batch and waits for INSYNC (GetChange), as the ResourceRecordSetsChanged waiter does. */
-export async function changeRecordsAndWait<Name extends StepName>(context: StepContext<Name>, hostedZoneId: string, changes: Change[], comment: string): Promise<void> {
+/** Sends one change batch; returns its change ID unless Route 53 answered INSYNC at once. */
+export async function changeRecords<Name extends StepName>(context: StepContext<Name>, hostedZoneId: string, changes: Change[], comment: string): Promise<string | undefined> {
   const response = await context.clients.route53.send(new ChangeResourceRecordSetsCommand({ HostedZoneId: hostedZoneId, ChangeBatch: { Comment: comment, Changes: changes } }));
   const changeId = response.ChangeInfo?.Id;
-  if (!changeId || response.ChangeInfo?.Status === 'INSYNC') return;
+  return changeId && response.ChangeInfo?.Status !== 'INSYNC' ? changeId : undefined;
+}
+
+/** Sends one change batch and waits for INSYNC (GetChange), as the ResourceRecordSetsChanged waiter does. */
+export async function changeRecordsAndWait<Name extends StepName>(context: StepContext<Name>, hostedZoneId: string, changes: Change[], comment: string): Promise<void> {
+  const changeId = await changeRecords(context, hostedZoneId, changes, comment);
+  if (!changeId) return;
   context.progress(`waiting for Route 53 change ${changeId.replace(/^\/change\//, '')} to be INSYNC`);
   await pollUntil(context, {
     description: `Route 53 change ${changeId} in zone ${hostedZoneId} to be INSYNC`,

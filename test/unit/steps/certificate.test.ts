@@ -198,44 +198,34 @@ describe('certificate step', () => {
       expect(output.validationRecords).toEqual([{ ...ourRecord, created: false }]);
     });
 
-    it('polls GetChange every 3 s, then DescribeCertificate every 5 s for 3 minutes after INSYNC and every 15 s after: 45 calls for a 5-minute validation', async () => {
+    it('sends the validation record without watching GetChange (ACM looks it up itself), then polls DescribeCertificate every 5 s for 4 minutes and every 15 s after: 53 calls for a 5-minute validation', async () => {
       harness = stepHarness(certificateStep);
       const seconds = (since: number) => (harness.context.now() - since) / 1000;
-      let changedAt = 0;
-      let insyncAt: number | undefined;
-      const changeChecks: number[] = [];
+      let changedAt: number | undefined;
       const issuedChecks: number[] = [];
       acm.on(RequestCertificateCommand).resolves({ CertificateArn: ARN });
       acm.on(DescribeCertificateCommand).callsFake(() => {
-        if (insyncAt === undefined) return certificate('PENDING_VALIDATION');
-        issuedChecks.push(seconds(insyncAt));
-        return certificate(seconds(insyncAt) >= 300 ? 'ISSUED' : 'PENDING_VALIDATION');
+        if (changedAt === undefined) return certificate('PENDING_VALIDATION');
+        issuedChecks.push(seconds(changedAt));
+        return certificate(seconds(changedAt) >= 300 ? 'ISSUED' : 'PENDING_VALIDATION');
       });
       route53.on(ListResourceRecordSetsCommand).resolves(listing());
       route53.on(ChangeResourceRecordSetsCommand).callsFake(() => {
         changedAt = harness.context.now();
         return { ChangeInfo: { Id: '/change/C1', Status: 'PENDING', SubmittedAt: new Date() } };
       });
-      route53.on(GetChangeCommand).callsFake(() => {
-        changeChecks.push(seconds(changedAt));
-        if (changeChecks.length < 3) return { ChangeInfo: { Id: '/change/C1', Status: 'PENDING', SubmittedAt: new Date() } };
-        insyncAt = harness.context.now();
-        return { ChangeInfo: { Id: '/change/C1', Status: 'INSYNC', SubmittedAt: new Date() } };
-      });
 
       const output = await certificateStep.create(harness.context, want());
 
       expect(output.status).toBe('ISSUED');
-      expect(changeChecks).toEqual([0, 3, 6]);
-      const fast = Array.from({ length: 36 }, (_, index) => index * 5);
-      const slow = Array.from({ length: 9 }, (_, index) => 180 + index * 15);
+      expect(route53.commandCalls(GetChangeCommand)).toHaveLength(0);
+      const fast = Array.from({ length: 48 }, (_, index) => index * 5);
+      const slow = Array.from({ length: 5 }, (_, index) => 240 + index * 15);
       expect(issuedChecks).toEqual([...fast, ...slow]);
-      expect(issuedChecks).toHaveLength(45);
       const waits = harness.reporter.events.filter((event) => event.type === 'wait');
       expect(waits).toEqual([
         { type: 'wait', step: 'certificate', description: `ACM to publish the DNS validation record of ${ARN}`, calls: 1, elapsedMs: 0, outcome: 'done' },
-        { type: 'wait', step: 'certificate', description: `Route 53 change /change/C1 in zone ${ZONE} to be INSYNC`, calls: 3, elapsedMs: 6_000, outcome: 'done' },
-        { type: 'wait', step: 'certificate', description: `certificate ${ARN} for www.example.com to be ISSUED`, calls: 45, elapsedMs: 300_000, outcome: 'done' },
+        { type: 'wait', step: 'certificate', description: `certificate ${ARN} for www.example.com to be ISSUED`, calls: 53, elapsedMs: 300_000, outcome: 'done' },
       ]);
     });
 
