@@ -11,6 +11,7 @@ import {
   desiredFromState,
   forwardTargetOf,
   isOurRule,
+  listenerOf,
   listenerOfRule,
   locateRule,
   PRIORITY_IN_USE,
@@ -141,7 +142,7 @@ function isOurs(context: Context, rule: Rule, priority: number): Promise<boolean
 
 /** The recorded rule, else (a killed run) ours at today's priority on today's listener; someone else's there is a conflict. */
 function locate(context: Context): Promise<Rule | undefined> {
-  const listenerArn = context.hasOutput('https-listener') ? context.output('https-listener').listenerArn : undefined;
+  const listenerArn = listenerOf(context, 'https-listener');
   const priority = context.config.rulePriority;
   return locateRule(
     context,
@@ -214,7 +215,7 @@ export const hostRuleStep = defineResource<'host-rule', DesiredRule>({
 
   async read(context) {
     const rule = await locate(context);
-    const listenerArn = context.record?.data.listenerArn ?? (context.hasOutput('https-listener') ? context.output('https-listener').listenerArn : undefined);
+    const listenerArn = context.record?.data.listenerArn ?? listenerOf(context, 'https-listener');
     return rule ? live(rule, listenerArn) : undefined;
   },
 

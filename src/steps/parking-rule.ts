@@ -4,7 +4,7 @@ import { AuthecsError } from '../errors.js';
 import type { ParkingRuleOutput } from './outputs.js';
 import { defineResource, known, UNKNOWN, type Change, type Inputs, type Live, type Maybe } from './resource.js';
 import { resolved } from './shared/resolved.js';
-import { createRule, deleteRecordedRule, desiredFromState, forwardTargetOf, isOurRule, listenerOfRule, locateRule, ruleAtPriority, updateRule } from './shared/rules.js';
+import { createRule, deleteRecordedRule, desiredFromState, forwardTargetOf, isOurRule, listenerOf, listenerOfRule, locateRule, ruleAtPriority, updateRule } from './shared/rules.js';
 import type { StepContext } from './step.js';
 
 type Context = StepContext<'parking-rule'>;
@@ -98,7 +98,7 @@ function priorityTaken(listenerArn: string, cause?: unknown): AuthecsError {
 
 /** The recorded rule, else (a killed run) ours at our priority on today's HTTP listener; someone else's there is a conflict. */
 function locate(context: Context): Promise<Rule | undefined> {
-  const listenerArn = context.hasOutput('http-redirect-listener') ? context.output('http-redirect-listener').listenerArn : undefined;
+  const listenerArn = listenerOf(context, 'http-redirect-listener');
   return locateRule(
     context,
     { listenerArn, priority: PARKING_PRIORITY },
@@ -149,7 +149,7 @@ export const parkingRuleStep = defineResource<'parking-rule', DesiredParkingRule
 
   async read(context) {
     const rule = await locate(context);
-    const listenerArn = context.record?.data.listenerArn ?? (context.hasOutput('http-redirect-listener') ? context.output('http-redirect-listener').listenerArn : undefined);
+    const listenerArn = context.record?.data.listenerArn ?? listenerOf(context, 'http-redirect-listener');
     return rule ? live(rule, listenerArn) : undefined;
   },
 

@@ -94,6 +94,11 @@ export function priorityInUse(priority: number, listenerArn: string, options: { 
   });
 }
 
+/** Today's listener for a rule step: its listener step's recorded output, if that step ran. */
+export function listenerOf(context: RuleContext, listenerStep: 'https-listener' | 'http-redirect-listener'): string | undefined {
+  return context.hasOutput(listenerStep) ? context.output(listenerStep).listenerArn : undefined;
+}
+
 /** What a rule step would want, from its dependencies' recorded outputs (a read has no `want`). */
 export function desiredFromState<Desired>(context: RuleContext, dependsOn: readonly StepName[], desired: (config: Config, inputs: Inputs) => Desired): Desired {
   const inputs: Record<string, unknown> = {};
