@@ -137,9 +137,11 @@ export function createClients(options: ClientOptions): AwsClients {
     // The class's send, looked up at each call (test doubles replace it on the prototype).
     const send = (target: SendingClient, command: { constructor: { name: string } }, rest: unknown[]) =>
       (Object.getPrototypeOf(target) as SendingClient).send.call(target, command, ...rest);
-    client.send = (command: { constructor: { name: string } }, ...rest: unknown[]) => {
+    client.send = (command: { constructor: { name: string }; input?: unknown }, ...rest: unknown[]) => {
       if (options.stopped?.()) return Promise.reject(interruptedError());
       const operation = command.constructor.name.replace(/Command$/, '');
+      const shared = sharedReads.get(clients);
+      if (shared && rest.length === 0 && READ.test(operation)) return sharedRead(shared, `${service}:${operation}:${keyOf(command.input)}`, () => send(client, command, rest));
       const sending = send(SENT_ONCE.has(operation) ? single : client, command, rest);
       const counter = options.inFlight;
       if (!counter || !isMutatingOperation(operation)) return sending;
@@ -149,6 +151,40 @@ export function createClients(options: ClientOptions): AwsClients {
     retryless.set(client, single);
   }
   return clients;
+}
+
+const READ = /^(Describe|Get|List)/;
+
+// While a plan reads (nothing changes then), one answer serves every identical read: the hosted
+// zone, the network stack and the instance profile are each asked for by a read and a check.
+const sharedReads = new WeakMap<AwsClients, Map<string, Promise<unknown>>>();
+
+/** Runs `work` (reads and checks only) with identical reads sent once; each caller gets its own copy of the answer. */
+export async function sharingReads<Result>(clients: AwsClients, work: () => Promise<Result>): Promise<Result> {
+  if (sharedReads.has(clients)) return work();
+  sharedReads.set(clients, new Map());
+  try {
+    return await work();
+  } finally {
+    sharedReads.delete(clients);
+  }
+}
+
+function sharedRead(shared: Map<string, Promise<unknown>>, key: string, sending: () => Promise<unknown>): Promise<unknown> {
+  let answer = shared.get(key);
+  if (!answer) {
+    answer = sending();
+    shared.set(key, answer);
+  }
+  return answer.then((output) => structuredClone(output));
+}
+
+function keyOf(input: unknown): string {
+  try {
+    return JSON.stringify(input) ?? '';
+  } catch {
+    return `unshared:${Math.random()}`;
+  }
 }
 
 interface SendingClient {

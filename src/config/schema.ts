@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * One schema for every setting. Each entry names its flag, its environment variables

@@ -1,3 +1,4 @@
+import { sharingReads } from '../aws/clients.js';
 import { classifyAwsError, outcomeUnknown } from '../aws/errors.js';
 import type { Config } from '../config/schema.js';
 import { AuthecsError, interruptedError } from '../errors.js';
@@ -62,7 +63,7 @@ export function upWaitsFor(step: AnyResource, config: Config, enabled: ReadonlyS
  * Read-only: no mutating call and no state write.
  */
 export async function plan(environment: EngineEnvironment, steps: readonly AnyResource[], options: { withLoss?: boolean } = {}): Promise<ResourcePlan[]> {
-  return (await planAndRead(environment, steps, options)).plans;
+  return (await sharingReads(environment.clients, () => planAndRead(environment, steps, options))).plans;
 }
 
 /** What a step's plan saw, for `up` to act on without reading it a second time. */
@@ -246,7 +247,7 @@ export async function up(environment: EngineEnvironment, steps: readonly AnyReso
 
   // Both only read: the plan runs alongside the checks, and a failed check still stops `up` before its first change.
   const { plans: planned, reads } = await timedPlan(timeline, async () => {
-    const [checked, read] = await Promise.allSettled([preflight(environment, active), planAndRead(environment, steps)]);
+    const [checked, read] = await sharingReads(environment.clients, () => Promise.allSettled([preflight(environment, active), planAndRead(environment, steps)]));
     if (checked.status === 'rejected') throw checked.reason;
     if (read.status === 'rejected') throw read.reason;
     return read.value;

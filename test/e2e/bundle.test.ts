@@ -1,0 +1,46 @@
+/**
+ * Start-up is on the critical path of every run (README "Performance"): Node compiles every line
+ * it loads. These check what `npm run build` put in dist/bundle, so code authecs never runs does not
+ * creep back: each SDK client carries only the shapes of the calls authecs makes, zod only English.
+ * No timing here; `npm run bench` prints the start-up figures.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../support/cli.js';
+
+const BUNDLE = join(PROJECT_ROOT, 'dist', 'bundle');
+
+function bundledSource(): string {
+  if (!existsSync(join(BUNDLE, 'main.js'))) throw new Error('dist/bundle is missing: run `npm run build` first (npm test does it).');
+  return readdirSync(BUNDLE)
+    .filter((name) => name.endsWith('.js'))
+    .map((name) => readFileSync(join(BUNDLE, name), 'utf8'))
+    .join('\n');
+}
+
+describe('the bundled CLI (dist/bundle)', () => {
+  const source = bundledSource();
+
+  it('holds the schema of each EC2 call authecs makes, and not those it never makes (scripts/bundle.mjs schemaLiteralKeys)', () => {
+    expect(source).toMatch(/var DescribeVpcs\$ = /);
+    expect(source).toMatch(/var RunInstances\$ = /);
+    expect(source).not.toMatch(/var WithdrawByoipCidrResult\$ = /);
+    expect(source).not.toMatch(/var CreateVpnConnectionResult\$ = /);
+    // The literal keys the shaking depends on, spelled out where the SDK computed them.
+    expect(source).toContain('"xmlName":');
+    expect(source).not.toMatch(/\[_xN\]:/);
+  });
+
+  it('has no aggregated client (IAM, CloudWatchLogs): a package imported whole would carry every command of its service', () => {
+    expect(source).not.toMatch(/var IAM = class extends IAMClient/);
+    expect(source).not.toMatch(/var CloudWatchLogs = class extends CloudWatchLogsClient/);
+    expect(source).not.toMatch(/var EC2 = class extends EC2Client/);
+  });
+
+  it("carries zod's English messages only, not its 60 other locales", () => {
+    expect(source).toContain('// node_modules/zod/v4/locales/en.js');
+    expect(source).not.toContain('// node_modules/zod/v4/locales/de.js');
+    expect(source).not.toContain('// node_modules/zod/v4/locales/he.js');
+  });
+});
