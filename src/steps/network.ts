@@ -430,16 +430,19 @@ function observe(config: Config, { output, stack }: Resolved): Partial<DesiredNe
 async function health(context: Context, { output, stack }: Resolved): Promise<Health> {
   const origin = output.source === 'settings' ? 'from settings' : output.source === 'created-stack' ? `stack ${output.stackName}, created by authecs` : `from stack ${output.stackName}`;
   const details = { vpcId: output.vpcId, source: output.source, ...(output.stackName ? { stackName: output.stackName } : {}), ...(stack?.StackStatus ? { stackStatus: stack.StackStatus } : {}) };
-  const vpcs = await context.clients.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'vpc-id', Values: [output.vpcId] }] }));
+  const subnetIds = [...output.publicSubnets, ...output.privateSubnets];
+  // Three independent reads, side by side: the network's read is on the plan's path.
+  const [vpcs, subnets, groups] = await Promise.all([
+    context.clients.ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: 'vpc-id', Values: [output.vpcId] }] })),
+    context.clients.ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'subnet-id', Values: subnetIds }] })),
+    context.clients.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [output.securityGroupId] }] })),
+  ]);
   const vpc = vpcs.Vpcs?.[0];
   if (!vpc) return { healthy: false, summary: `${output.vpcId} missing`, details: { ...details, problems: [`VPC ${output.vpcId} no longer exists`] } };
 
   const problems: string[] = [];
-  const subnetIds = [...output.publicSubnets, ...output.privateSubnets];
-  const subnets = await context.clients.ec2.send(new DescribeSubnetsCommand({ Filters: [{ Name: 'subnet-id', Values: subnetIds }] }));
   const liveSubnets = new Set((subnets.Subnets ?? []).map((subnet) => subnet.SubnetId));
   for (const id of subnetIds) if (!liveSubnets.has(id)) problems.push(`subnet ${id} no longer exists`);
-  const groups = await context.clients.ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: 'group-id', Values: [output.securityGroupId] }] }));
   if (!groups.SecurityGroups?.length) problems.push(`security group ${output.securityGroupId} no longer exists`);
   if (stack && !READY_STATUSES.has(stack.StackStatus!)) problems.push(`CloudFormation stack ${output.stackName} is ${stack.StackStatus}`);
   return {

@@ -34,7 +34,7 @@ describe('hosted-zone step', () => {
       expect(asked).toEqual(['www.example.com', 'example.com']);
     });
 
-    it('prefers the longest matching zone (a delegated subdomain) over the apex', async () => {
+    it('prefers the longest matching zone (a delegated subdomain) over the apex, though every candidate name is asked at once', async () => {
       harness = stepHarness(hostedZoneStep, { config: { domain: 'www.app.example.com' } });
       route53.on(ListHostedZonesByNameCommand, { DNSName: 'app.example.com' }).resolves({ HostedZones: [zone('Z0SUB', 'app.example.com.')], IsTruncated: false, MaxItems: 100 });
       route53.on(ListHostedZonesByNameCommand, { DNSName: 'example.com' }).resolves({ HostedZones: [zone('Z0APEX', 'example.com.')], IsTruncated: false, MaxItems: 100 });
@@ -42,7 +42,8 @@ describe('hosted-zone step', () => {
       const found = await hostedZoneStep.read(harness.readContext);
 
       expect(found?.output).toEqual({ hostedZoneId: 'Z0SUB', zoneName: 'app.example.com' });
-      expect(route53.commandCalls(ListHostedZonesByNameCommand).map((call) => call.args[0].input.DNSName)).not.toContain('example.com');
+      // One round trip: all three names are asked together, not one after another until a match.
+      expect(route53.commandCalls(ListHostedZonesByNameCommand).map((call) => call.args[0].input.DNSName)).toEqual(['www.app.example.com', 'app.example.com', 'example.com']);
     });
 
     it('skips private zones and zones whose name only shares a suffix, not a label boundary', async () => {
