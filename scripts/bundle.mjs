@@ -6,26 +6,9 @@
 // run (README "Performance"). Each CLI command's lazy import() stays a chunk of its own.
 // The library export (dist/index.js) stays tsc's output.
 import { build } from 'esbuild';
-import { readFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-// Each SDK client's schemas file declares every shape of the service (EC2's is 1.3 MB) with computed
-// keys such as `{ [_xN]: _PEA }`, where `_xN` is a string constant of the same file. esbuild cannot
-// prove a computed key free of side effects, so it kept every shape: a megabyte parsed on each run.
-// Spelled as the literal they hold ("xmlName"), the unused shapes are shaken out; nothing else changes.
-const schemaLiteralKeys = {
-  name: 'schema-literal-keys',
-  setup(builder) {
-    builder.onLoad({ filter: /[\\/]@aws-sdk[\\/][^\\/]+[\\/]dist-es[\\/]schemas[\\/]schemas_\d+\.js$/ }, async ({ path }) => {
-      const source = await readFile(path, 'utf8');
-      const strings = new Map([...source.matchAll(/^const (_\w+) = ("[^"\\\n]*");$/gm)].map((match) => [match[1], match[2]]));
-      // Only a key: an identifier in brackets right after `{` or `,` and right before `:`.
-      return { contents: source.replace(/(?<=[{,]\s*)\[(_\w+)\](?=:)/g, (key, name) => strings.get(name) ?? key), loader: 'js' };
-    });
-  },
-};
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist', 'bundle');
@@ -47,6 +30,5 @@ await build({
   sourcemap: true,
   // Bundled CommonJS dependencies call require() for Node's built-in modules.
   banner: { js: "import { createRequire as __authecsCreateRequire } from 'node:module'; const require = __authecsCreateRequire(import.meta.url);" },
-  plugins: [schemaLiteralKeys],
   logLevel: 'warning',
 });
